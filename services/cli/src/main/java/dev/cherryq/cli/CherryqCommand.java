@@ -1,0 +1,66 @@
+package dev.cherryq.cli;
+
+import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.InvalidInputException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * Entry point of the {@code cherryq} command. Sets DJL offline before anything can load the engine, keeps
+ * library logging quiet unless CHERRYQ_LOG is set, and turns every user error into one line and exit code 2.
+ */
+@Command(
+        name = "cherryq",
+        mixinStandardHelpOptions = true,
+        version = "cherryq 0.1.0",
+        description = "Low-bit LLM quantization that keeps the high-impact 'cherry' parameters in high precision.",
+        subcommands = {EvalCommand.class, QuantizeCommand.class, ConvertCommand.class, InspectCommand.class})
+public final class CherryqCommand implements Runnable {
+
+    public static final int EXIT_USER_ERROR = 2;
+    public static final int EXIT_INTERNAL_ERROR = 1;
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        configureLogging();
+        DjlRuntime.ensureOffline();
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command line and returns the exit code; output goes to the given writers. */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        DjlRuntime.ensureOffline();
+        CommandLine commandLine = new CommandLine(new CherryqCommand());
+        commandLine.setOut(out);
+        commandLine.setErr(err);
+        commandLine.setExecutionExceptionHandler((exception, line, parseResult) -> {
+            if (exception instanceof InvalidInputException) {
+                err.println("cherryq: error: " + exception.getMessage());
+                return EXIT_USER_ERROR;
+            }
+            if (System.getenv("CHERRYQ_DEBUG") != null) {
+                exception.printStackTrace(err);
+            }
+            err.println("cherryq: internal error: " + exception + " (set CHERRYQ_DEBUG=1 for the stack trace)");
+            return EXIT_INTERNAL_ERROR;
+        });
+        commandLine.setParameterExceptionHandler((exception, arguments) -> {
+            err.println("cherryq: error: " + exception.getMessage());
+            err.println("Run '" + exception.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+            return EXIT_USER_ERROR;
+        });
+        return commandLine.execute(args);
+    }
+
+    private static void configureLogging() {
+        String level = System.getenv().getOrDefault("CHERRYQ_LOG", "warn");
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
+        System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error");
+        System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
+    }
+}

@@ -1,0 +1,2 @@
+/** The {@code cherryq} command: thin picocli front ends over services/core. */
+package dev.cherryq.cli;

@@ -1,0 +1,49 @@
+package dev.cherryq.core;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one way into DJL. Forces offline mode and the tracking opt-out before the PyTorch engine loads;
+ * without them DJL's engine start calls home and probes a cloud metadata address (../shared/FACTS.md).
+ * Every entry point (main, test, forked worker) goes through {@link #newManager()} or {@link #ensureOffline()}.
+ */
+public final class DjlRuntime {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DjlRuntime.class);
+    private static volatile boolean engineLogged;
+
+    private DjlRuntime() {}
+
+    /** Sets the offline properties; idempotent and cheap, so call it before anything touches DJL. */
+    public static void ensureOffline() {
+        System.setProperty("ai.djl.offline", "true");
+        System.setProperty("OPT_OUT_TRACKING", "true");
+        System.setProperty("DJL_OFFLINE", "true");
+        if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+            String threads = System.getenv("CHERRYQ_THREADS");
+            if (threads != null && !threads.isBlank()) {
+                System.setProperty("ai.djl.pytorch.num_threads", threads.trim());
+            }
+        }
+    }
+
+    /** The PyTorch engine, loaded offline; logs its version and threads once. */
+    public static Engine engine() {
+        ensureOffline();
+        Engine engine = Engine.getEngine("PyTorch");
+        if (!engineLogged) {
+            engineLogged = true;
+            LOG.info("DJL engine {} {} (offline, threads={})", engine.getEngineName(), engine.getVersion(),
+                    System.getProperty("ai.djl.pytorch.num_threads", "default"));
+        }
+        return engine;
+    }
+
+    /** A new root manager on the CPU of the PyTorch engine; close it to free its native memory. */
+    public static NDManager newManager() {
+        return engine().newBaseManager();
+    }
+}

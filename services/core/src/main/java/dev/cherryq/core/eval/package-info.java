@@ -1,0 +1,2 @@
+/** Evaluation: token windows and perplexity under the project's single window protocol. */
+package dev.cherryq.core.eval;

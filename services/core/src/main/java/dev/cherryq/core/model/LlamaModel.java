@@ -1,0 +1,246 @@
+package dev.cherryq.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Activation;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.format.TensorSource;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A LLaMA decoder (Touvron et al., 2023; HF LlamaForCausalLM) on DJL PyTorch in f32, differentiable end to end.
+ * Per layer: RMSNorm, attention with rotate-half RoPE and grouped-query heads, residual; RMSNorm, SiLU-gated
+ * MLP, residual. Then a final RMSNorm and the (possibly tied) output head.
+ *
+ * <p>Memory: parameters live in the model's manager. Each forward runs inside a step manager from
+ * {@link #newStep()}, to which the parameters are temporarily attached, so every intermediate (and the
+ * result) is freed when the step closes.
+ */
+public final class LlamaModel implements AutoCloseable {
+
+    private final LlamaConfig config;
+    private final NDManager manager;
+    /** HF name to parameter; linear weights are [out, in]. */
+    private final Map<String, NDArray> parameters;
+    /** (maxPositions, headDim): RoPE cos and sin in rotate-half layout. */
+    private final NDArray ropeCos;
+    private final NDArray ropeSin;
+
+    private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters) {
+        this.config = config;
+        this.manager = manager;
+        this.parameters = parameters;
+        float[][] tables = ropeTables(config, config.maxPositionEmbeddings());
+        long[] shape = {config.maxPositionEmbeddings(), config.headDim()};
+        this.ropeCos = manager.create(tables[0], new Shape(shape));
+        this.ropeSin = manager.create(tables[1], new Shape(shape));
+    }
+
+    /** Loads every tensor of the checkpoint into f32 NDArrays, one tensor at a time. */
+    public static LlamaModel load(LlamaCheckpoint checkpoint) {
+        LlamaConfig config = checkpoint.config();
+        NDManager manager = DjlRuntime.newManager();
+        try {
+            Map<String, NDArray> parameters = new LinkedHashMap<>();
+            TensorSource tensors = checkpoint.tensors();
+            for (LlamaTensorNames.NamedShape expected : LlamaTensorNames.expected(config)) {
+                float[] values = tensors.readFloats(expected.name());
+                NDArray parameter = manager.create(values, new Shape(expected.shape()));
+                parameter.setName(expected.name());
+                parameters.put(expected.name(), parameter);
+            }
+            return new LlamaModel(config, manager, Collections.unmodifiableMap(parameters));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /** Builds a model from named f32 arrays (HF names and shapes); used by tests and trainers. */
+    public static LlamaModel fromTensors(LlamaConfig config, TensorSource tensors) {
+        return load(new LlamaCheckpoint(null, "memory", config, tensors));
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** Parameters by HF name (read-only map; the arrays themselves are live). */
+    public Map<String, NDArray> parameters() {
+        return parameters;
+    }
+
+    /** Marks every parameter as requiring gradients (for training under a GradientCollector). */
+    public void attachGradients() {
+        parameters.values().forEach(p -> p.setRequiresGradient(true));
+    }
+
+    /** A step scope: parameters are temporarily attached to it, and everything computed in it is freed on close. */
+    public NDManager newStep() {
+        NDManager step = manager.newSubManager();
+        for (NDArray parameter : parameters.values()) {
+            parameter.tempAttach(step);
+        }
+        ropeCos.tempAttach(step);
+        ropeSin.tempAttach(step);
+        return step;
+    }
+
+    /**
+     * Logits for every position.
+     *
+     * @param step a scope from {@link #newStep()}
+     * @param tokenIds (batch, seq) int64 token ids, each in [0, vocab_size)
+     * @return (batch, seq, vocab) f32 logits
+     */
+    public NDArray forward(NDManager step, NDArray tokenIds) {
+        long batch = tokenIds.getShape().get(0);
+        long seq = tokenIds.getShape().get(1);
+        if (seq > config.maxPositionEmbeddings()) {
+            throw new InvalidInputException("sequence length " + seq + " exceeds max_position_embeddings "
+                    + config.maxPositionEmbeddings());
+        }
+        int hidden = config.hiddenSize();
+        int headDim = config.headDim();
+        // token embedding lookup: (batch*seq) -> (batch, seq, hidden)
+        NDArray x = param(LlamaTensorNames.EMBED_TOKENS).get(new NDIndex("{}", tokenIds.reshape(-1)))
+                .reshape(batch, seq, hidden);
+        NDArray cos = ropeCos.get(new NDIndex("0:{}", seq)); // (seq, headDim)
+        NDArray sin = ropeSin.get(new NDIndex("0:{}", seq)); // (seq, headDim)
+        NDArray causalMask = causalMask(step, seq); // (seq, seq): 0 on and below the diagonal, -inf above
+        for (int layer = 0; layer < config.numberOfLayers(); layer++) {
+            // attention rmsnorm
+            NDArray normed = rmsNorm(x, param(LlamaTensorNames.attentionNorm(layer)));
+            // q, k, v projections: (batch, seq, heads*headDim) -> (batch, heads, seq, headDim)
+            NDArray q = heads(linear(normed, LlamaTensorNames.Projection.Q, layer), config.numberOfHeads());
+            NDArray k = heads(linear(normed, LlamaTensorNames.Projection.K, layer), config.numberOfKeyValueHeads());
+            NDArray v = heads(linear(normed, LlamaTensorNames.Projection.V, layer), config.numberOfKeyValueHeads());
+            // RoPE on q and k
+            q = rope(q, cos, sin);
+            k = rope(k, cos, sin);
+            // grouped-query attention: each kv head serves queriesPerKeyValueHead consecutive query heads
+            if (config.queriesPerKeyValueHead() > 1) {
+                k = k.repeat(1, config.queriesPerKeyValueHead());
+                v = v.repeat(1, config.queriesPerKeyValueHead());
+            }
+            // scaled dot-product scores with causal mask: (batch, heads, seq, seq)
+            NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim)).add(causalMask);
+            NDArray attended = scores.softmax(-1).matMul(v); // (batch, heads, seq, headDim)
+            NDArray merged = attended.transpose(0, 2, 1, 3).reshape(batch, seq, config.queryDim());
+            // output projection and residual
+            x = x.add(linear(merged, LlamaTensorNames.Projection.O, layer));
+            // mlp rmsnorm
+            NDArray mlpIn = rmsNorm(x, param(LlamaTensorNames.mlpNorm(layer)));
+            // SiLU-gated MLP: down(silu(gate x) * up x), then residual
+            NDArray gate = linear(mlpIn, LlamaTensorNames.Projection.GATE, layer);
+            NDArray up = linear(mlpIn, LlamaTensorNames.Projection.UP, layer);
+            NDArray activated = gate.mul(Activation.sigmoid(gate)).mul(up);
+            x = x.add(linear(activated, LlamaTensorNames.Projection.DOWN, layer));
+        }
+        // final rmsnorm and output head: (batch, seq, vocab)
+        NDArray finalNormed = rmsNorm(x, param(LlamaTensorNames.FINAL_NORM));
+        NDArray head = config.tieWordEmbeddings() ? param(LlamaTensorNames.EMBED_TOKENS) : param(LlamaTensorNames.LM_HEAD);
+        return finalNormed.matMul(head.transpose());
+    }
+
+    /**
+     * Negative log-likelihood of each next token: position t predicts token t+1.
+     *
+     * @param tokenIds (batch, seq) int64
+     * @return (batch, seq-1) f32 NLL in nats
+     */
+    public NDArray nextTokenNll(NDManager step, NDArray tokenIds) {
+        long seq = tokenIds.getShape().get(1);
+        NDArray logits = forward(step, tokenIds); // (batch, seq, vocab)
+        NDArray predicting = logits.get(new NDIndex(":, 0:{}, :", seq - 1)); // (batch, seq-1, vocab)
+        NDArray targets = tokenIds.get(new NDIndex(":, 1:")).expandDims(-1); // (batch, seq-1, 1)
+        NDArray logProbabilities = predicting.logSoftmax(-1);
+        return logProbabilities.gather(targets, -1).squeeze(-1).neg();
+    }
+
+    /** Creates an int64 (batch, seq) id array in the step, validating ids against the vocabulary. */
+    public NDArray tokenArray(NDManager step, long[] ids, int batch, int seq) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= config.vocabSize()) {
+                throw new InvalidInputException("token id " + ids[i] + " is outside [0, vocab_size="
+                        + config.vocabSize() + ")");
+            }
+        }
+        return step.create(ids, new Shape(batch, seq));
+    }
+
+    private NDArray param(String name) {
+        return parameters.get(name);
+    }
+
+    /** x @ W^T for the layer's projection. */
+    private NDArray linear(NDArray x, LlamaTensorNames.Projection projection, int layer) {
+        return x.matMul(param(projection.tensorName(layer)).transpose());
+    }
+
+    /** (batch, seq, n*headDim) -> (batch, n, seq, headDim). */
+    private NDArray heads(NDArray projected, int count) {
+        Shape shape = projected.getShape();
+        return projected.reshape(shape.get(0), shape.get(1), count, config.headDim()).transpose(0, 2, 1, 3);
+    }
+
+    /** x * rsqrt(mean(x^2) + eps) * weight over the last axis. */
+    private NDArray rmsNorm(NDArray x, NDArray weight) {
+        NDArray meanSquare = x.square().mean(new int[] {-1}, true);
+        return x.mul(meanSquare.add(config.rmsNormEps()).pow(-0.5)).mul(weight);
+    }
+
+    /** HF rotate-half RoPE: x*cos + rotate_half(x)*sin with rotate_half(x) = [-x2, x1]. x: (batch, heads, seq, headDim). */
+    private static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+        NDList halves = x.split(2, 3);
+        NDArray rotated = NDArrays.concat(new NDList(halves.get(1).neg(), halves.get(0)), 3);
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    private static NDArray causalMask(NDManager step, long seq) {
+        int n = Math.toIntExact(seq);
+        float[] mask = new float[n * n];
+        for (int row = 0; row < n; row++) {
+            for (int column = row + 1; column < n; column++) {
+                mask[row * n + column] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        return step.create(mask, new Shape(n, n));
+    }
+
+    /** cos and sin of position * theta^(-2i/headDim), duplicated over both halves (HF layout). */
+    static float[][] ropeTables(LlamaConfig config, int positions) {
+        int headDim = config.headDim();
+        int half = headDim / 2;
+        float[] cos = new float[positions * headDim];
+        float[] sin = new float[positions * headDim];
+        for (int position = 0; position < positions; position++) {
+            for (int i = 0; i < half; i++) {
+                double inverseFrequency = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / headDim);
+                double angle = position * inverseFrequency;
+                cos[position * headDim + i] = (float) Math.cos(angle);
+                cos[position * headDim + i + half] = (float) Math.cos(angle);
+                sin[position * headDim + i] = (float) Math.sin(angle);
+                sin[position * headDim + i + half] = (float) Math.sin(angle);
+            }
+        }
+        return new float[][] {cos, sin};
+    }
+
+    public static DataType tokenType() {
+        return DataType.INT64;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

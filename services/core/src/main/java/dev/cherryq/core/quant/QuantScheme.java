@@ -1,0 +1,36 @@
+package dev.cherryq.core.quant;
+
+import dev.cherryq.core.InvalidInputException;
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/** How a group's levels are placed. */
+public enum QuantScheme {
+    /**
+     * CherryQ paper (Cui and Wang, 2024, Sec. 4): scale s = absmax / 2^(b-1); levels (k + 1/2) s for
+     * k = -2^(b-1) .. 2^(b-1)-1, symmetric around zero with no zero level, all 2^b codes used.
+     */
+    SYM_FULL("sym-full"),
+    /** Min-max asymmetric: s = (max - min) / (2^b - 1), an integer zero point z = round(-min / s), levels (q - z) s. */
+    ASYM("asym");
+
+    private final String cliName;
+
+    QuantScheme(String cliName) {
+        this.cliName = cliName;
+    }
+
+    public String cliName() {
+        return cliName;
+    }
+
+    public static QuantScheme parse(String name) {
+        for (QuantScheme scheme : values()) {
+            if (scheme.cliName.equals(name)) {
+                return scheme;
+            }
+        }
+        throw new InvalidInputException("--scheme '" + name + "' is not supported (supported: "
+                + Arrays.stream(values()).map(QuantScheme::cliName).collect(Collectors.joining(", ")) + ")");
+    }
+}

