@@ -27,6 +27,8 @@ import java.util.regex.Pattern;
  *       (bytes_to_unicode), and BPE runs per word.</li>
  * </ul>
  * Merges are applied lowest rank first, leftmost on ties. Added (special) tokens are not parsed out of text.
+ * {@link Tokenizer#load} runs tokenizer.json files on HF's own library ({@link HfTokenizer}); this pure-Java
+ * implementation reads GPT-2's original encoder.json + vocab.bpe, and the tests hold the two to identical ids.
  */
 public final class HfBpeTokenizer implements Tokenizer {
 

@@ -5,8 +5,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.OptionalInt;
 
-/** Text to token ids and back. {@link #encode} adds no special tokens; callers prepend BOS when they want it. */
-public interface Tokenizer {
+/**
+ * Text to token ids and back. {@link #encode} adds no special tokens; callers prepend BOS when they want it.
+ * tokenizer.json files run on HF's own tokenizers library ({@link HfTokenizer}); llama2.c tokenizers and GPT-2's
+ * original encoder.json + vocab.bpe run on this package's pure-Java BPE.
+ */
+public interface Tokenizer extends AutoCloseable {
 
     int[] encode(String text);
 
@@ -20,6 +24,10 @@ public interface Tokenizer {
     /** A short description for logs and reports, e.g. "llama2.c tokenizer.bin (512 tokens)". */
     String describe();
 
+    /** Releases native resources, if any. */
+    @Override
+    default void close() {}
+
     /**
      * Loads a tokenizer from a file or a folder: tokenizer.json (HF BPE), a llama2.c tokenizer .bin, or a folder
      * holding one of these or GPT-2's encoder.json + vocab.bpe.
@@ -30,7 +38,7 @@ public interface Tokenizer {
         }
         if (Files.isDirectory(path)) {
             if (Files.isRegularFile(path.resolve("tokenizer.json"))) {
-                return HfBpeTokenizer.read(path.resolve("tokenizer.json"));
+                return HfTokenizer.read(path.resolve("tokenizer.json"));
             }
             if (Files.isRegularFile(path.resolve("tokenizer.bin"))) {
                 return Llama2cTokenizer.read(path.resolve("tokenizer.bin"));
@@ -42,7 +50,7 @@ public interface Tokenizer {
         }
         String name = path.getFileName().toString();
         if (name.endsWith(".json")) {
-            return HfBpeTokenizer.read(path);
+            return HfTokenizer.read(path);
         }
         if (name.endsWith(".bin")) {
             return Llama2cTokenizer.read(path);

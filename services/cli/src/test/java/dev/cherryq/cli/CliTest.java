@@ -1,0 +1,158 @@
+package dev.cherryq.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.TestFixtures;
+import dev.cherryq.core.format.DType;
+import dev.cherryq.core.format.TensorData;
+import dev.cherryq.core.model.HfModelWriter;
+import dev.cherryq.core.model.LlamaConfig;
+import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.model.RandomLlama;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The cherryq command end to end, in process: outputs, files written, exit codes and one-line errors. */
+class CliTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    record Run(int exitCode, String out, String err) {
+        JsonNode lastJsonLine() throws IOException {
+            String[] lines = out.strip().split("\n");
+            return JSON.readTree(lines[lines.length - 1]);
+        }
+    }
+
+    static Run cherryq(Object... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] strings = java.util.Arrays.stream(args).map(String::valueOf).toArray(String[]::new);
+        int code = CherryqCommand.execute(strings, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    private Path randomModel() {
+        LlamaConfig config = RandomLlama.tinyConfig(false);
+        Map<String, float[]> weights = RandomLlama.weights(config, 3);
+        List<TensorData> tensors = new ArrayList<>();
+        for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
+            tensors.add(TensorData.ofFloats(tensor.name(), DType.BF16, tensor.shape(), weights.get(tensor.name())));
+        }
+        Path folder = dir.resolve("random-model");
+        HfModelWriter.write(folder, config, null, tensors, Map.of(), Long.MAX_VALUE);
+        return folder;
+    }
+
+    private Path tokenIds(int count, int vocab) throws IOException {
+        Path file = dir.resolve("ids.json");
+        Files.writeString(file, JSON.writeValueAsString(new Random(8).ints(count, 0, vocab).toArray()));
+        return file;
+    }
+
+    @Test
+    void shouldPrintJsonResultOnTheLastLineForTokenIds() throws IOException {
+        Path model = randomModel();
+        Run run = cherryq("eval", "--model", model, "--token-ids", tokenIds(100, 67), "--seq-len", 32, "--format", "json");
+        assertEquals(0, run.exitCode(), run.err());
+        JsonNode result = run.lastJsonLine();
+        assertEquals(3 * 31, result.get("predicted_tokens").asLong(), "3 windows of 32, trailing 4 dropped");
+        assertEquals(Math.exp(result.get("mean_nll").asDouble()), result.get("perplexity").asDouble(), 1e-9);
+    }
+
+    @Test
+    void shouldQuantizeWithRtnIntoAFolderThatEvalLoads() throws IOException {
+        Path model = randomModel();
+        Path ids = tokenIds(200, 67);
+        double full = cherryq("eval", "--model", model, "--token-ids", ids, "--seq-len", 50, "--format", "json")
+                .lastJsonLine().get("mean_nll").asDouble();
+        double[] nll = new double[9];
+        for (int bits : new int[] {2, 8}) {
+            Path out = dir.resolve("rtn" + bits);
+            Run quantize = cherryq("quantize", "--method", "rtn", "--bits", bits, "--group-size", 8, "--model", model,
+                    "--out", out);
+            assertEquals(0, quantize.exitCode(), quantize.err());
+            Run eval = cherryq("eval", "--model", out, "--token-ids", ids, "--seq-len", 50, "--format", "json");
+            assertEquals(0, eval.exitCode(), eval.err());
+            nll[bits] = eval.lastJsonLine().get("mean_nll").asDouble();
+        }
+        assertTrue(Math.abs(nll[8] - full) < 0.01 * full, "8-bit RTN stays close to full precision: " + nll[8] + " vs " + full);
+        assertTrue(Math.abs(nll[2] - full) > Math.abs(nll[8] - full), "2-bit RTN moves further than 8-bit");
+        Run inspect = cherryq("inspect", dir.resolve("rtn2"));
+        assertEquals(0, inspect.exitCode(), inspect.err());
+        assertTrue(inspect.out().contains("\"bits\":2") && inspect.out().contains("\"method\":\"rtn\""), inspect.out());
+    }
+
+    @Test
+    void shouldEvaluateStories260kAndItsHfConversionIdentically() throws IOException {
+        Path bin = TestFixtures.stories260k();
+        Path tokenizer = TestFixtures.tok512();
+        Path text = dir.resolve("sample.txt");
+        String sample = Files.readString(TestFixtures.shared("data/tinystories/tinystories_val_sample.txt"));
+        Files.writeString(text, sample.substring(0, 20_000));
+        Run fromBin = cherryq("eval", "--model", bin, "--tokenizer", tokenizer, "--text", text, "--seq-len", 256,
+                "--format", "json");
+        assertEquals(0, fromBin.exitCode(), fromBin.err());
+        Path hf = dir.resolve("stories260K-hf");
+        Run convert = cherryq("convert", "--model", bin, "--tokenizer", tokenizer, "--out", hf);
+        assertEquals(0, convert.exitCode(), convert.err());
+        assertTrue(Files.exists(hf.resolve("tokenizer.bin")));
+        Run fromHf = cherryq("eval", "--model", hf, "--text", text, "--seq-len", 256, "--format", "json");
+        assertEquals(0, fromHf.exitCode(), fromHf.err());
+        assertEquals(fromBin.lastJsonLine().get("mean_nll").asDouble(), fromHf.lastJsonLine().get("mean_nll").asDouble(),
+                1e-6);
+        double nll = fromBin.lastJsonLine().get("mean_nll").asDouble();
+        assertTrue(nll > 0.8 && nll < 2.5, "a trained TinyStories model on TinyStories text: " + nll);
+        Run inspect = cherryq("inspect", hf);
+        assertTrue(inspect.out().contains("260,032"), inspect.out());
+    }
+
+    @Test
+    void shouldFailWithOneLineNamingTheProblem() throws IOException {
+        Path model = randomModel();
+        assertOneLineError(cherryq("eval", "--model", dir.resolve("missing"), "--token-ids", tokenIds(10, 67),
+                "--seq-len", 4), "missing: no such file or folder");
+        assertOneLineError(cherryq("quantize", "--bits", 9, "--model", model, "--out", dir.resolve("x")), "--bits 9");
+        assertOneLineError(cherryq("quantize", "--bits", 3, "--group-size", 0, "--model", model, "--out",
+                dir.resolve("x")), "--group-size 0");
+        assertOneLineError(cherryq("eval", "--model", model, "--token-ids", tokenIds(10, 67), "--seq-len", 32),
+                "shorter than one window");
+        Path outOfVocabulary = dir.resolve("big-ids.json");
+        Files.writeString(outOfVocabulary, "[1, 2, 67, 4]");
+        assertOneLineError(cherryq("eval", "--model", model, "--token-ids", outOfVocabulary, "--seq-len", 2),
+                "token id 67 at position 2");
+        Files.writeString(model.resolve("config.json"), Files.readString(model.resolve("config.json"))
+                .replace("\"llama\"", "\"mistral\""));
+        assertOneLineError(cherryq("inspect", model), "model_type 'mistral'");
+        Path corrupt = dir.resolve("corrupt");
+        Files.createDirectories(corrupt);
+        Files.writeString(corrupt.resolve("config.json"), Files.readString(model.resolve("config.json"))
+                .replace("\"mistral\"", "\"llama\""));
+        Files.write(corrupt.resolve("model.safetensors"), new byte[] {(byte) 0xFF, 0, 0, 0, 0, 0, 0, 0, '{', '}'});
+        assertOneLineError(cherryq("inspect", corrupt), "header length");
+    }
+
+    private static void assertOneLineError(Run run, String expected) {
+        assertEquals(2, run.exitCode(), "exit code for a user error; stderr: " + run.err());
+        String err = run.err().strip();
+        assertTrue(err.startsWith("cherryq: error: ") && err.contains(expected), err);
+        assertFalse(err.contains("\tat ") || err.contains("Exception"), "no stack trace: " + err);
+        assertEquals(1, err.lines().filter(l -> l.startsWith("cherryq: error")).count(), err);
+    }
+}

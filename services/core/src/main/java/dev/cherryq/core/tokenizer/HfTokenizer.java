@@ -1,0 +1,112 @@
+package dev.cherryq.core.tokenizer;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.InvalidInputException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.OptionalInt;
+
+/**
+ * Any Hugging Face {@code tokenizer.json}, run by HF's own Rust tokenizers library through DJL (its natives ship in
+ * the Maven Central jar, so it works offline). Encoding adds no special tokens and never truncates; BOS is taken
+ * from the file's added tokens ({@code <s>} or {@code <|begin_of_text|>}).
+ */
+public final class HfTokenizer implements Tokenizer {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path file;
+    private final HuggingFaceTokenizer tokenizer;
+    private final int vocabSize;
+    private final Integer bosId;
+
+    private HfTokenizer(Path file, HuggingFaceTokenizer tokenizer, int vocabSize, Integer bosId) {
+        this.file = file;
+        this.tokenizer = tokenizer;
+        this.vocabSize = vocabSize;
+        this.bosId = bosId;
+    }
+
+    public static HfTokenizer read(Path file) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(Files.readString(file));
+        } catch (IOException e) {
+            throw new InvalidInputException(file + ": cannot read tokenizer.json: " + e.getMessage().lines().findFirst()
+                    .orElse(""));
+        }
+        if (root == null || !root.path("model").isObject()) {
+            throw new InvalidInputException(file + ": field 'model' is missing (not a tokenizer.json)");
+        }
+        int maxId = -1;
+        for (JsonNode id : (Iterable<JsonNode>) () -> root.path("model").path("vocab").elements()) {
+            maxId = Math.max(maxId, id.isInt() ? id.asInt() : -1);
+        }
+        Integer bos = null;
+        for (JsonNode added : root.path("added_tokens")) {
+            maxId = Math.max(maxId, added.path("id").asInt());
+            String content = added.path("content").asText();
+            if (bos == null && (content.equals("<s>") || content.equals("<|begin_of_text|>"))) {
+                bos = added.path("id").asInt();
+            }
+        }
+        DjlRuntime.ensureOffline();
+        HuggingFaceTokenizer tokenizer;
+        try {
+            tokenizer = HuggingFaceTokenizer.builder().optTokenizerPath(file).optAddSpecialTokens(false)
+                    .optTruncation(false).optMaxLength(Integer.MAX_VALUE).build();
+        } catch (IOException | RuntimeException e) {
+            throw new InvalidInputException(file + ": HF tokenizers rejected the file: " + e.getMessage(), e);
+        }
+        return new HfTokenizer(file, tokenizer, maxId + 1, bos);
+    }
+
+    @Override
+    public int[] encode(String text) {
+        if (text.isEmpty()) {
+            return new int[0];
+        }
+        long[] ids = tokenizer.encode(text, false, false).getIds();
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.toIntExact(ids[i]);
+        }
+        return out;
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        long[] longs = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocabSize) {
+                throw new InvalidInputException("token id " + ids[i] + " is outside the vocabulary of " + file);
+            }
+            longs[i] = ids[i];
+        }
+        return tokenizer.decode(longs, true);
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public OptionalInt bos() {
+        return bosId == null ? OptionalInt.empty() : OptionalInt.of(bosId);
+    }
+
+    @Override
+    public String describe() {
+        return "HF tokenizers " + file + " (" + vocabSize + " tokens)";
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}
