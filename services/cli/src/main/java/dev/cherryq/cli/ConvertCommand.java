@@ -58,11 +58,11 @@ final class ConvertCommand implements Callable<Integer> {
             List<TensorData> tensors = new ArrayList<>();
             int[] done = {0};
             for (LlamaTensorNames.NamedShape tensor : expected) {
-                TensorData data = TensorData.ofFloats(tensor.name(), storage, tensor.shape(),
-                        checkpoint.tensors().readFloats(tensor.name()));
-                tensors.add(new TensorData(data.name(), data.dtype(), data.shape(), () -> {
+                // read, convert and write one tensor at a time: the heap never holds the whole checkpoint
+                tensors.add(new TensorData(tensor.name(), storage, tensor.shape(), () -> {
+                    float[] values = checkpoint.tensors().readFloats(tensor.name());
                     bar.update(++done[0], expected.size(), tensor.name());
-                    return data.bytes().get();
+                    return TensorData.ofFloats(tensor.name(), storage, tensor.shape(), values).bytes().get();
                 }));
             }
             HfModelWriter.write(out, checkpoint.config(), null, tensors,

@@ -101,6 +101,9 @@ final class PretrainCommand implements Callable<Integer> {
         result.losses().forEach(losses::add);
         Files.writeString(out.resolve("training.json"), Json.MAPPER.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(provenance) + "\n");
+        TrainingPlots.lossCurveOrWarn(result.losses().stream().map(Float::doubleValue).toList(),
+                "Training loss, " + config.parameterCount() / 1000 + "k parameters, " + text.getFileName(),
+                out.resolve("loss.png"));
         out0.printf("wrote %s: %d steps in %.0f s (%.0f tokens/s), mean loss of the last 50 steps %.4f%n", out, steps,
                 result.seconds(), result.tokensSeen() / result.seconds(), provenance.get("final_loss_mean_last_50").asDouble());
         return 0;

@@ -124,6 +124,53 @@ class CliTest {
     }
 
     @Test
+    void shouldRunTheDemoJobOnTheCommittedDemoModel() throws IOException {
+        Path demoModel = Path.of("../../models/demo").toAbsolutePath().normalize();
+        Path text = dir.resolve("held-out.txt");
+        String paragraph = "Mr. Speaker, Mr. Vice President, Members of Congress, and my fellow Americans: the state "
+                + "of our Union is strong. We have cut taxes, built roads and schools, and kept the peace. ";
+        Files.writeString(text, (paragraph.repeat(6) + "\n\n").repeat(12));
+        Path out = dir.resolve("demo-out");
+        Run run = cherryq("demo", "--model", demoModel, "--eval-text", text, "--bits", "4", "--seq-len", 128, "--out", out);
+        assertEquals(0, run.exitCode(), run.err());
+        JsonNode rows = JSON.readTree(out.resolve("results.json").toFile());
+        assertEquals(2, rows.size());
+        double full = rows.get(0).get("mean_nll").asDouble();
+        double rtn4 = rows.get(1).get("mean_nll").asDouble();
+        // the demo model was trained on addresses like this text: far better than uniform over 1024 tokens (6.93)
+        assertTrue(full < 5.0, "demo model fits its domain: " + full);
+        assertTrue(Math.abs(rtn4 - full) < 0.1 * full, "4-bit RTN stays near full precision: " + rtn4 + " vs " + full);
+        assertTrue(run.out().contains("| rtn | 4-bit g32 sym-full |"), run.out());
+    }
+
+    @Test
+    void shouldDrawTheLossCurveAsAPng() throws IOException {
+        Path trainingJson = dir.resolve("training.json");
+        StringBuilder losses = new StringBuilder();
+        for (int i = 0; i < 300; i++) {
+            losses.append(i == 0 ? "" : ",").append(6.0 * Math.exp(-i / 60.0) + 2.5);
+        }
+        Files.writeString(trainingJson, "{\"parameters\": 1000, \"text\": \"t.txt\", \"losses\": [" + losses + "]}");
+        Path png = dir.resolve("loss.png");
+        Run run = cherryq("plot-losses", "--training-json", trainingJson, "--out", png);
+        assertEquals(0, run.exitCode(), run.err());
+        java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(png.toFile());
+        assertEquals(LinePlot.WIDTH, image.getWidth());
+        assertEquals(LinePlot.HEIGHT, image.getHeight());
+        int seriesPixels = 0;
+        for (int x = 0; x < image.getWidth(); x++) {
+            for (int y = 0; y < image.getHeight(); y++) {
+                if ((image.getRGB(x, y) & 0xFFFFFF) == 0x1F77B4) { // the moving-average colour
+                    seriesPixels++;
+                }
+            }
+        }
+        assertTrue(seriesPixels > 500, "the curve was drawn: " + seriesPixels + " pixels");
+        assertOneLineError(cherryq("plot-losses", "--training-json", dir.resolve("none.json"), "--out", png),
+                "none.json: file not found");
+    }
+
+    @Test
     void shouldFailWithOneLineNamingTheProblem() throws IOException {
         Path model = randomModel();
         assertOneLineError(cherryq("eval", "--model", dir.resolve("missing"), "--token-ids", tokenIds(10, 67),

@@ -12,8 +12,9 @@ import java.util.OptionalInt;
 
 /**
  * Any Hugging Face {@code tokenizer.json}, run by HF's own Rust tokenizers library through DJL (its natives ship in
- * the Maven Central jar, so it works offline). Encoding adds no special tokens and never truncates; BOS is taken
- * from the file's added tokens ({@code <s>} or {@code <|begin_of_text|>}).
+ * the Maven Central jar, so it works offline). Encoding adds no special tokens and never truncates. BOS is the
+ * token the file's own post-processor puts in front of a sequence (as {@code tokenizer(text)} does in Python), found
+ * by encoding a probe with and without special tokens; a tokenizer whose post-processor adds none has no BOS.
  */
 public final class HfTokenizer implements Tokenizer {
 
@@ -46,13 +47,8 @@ public final class HfTokenizer implements Tokenizer {
         for (JsonNode id : (Iterable<JsonNode>) () -> root.path("model").path("vocab").elements()) {
             maxId = Math.max(maxId, id.isInt() ? id.asInt() : -1);
         }
-        Integer bos = null;
         for (JsonNode added : root.path("added_tokens")) {
             maxId = Math.max(maxId, added.path("id").asInt());
-            String content = added.path("content").asText();
-            if (bos == null && (content.equals("<s>") || content.equals("<|begin_of_text|>"))) {
-                bos = added.path("id").asInt();
-            }
         }
         DjlRuntime.ensureOffline();
         HuggingFaceTokenizer tokenizer;
@@ -62,7 +58,17 @@ public final class HfTokenizer implements Tokenizer {
         } catch (IOException | RuntimeException e) {
             throw new InvalidInputException(file + ": HF tokenizers rejected the file: " + e.getMessage(), e);
         }
-        return new HfTokenizer(file, tokenizer, maxId + 1, bos);
+        return new HfTokenizer(file, tokenizer, maxId + 1, prependedSpecialToken(tokenizer));
+    }
+
+    /** The id the post-processor prepends to a single sequence, or null when it prepends nothing. */
+    private static Integer prependedSpecialToken(HuggingFaceTokenizer tokenizer) {
+        long[] plain = tokenizer.encode("a", false, false).getIds();
+        long[] special = tokenizer.encode("a", true, false).getIds();
+        if (special.length > plain.length && (plain.length == 0 || special[0] != plain[0])) {
+            return Math.toIntExact(special[0]);
+        }
+        return null;
     }
 
     @Override

@@ -174,6 +174,7 @@ class HfBpeTokenizerTest {
         String text = mobyDick("chapter_3");
         Tokenizer viaHf = Tokenizer.load(file);
         assertTrue(viaHf instanceof HfTokenizer);
+        assertTrue(viaHf.bos().isEmpty(), "no post-processor, so no BOS (as GPT-2)");
         assertArrayEquals(gpt2().encode(text), viaHf.encode(text), "HF tokenizers vs the pure-Java GPT-2 reader");
         assertEquals(text, viaHf.decode(viaHf.encode(text)));
     }
