@@ -1,10 +1,9 @@
 package dev.cherryq.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,13 +29,8 @@ final class PlotLossesCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        JsonNode root;
-        try {
-            root = Json.MAPPER.readTree(Files.readString(trainingJson));
-        } catch (NoSuchFileException e) {
-            throw new InvalidInputException(trainingJson + ": file not found");
-        }
-        JsonNode lossNode = root == null ? null : root.get("losses");
+        JsonNode root = InputFiles.readJson(trainingJson, "training.json");
+        JsonNode lossNode = root.get("losses");
         if (lossNode == null || !lossNode.isArray() || lossNode.isEmpty()) {
             throw new InvalidInputException(trainingJson + ": field 'losses' is missing or empty");
         }

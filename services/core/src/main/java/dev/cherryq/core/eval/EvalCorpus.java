@@ -1,13 +1,9 @@
 package dev.cherryq.core.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.tokenizer.Tokenizer;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -23,8 +19,6 @@ import java.nio.file.Path;
  */
 public final class EvalCorpus {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private EvalCorpus() {}
 
     /** How documents become one token stream. */
@@ -37,16 +31,7 @@ public final class EvalCorpus {
 
     /** The blank-line-separated documents of a text file, stripped, empty ones dropped. */
     public static java.util.List<String> readDocuments(Path textFile) {
-        String raw;
-        try {
-            raw = Files.readString(textFile, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new InvalidInputException(textFile + ": file not found");
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new InvalidInputException(textFile + ": not valid UTF-8 text");
-        } catch (IOException e) {
-            throw new InvalidInputException(textFile + ": cannot read: " + e.getMessage(), e);
-        }
+        String raw = InputFiles.readText(textFile);
         String normalized = raw.replace("\r\n", "\n").replace('\r', '\n');
         // documents are separated by one or more blank lines; join them with exactly "\n\n"
         String[] documents = normalized.strip().split("\n\\s*\n");
@@ -83,16 +68,9 @@ public final class EvalCorpus {
     }
 
     public static int[] readTokenIds(Path jsonFile) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(jsonFile));
-        } catch (NoSuchFileException e) {
-            throw new InvalidInputException(jsonFile + ": file not found");
-        } catch (IOException e) {
-            throw new InvalidInputException(jsonFile + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
+        JsonNode root = InputFiles.readJson(jsonFile, "a JSON array of token ids");
         JsonNode array = root;
-        if (root != null && root.isObject()) {
+        if (root.isObject()) {
             array = root.has("ids") ? root.get("ids") : root.get("input_ids");
         }
         if (array == null || !array.isArray()) {

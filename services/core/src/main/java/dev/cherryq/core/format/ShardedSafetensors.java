@@ -1,9 +1,8 @@
 package dev.cherryq.core.format;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,7 +17,6 @@ import java.util.Map;
 public final class ShardedSafetensors implements TensorSource {
 
     public static final String INDEX_FILE = "model.safetensors.index.json";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Map<String, SafetensorsFile> shardOfTensor;
     private final List<SafetensorsFile> shards;
@@ -29,13 +27,8 @@ public final class ShardedSafetensors implements TensorSource {
     }
 
     public static ShardedSafetensors open(Path indexFile) {
-        JsonNode index;
-        try {
-            index = JSON.readTree(Files.readString(indexFile));
-        } catch (IOException e) {
-            throw new InvalidInputException(indexFile + ": cannot read index: " + e.getMessage(), e);
-        }
-        JsonNode weightMap = index == null ? null : index.get("weight_map");
+        JsonNode index = InputFiles.readJson(indexFile, ShardedSafetensors.INDEX_FILE);
+        JsonNode weightMap = index.get("weight_map");
         if (weightMap == null || !weightMap.isObject() || weightMap.size() == 0) {
             throw new InvalidInputException(indexFile + ": field 'weight_map' is missing or empty");
         }

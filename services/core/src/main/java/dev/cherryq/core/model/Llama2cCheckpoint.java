@@ -1,13 +1,11 @@
 package dev.cherryq.core.model;
 
+import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.InMemoryTensors;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -42,14 +40,7 @@ public final class Llama2cCheckpoint {
     }
 
     public static Llama2cCheckpoint read(Path file) {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new InvalidInputException(file + ": file not found");
-        } catch (IOException e) {
-            throw new InvalidInputException(file + ": cannot read: " + e.getMessage(), e);
-        }
+        byte[] bytes = InputFiles.readBytes(file);
         if (bytes.length < HEADER_INTS * 4) {
             throw new InvalidInputException(file + ": truncated llama2.c checkpoint: " + bytes.length
                     + " bytes, the header alone needs 28");

@@ -3,10 +3,9 @@ package dev.cherryq.core.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
-import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -84,16 +83,11 @@ public record LlamaConfig(
 
     /** Reads and validates {@code config.json}; every problem names the file and the field. */
     public static LlamaConfig read(Path configFile) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(configFile));
-        } catch (NoSuchFileException e) {
+        if (!Files.exists(configFile)) {
             throw new InvalidInputException(configFile + ": file not found (an HF model folder needs config.json)");
-        } catch (IOException e) {
-            throw new InvalidInputException(configFile + ": not valid JSON: " + e.getMessage().lines().findFirst()
-                    .orElse(""), e);
         }
-        if (root == null || !root.isObject()) {
+        JsonNode root = InputFiles.readJson(configFile, "an HF config.json");
+        if (!root.isObject()) {
             throw new InvalidInputException(configFile + ": not a JSON object");
         }
         try {

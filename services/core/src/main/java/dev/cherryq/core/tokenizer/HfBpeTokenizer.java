@@ -2,12 +2,12 @@ package dev.cherryq.core.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -71,15 +71,8 @@ public final class HfBpeTokenizer implements Tokenizer {
 
     /** Reads tokenizer.json; errors name the file and the field. */
     public static HfBpeTokenizer read(Path file) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new InvalidInputException(file + ": file not found");
-        } catch (IOException e) {
-            throw new InvalidInputException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
-        JsonNode model = root == null ? null : root.get("model");
+        JsonNode root = InputFiles.readJson(file, "tokenizer.json");
+        JsonNode model = root.get("model");
         if (model == null || !model.isObject()) {
             throw new InvalidInputException(file + ": field 'model' is missing");
         }

@@ -2,11 +2,10 @@ package dev.cherryq.core.tokenizer;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.OptionalInt;
 
@@ -17,8 +16,6 @@ import java.util.OptionalInt;
  * by encoding a probe with and without special tokens; a tokenizer whose post-processor adds none has no BOS.
  */
 public final class HfTokenizer implements Tokenizer {
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path file;
     private final HuggingFaceTokenizer tokenizer;
@@ -33,14 +30,8 @@ public final class HfTokenizer implements Tokenizer {
     }
 
     public static HfTokenizer read(Path file) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(file));
-        } catch (IOException e) {
-            throw new InvalidInputException(file + ": cannot read tokenizer.json: " + e.getMessage().lines().findFirst()
-                    .orElse(""));
-        }
-        if (root == null || !root.path("model").isObject()) {
+        JsonNode root = InputFiles.readJson(file, "tokenizer.json");
+        if (!root.path("model").isObject()) {
             throw new InvalidInputException(file + ": field 'model' is missing (not a tokenizer.json)");
         }
         int maxId = -1;

@@ -1,13 +1,11 @@
 package dev.cherryq.core.tokenizer;
 
+import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -40,14 +38,7 @@ public final class Llama2cTokenizer implements Tokenizer {
     }
 
     public static Llama2cTokenizer read(Path file) {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new InvalidInputException(file + ": file not found");
-        } catch (IOException e) {
-            throw new InvalidInputException(file + ": cannot read: " + e.getMessage(), e);
-        }
+        byte[] bytes = InputFiles.readBytes(file);
         ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         if (buffer.remaining() < 4) {
             throw new InvalidInputException(file + ": not a llama2.c tokenizer (shorter than its header)");
