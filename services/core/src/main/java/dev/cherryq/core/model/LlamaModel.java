@@ -33,6 +33,7 @@ public final class LlamaModel implements AutoCloseable {
     /** (maxPositions, headDim): RoPE cos and sin in rotate-half layout. */
     private final NDArray ropeCos;
     private final NDArray ropeSin;
+    private LinearWeightTransform linearTransform = LinearWeightTransform.IDENTITY;
 
     private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters) {
         this.config = config;
@@ -76,6 +77,11 @@ public final class LlamaModel implements AutoCloseable {
     /** Parameters by HF name (read-only map; the arrays themselves are live). */
     public Map<String, NDArray> parameters() {
         return parameters;
+    }
+
+    /** Sets what the forward pass uses in place of each decoder linear weight (identity by default). */
+    public void setLinearWeightTransform(LinearWeightTransform transform) {
+        this.linearTransform = transform == null ? LinearWeightTransform.IDENTITY : transform;
     }
 
     /** Marks every parameter as requiring gradients (for training under a GradientCollector). */
@@ -181,9 +187,10 @@ public final class LlamaModel implements AutoCloseable {
         return parameters.get(name);
     }
 
-    /** x @ W^T for the layer's projection. */
+    /** x @ W^T for the layer's projection, W as the linear-weight transform presents it. */
     private NDArray linear(NDArray x, LlamaTensorNames.Projection projection, int layer) {
-        return x.matMul(param(projection.tensorName(layer)).transpose());
+        String name = projection.tensorName(layer);
+        return x.matMul(linearTransform.apply(name, param(name)).transpose());
     }
 
     /** (batch, seq, n*headDim) -> (batch, n, seq, headDim). */

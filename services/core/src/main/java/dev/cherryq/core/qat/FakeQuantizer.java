@@ -1,0 +1,91 @@
+package dev.cherryq.core.qat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import dev.cherryq.core.quant.GroupQuantizer;
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.quant.QuantSpec;
+
+/**
+ * Differentiable fake quantization of a linear weight, the forward of CherryQ's unified mixed-precision training
+ * (Cui and Wang, 2024, Sec. 4). Group scales are recomputed from the current weights on every call, with cherry
+ * positions masked out of the statistics. The output is
+ * {@code w + ((q(w) - w) * (1 - cherryMask)).stopGradient()}: normal weights take their quantized value and the
+ * straight-through estimator (gradient identity); cherries keep their full-precision value and exact gradient.
+ * The arithmetic (f32, floor for sym-full, half-to-even rounding for asym) equals {@link GroupQuantizer}'s.
+ */
+public final class FakeQuantizer {
+
+    private final QuantSpec spec;
+
+    public FakeQuantizer(QuantSpec spec) {
+        this.spec = spec;
+    }
+
+    public QuantSpec spec() {
+        return spec;
+    }
+
+    /**
+     * @param weight (rows, columns)
+     * @param cherryMask (rows, columns) 1 at cherries, 0 elsewhere; null for none. Created in the step's manager.
+     * @return (rows, columns) the weight the layer computes with
+     */
+    public NDArray apply(NDArray weight, NDArray cherryMask) {
+        NDArray quantized = dequantizedNormal(weight.stopGradient(), cherryMask);
+        NDArray difference = quantized.sub(weight.stopGradient());
+        if (cherryMask != null) {
+            difference = difference.mul(cherryMask.neg().add(1)); // cherries keep their value
+        }
+        return weight.add(difference.stopGradient());
+    }
+
+    /** q(w) for every position, with group statistics over the non-cherry positions. (rows, columns). */
+    public NDArray dequantizedNormal(NDArray weight, NDArray cherryMask) {
+        NDManager manager = weight.getManager();
+        long rows = weight.getShape().get(0);
+        long columns = weight.getShape().get(1);
+        int groupLength = spec.groupLength((int) columns);
+        int groups = spec.groupsPerRow((int) columns);
+        long padding = (long) groups * groupLength - columns;
+        // pad the last group with excluded zeros so every group has the same length: (rows, groups, groupLength)
+        NDArray excluded = cherryMask != null ? cherryMask : manager.zeros(weight.getShape());
+        NDArray padded = weight;
+        if (padding > 0) {
+            padded = NDArrays.concat(new NDList(weight, manager.zeros(new Shape(rows, padding))), 1);
+            excluded = NDArrays.concat(new NDList(excluded, manager.ones(new Shape(rows, padding))), 1);
+        }
+        NDArray grouped = padded.reshape(rows, groups, groupLength);
+        NDArray excludedGrouped = excluded.reshape(rows, groups, groupLength);
+        NDArray included = excludedGrouped.neg().add(1);
+        NDArray dequantized;
+        if (spec.scheme() == QuantScheme.SYM_FULL) {
+            int half = spec.levels() / 2;
+            // s = absmax / 2^(b-1) over included positions; levels (k + 1/2) s, k in [-2^(b-1), 2^(b-1) - 1]
+            NDArray absMax = grouped.abs().mul(included).max(new int[] {2}, true);
+            NDArray scale = absMax.div(half).maximum(GroupQuantizer.MIN_SCALE);
+            NDArray k = grouped.div(scale).floor().clip(-half, half - 1);
+            dequantized = k.add(0.5f).mul(scale);
+        } else {
+            int maxCode = spec.levels() - 1;
+            float big = 3e38f;
+            // min and max over included positions; a group with none included gets 0 for both
+            NDArray anyIncluded = included.sum(new int[] {2}, true).gt(0);
+            NDArray min = grouped.add(excludedGrouped.mul(big)).min(new int[] {2}, true);
+            NDArray max = grouped.sub(excludedGrouped.mul(big)).max(new int[] {2}, true);
+            NDArray zeros = min.zerosLike();
+            min = NDArrays.where(anyIncluded, min, zeros);
+            max = NDArrays.where(anyIncluded, max, zeros);
+            NDArray scale = max.sub(min).div(maxCode).maximum(GroupQuantizer.MIN_SCALE);
+            NDArray zero = min.neg().div(scale).round();
+            NDArray q = grouped.div(scale).add(zero).round().clip(0, maxCode);
+            dequantized = q.sub(zero).mul(scale);
+        }
+        NDArray flat = dequantized.reshape(rows, (long) groups * groupLength);
+        return padding > 0 ? flat.get(new NDIndex(":, 0:{}", columns)) : flat;
+    }
+}
