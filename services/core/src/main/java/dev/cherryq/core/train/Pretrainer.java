@@ -103,8 +103,13 @@ public final class Pretrainer {
 
     /** Zeroes every parameter's gradient in place (DJL accumulates across backward calls). */
     public static void zeroGradients(LlamaModel model) {
+        zeroGradients(model.parameters().values());
+    }
+
+    /** Zeroes the gradients of the given parameters, which must all require gradients. */
+    public static void zeroGradients(java.util.Collection<NDArray> parameters) {
         try (NDManager scope = DjlRuntime.newManager()) {
-            for (NDArray parameter : model.parameters().values()) {
+            for (NDArray parameter : parameters) {
                 NDArray gradient = parameter.getGradient();
                 gradient.attach(scope);
                 gradient.subi(gradient);
