@@ -42,6 +42,13 @@ public final class DjlRuntime {
         return engine;
     }
 
+    /** Arrays alive in the whole engine (every manager): for leak checks. */
+    public static int liveArrayCount() {
+        try (NDManager probe = newManager()) {
+            return probe.getParentManager().getManagedArrays().size();
+        }
+    }
+
     /** A new root manager on the CPU of the PyTorch engine; close it to free its native memory. */
     public static NDManager newManager() {
         return engine().newBaseManager();

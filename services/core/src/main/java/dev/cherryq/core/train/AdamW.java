@@ -63,6 +63,19 @@ public final class AdamW implements AutoCloseable {
         return steps;
     }
 
+    /** Restores the state saved from {@link #steps()}, {@link #firstMoments()} and {@link #secondMoments()}. */
+    public void restore(int savedSteps, Map<String, float[]> first, Map<String, float[]> second, Map<String, long[]> shapes) {
+        firstMoments.values().forEach(NDArray::close);
+        secondMoments.values().forEach(NDArray::close);
+        firstMoments.clear();
+        secondMoments.clear();
+        first.forEach((name, values) -> firstMoments.put(name, manager.create(values, new ai.djl.ndarray.types.Shape(
+                shapes.get(name)))));
+        second.forEach((name, values) -> secondMoments.put(name, manager.create(values, new ai.djl.ndarray.types.Shape(
+                shapes.get(name)))));
+        this.steps = savedSteps;
+    }
+
     public Map<String, NDArray> firstMoments() {
         return firstMoments;
     }

@@ -82,7 +82,7 @@ public final class Pretrainer {
     }
 
     /** Scales all gradients so their global L2 norm is at most {@code maxNorm} (no-op when maxNorm <= 0). */
-    static void clipGradients(LlamaModel model, float maxNorm, NDManager scope) {
+    public static void clipGradients(LlamaModel model, float maxNorm, NDManager scope) {
         if (maxNorm <= 0) {
             return;
         }

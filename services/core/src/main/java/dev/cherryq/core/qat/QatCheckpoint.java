@@ -1,0 +1,163 @@
+package dev.cherryq.core.qat;
+
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.format.DType;
+import dev.cherryq.core.format.SafetensorsFile;
+import dev.cherryq.core.format.SafetensorsWriter;
+import dev.cherryq.core.format.TensorData;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.quant.QuantSpec;
+import dev.cherryq.core.selection.CherrySet;
+import dev.cherryq.core.train.AdamW;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A QAT checkpoint: parameters, AdamW moments and the losses so far, in one safetensors file written atomically,
+ * with the step and a fingerprint in its metadata. The fingerprint names the model, quantization format, cherry
+ * set, training data and trajectory settings; a checkpoint whose fingerprint differs refuses to resume and says
+ * which part differs.
+ */
+public final class QatCheckpoint {
+
+    public static final String FILE = "qat-checkpoint.safetensors";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String[] PARTS = {"model", "quantization", "cherries", "data", "settings"};
+
+    private QatCheckpoint() {}
+
+    public static boolean exists(Path dir) {
+        return Files.isRegularFile(dir.resolve(FILE));
+    }
+
+    /** "model=...;quantization=...;cherries=...;data=...;settings=..." from the run's inputs. */
+    static String fingerprint(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings) {
+        return "model=" + model.config() + " weights " + weightsHash(model)
+                + ";quantization=" + spec
+                + ";cherries=" + (cherries.isEmpty() ? "none" : cherries.criterion().cliName() + " " + cherries.fraction()
+                        + " " + cherries.fingerprint())
+                + ";data=" + intsHash(tokens)
+                + ";settings=" + settings.trajectoryKey();
+    }
+
+    static void save(Path dir, String fingerprint, int step, LlamaModel model, AdamW optimizer, List<Float> losses) {
+        List<TensorData> tensors = new ArrayList<>();
+        model.parameters().forEach((name, value) -> tensors.add(TensorData.ofFloats("param." + name, DType.F32,
+                value.getShape().getShape(), value.toFloatArray())));
+        optimizer.firstMoments().forEach((name, value) -> tensors.add(TensorData.ofFloats("adam.m." + name, DType.F32,
+                value.getShape().getShape(), value.toFloatArray())));
+        optimizer.secondMoments().forEach((name, value) -> tensors.add(TensorData.ofFloats("adam.v." + name, DType.F32,
+                value.getShape().getShape(), value.toFloatArray())));
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put("cherryq.kind", "qat-checkpoint");
+        metadata.put("cherryq.step", Integer.toString(step));
+        metadata.put("cherryq.optimizer_steps", Integer.toString(optimizer.steps()));
+        metadata.put("cherryq.fingerprint", fingerprint);
+        try {
+            metadata.put("cherryq.losses", JSON.writeValueAsString(losses));
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        SafetensorsWriter.write(dir.resolve(FILE), metadata, tensors);
+    }
+
+    /** Loads the checkpoint into the model and optimizer; returns the step to continue from. */
+    static int restore(Path dir, String fingerprint, LlamaModel model, AdamW optimizer, List<Float> losses) {
+        Path file = dir.resolve(FILE);
+        try (SafetensorsFile checkpoint = SafetensorsFile.open(file)) {
+            Map<String, String> metadata = checkpoint.metadata();
+            if (!"qat-checkpoint".equals(metadata.get("cherryq.kind"))) {
+                throw new InvalidInputException(file + ": not a QAT checkpoint");
+            }
+            String saved = metadata.getOrDefault("cherryq.fingerprint", "");
+            if (!saved.equals(fingerprint)) {
+                throw new InvalidInputException(file + ": refusing to resume: the checkpoint was made with a different "
+                        + differingParts(saved, fingerprint) + " (remove " + dir + " to start over)");
+            }
+            for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
+                float[] values = checkpoint.readFloats("param." + entry.getKey());
+                entry.getValue().set(values);
+            }
+            Map<String, float[]> first = new LinkedHashMap<>();
+            Map<String, float[]> second = new LinkedHashMap<>();
+            Map<String, long[]> shapes = new LinkedHashMap<>();
+            for (String name : checkpoint.tensorNames()) {
+                if (name.startsWith("adam.m.")) {
+                    String parameter = name.substring("adam.m.".length());
+                    first.put(parameter, checkpoint.readFloats(name));
+                    second.put(parameter, checkpoint.readFloats("adam.v." + parameter));
+                    shapes.put(parameter, checkpoint.info(name).shape());
+                }
+            }
+            optimizer.restore(Integer.parseInt(metadata.get("cherryq.optimizer_steps")), first, second, shapes);
+            for (var loss : JSON.readTree(metadata.get("cherryq.losses"))) {
+                losses.add((float) loss.asDouble());
+            }
+            return Integer.parseInt(metadata.get("cherryq.step"));
+        } catch (IOException e) {
+            throw new InvalidInputException(file + ": unreadable checkpoint metadata: " + e.getMessage());
+        }
+    }
+
+    private static String differingParts(String saved, String current) {
+        Map<String, String> a = parts(saved);
+        Map<String, String> b = parts(current);
+        List<String> differing = new ArrayList<>();
+        for (String part : PARTS) {
+            if (!a.getOrDefault(part, "").equals(b.getOrDefault(part, ""))) {
+                differing.add(part + " (checkpoint: " + a.getOrDefault(part, "?") + "; now: " + b.getOrDefault(part, "?")
+                        + ")");
+            }
+        }
+        return String.join(", ", differing);
+    }
+
+    private static Map<String, String> parts(String fingerprint) {
+        Map<String, String> parts = new LinkedHashMap<>();
+        for (String part : fingerprint.split(";")) {
+            int equals = part.indexOf('=');
+            if (equals > 0) {
+                parts.put(part.substring(0, equals), part.substring(equals + 1));
+            }
+        }
+        return parts;
+    }
+
+    /** A short hash of the model's current weights (taken before training starts). */
+    private static String weightsHash(LlamaModel model) {
+        MessageDigest digest = sha256();
+        model.parameters().forEach((name, value) -> {
+            float[] values = value.toFloatArray();
+            ByteBuffer bytes = ByteBuffer.allocate(values.length * 4);
+            bytes.asFloatBuffer().put(values);
+            digest.update(bytes.array());
+        });
+        return HexFormat.of().formatHex(digest.digest()).substring(0, 16);
+    }
+
+    private static String intsHash(int[] values) {
+        ByteBuffer bytes = ByteBuffer.allocate(values.length * 4);
+        bytes.asIntBuffer().put(values);
+        return HexFormat.of().formatHex(sha256().digest(bytes.array())).substring(0, 16);
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

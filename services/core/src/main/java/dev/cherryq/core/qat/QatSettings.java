@@ -1,0 +1,46 @@
+package dev.cherryq.core.qat;
+
+import dev.cherryq.core.InvalidInputException;
+
+/**
+ * Hyperparameters of one QAT run. The CherryQ reference: AdamW (0.9, 0.95), weight decay 0, cosine schedule with
+ * 5% warm-up decaying to a floor of lr x 0.25 at 3-bit and lr x 0.1 at 4-bit, gradient-norm clipping at 1.0
+ * (the Hugging Face Trainer default the reference runs on).
+ */
+public record QatSettings(int steps, int batchSize, int sequenceLength, int gradientAccumulation, float learningRate,
+        double warmupFraction, double floorFraction, float weightDecay, float gradientClip, long seed,
+        int checkpointEvery) {
+
+    public QatSettings {
+        if (steps < 1) {
+            throw new InvalidInputException("--steps " + steps + " must be at least 1");
+        }
+        if (batchSize < 1) {
+            throw new InvalidInputException("--batch-size " + batchSize + " must be at least 1");
+        }
+        if (sequenceLength < 2) {
+            throw new InvalidInputException("--seq-len " + sequenceLength + " must be at least 2");
+        }
+        if (gradientAccumulation < 1) {
+            throw new InvalidInputException("--grad-accum " + gradientAccumulation + " must be at least 1");
+        }
+        if (!(learningRate > 0)) {
+            throw new InvalidInputException("--lr " + learningRate + " must be positive");
+        }
+        if (checkpointEvery < 0) {
+            throw new InvalidInputException("--checkpoint-every " + checkpointEvery + " must be 0 (never) or positive");
+        }
+    }
+
+    /** The paper's floor for a bit width: 0.25 at 3 bits and below, 0.1 above. */
+    public static double defaultFloor(int bits) {
+        return bits <= 3 ? 0.25 : 0.1;
+    }
+
+    /** Everything that changes the trajectory (not checkpointEvery), for checkpoint fingerprints. */
+    public String trajectoryKey() {
+        return "steps=" + steps + ",batch=" + batchSize + ",seq=" + sequenceLength + ",accum=" + gradientAccumulation
+                + ",lr=" + learningRate + ",warmup=" + warmupFraction + ",floor=" + floorFraction + ",wd=" + weightDecay
+                + ",clip=" + gradientClip + ",seed=" + seed;
+    }
+}

@@ -1,0 +1,141 @@
+package dev.cherryq.core.qat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.quant.QuantSpec;
+import dev.cherryq.core.selection.CherrySet;
+import dev.cherryq.core.train.AdamW;
+import dev.cherryq.core.train.CosineSchedule;
+import dev.cherryq.core.train.Pretrainer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * CherryQ's unified mixed-precision QAT (Cui and Wang, 2024, Sec. 4). Every decoder linear weight is fake-quantized
+ * on every forward with its cherries masked out ({@link FakeQuantizer}); normal weights learn through the STE,
+ * cherries with exact gradients, and everything else in the model (embeddings, norms, lm_head) trains too, as in
+ * the reference. With an empty cherry set this is the paper's plain QAT baseline.
+ *
+ * <p>Batches come from seeded offsets precomputed for the whole run, so a run resumed from a checkpoint
+ * ({@link QatCheckpoint}) sees the same batches and ends with the same weights as an uninterrupted one.
+ */
+public final class QatTrainer {
+
+    /** Losses per step (including those of the run before a resume) and where this run started. */
+    public record Result(List<Float> losses, double seconds, int startedAtStep) {}
+
+    private QatTrainer() {}
+
+    public static Result train(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings,
+            Path checkpointDir, Progress progress) {
+        int window = settings.sequenceLength();
+        if (tokens.length < window) {
+            throw new InvalidInputException("training text has " + tokens.length + " tokens, shorter than one window of "
+                    + window + ": give at least " + window + " tokens of text or a smaller --seq-len");
+        }
+        if (window > model.config().maxPositionEmbeddings()) {
+            throw new InvalidInputException("--seq-len " + window + " exceeds the model's max_position_embeddings "
+                    + model.config().maxPositionEmbeddings());
+        }
+        String fingerprint = QatCheckpoint.fingerprint(model, spec, cherries, tokens, settings);
+        int[][] offsets = batchOffsets(tokens.length, settings);
+        CosineSchedule schedule = new CosineSchedule(settings.learningRate(), settings.warmupFraction(),
+                settings.floorFraction(), settings.steps());
+        FakeQuantizer quantizer = new FakeQuantizer(spec);
+        Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(model.config()));
+        long started = System.nanoTime();
+        try (NDManager runManager = DjlRuntime.newManager();
+                AdamW optimizer = new AdamW(runManager, 0.9f, 0.95f, 1e-8f, settings.weightDecay())) {
+            Map<String, NDArray> masks = cherryMasks(runManager, cherries);
+            model.attachGradients();
+            model.setLinearWeightTransform((name, weight) -> linear.contains(name)
+                    ? quantizer.apply(weight, masks.get(name)) : weight);
+            List<Float> losses = new ArrayList<>();
+            int startStep = 0;
+            if (checkpointDir != null && QatCheckpoint.exists(checkpointDir)) {
+                startStep = QatCheckpoint.restore(checkpointDir, fingerprint, model, optimizer, losses);
+            }
+            for (int step = startStep; step < settings.steps(); step++) {
+                float loss = 0;
+                try (NDManager stepScope = model.newStep()) {
+                    masks.values().forEach(mask -> mask.tempAttach(stepScope));
+                    for (int micro = 0; micro < settings.gradientAccumulation(); micro++) {
+                        long[] batch = batch(tokens, offsets[step * settings.gradientAccumulation() + micro], window);
+                        try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
+                            NDArray ids = model.tokenArray(stepScope, batch, settings.batchSize(), window); // (B, L)
+                            NDArray meanNll = model.nextTokenNll(stepScope, ids).mean();
+                            // micro-batch gradients add up in DJL; scale so the step sees their mean
+                            collector.backward(meanNll.div(settings.gradientAccumulation()));
+                            loss += meanNll.getFloat() / settings.gradientAccumulation();
+                        }
+                    }
+                    Pretrainer.clipGradients(model, settings.gradientClip(), stepScope);
+                }
+                optimizer.step(model.parameters(), schedule.at(step));
+                Pretrainer.zeroGradients(model);
+                losses.add(loss);
+                progress.update(step + 1, settings.steps(), String.format("loss %.4f", loss));
+                boolean last = step + 1 == settings.steps();
+                if (checkpointDir != null && (last || settings.checkpointEvery() > 0
+                        && (step + 1) % settings.checkpointEvery() == 0)) {
+                    QatCheckpoint.save(checkpointDir, fingerprint, step + 1, model, optimizer, losses);
+                }
+            }
+            return new Result(losses, (System.nanoTime() - started) / 1e9, startStep);
+        } finally {
+            model.setLinearWeightTransform(null);
+        }
+    }
+
+    /** Row starts for every micro-batch of the run, from the seed alone: (steps x accumulation) x batchSize. */
+    static int[][] batchOffsets(int tokenCount, QatSettings settings) {
+        SplittableRandom random = new SplittableRandom(settings.seed());
+        int[][] offsets = new int[settings.steps() * settings.gradientAccumulation()][settings.batchSize()];
+        for (int[] micro : offsets) {
+            for (int row = 0; row < micro.length; row++) {
+                micro[row] = random.nextInt(tokenCount - settings.sequenceLength() + 1);
+            }
+        }
+        return offsets;
+    }
+
+    private static long[] batch(int[] tokens, int[] starts, int window) {
+        long[] ids = new long[starts.length * window];
+        for (int row = 0; row < starts.length; row++) {
+            for (int i = 0; i < window; i++) {
+                ids[row * window + i] = tokens[starts[row] + i];
+            }
+        }
+        return ids;
+    }
+
+    /** (rows, columns) f32 masks, 1 at cherries, for the layers that have any. */
+    private static Map<String, NDArray> cherryMasks(NDManager manager, CherrySet cherries) {
+        Map<String, NDArray> masks = new LinkedHashMap<>();
+        cherries.layers().forEach((name, layer) -> {
+            if (layer.perRow() == 0) {
+                return;
+            }
+            boolean[] mask = layer.mask();
+            float[] values = new float[mask.length];
+            for (int i = 0; i < mask.length; i++) {
+                values[i] = mask[i] ? 1 : 0;
+            }
+            masks.put(name, manager.create(values, new Shape(layer.rows(), layer.columnsInMatrix())));
+        });
+        return masks;
+    }
+}

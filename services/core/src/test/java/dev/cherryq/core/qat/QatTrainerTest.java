@@ -1,0 +1,138 @@
+package dev.cherryq.core.qat;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.model.LlamaConfig;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.model.RandomLlama;
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.quant.QuantSpec;
+import dev.cherryq.core.selection.CherrySelector;
+import dev.cherryq.core.selection.CherrySet;
+import dev.cherryq.core.selection.SelectionCriterion;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class QatTrainerTest {
+
+    private static final LlamaConfig CONFIG = RandomLlama.tinyConfig(false);
+    private static final QuantSpec SPEC = new QuantSpec(3, 8, QuantScheme.SYM_FULL);
+    private static final int[] TOKENS = new Random(6).ints(2000, 0, CONFIG.vocabSize()).toArray();
+
+    @TempDir
+    Path dir;
+
+    private static LlamaModel freshModel() {
+        return LlamaModel.fromTensors(CONFIG, RandomLlama.tensors(CONFIG, RandomLlama.weights(CONFIG, 6)));
+    }
+
+    private static CherrySet cherries(long seed) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (String name : LlamaTensorNames.linearWeights(CONFIG)) {
+            LlamaTensorNames.Projection projection = java.util.Arrays.stream(LlamaTensorNames.Projection.values())
+                    .filter(p -> name.contains(p.tensorName(0).replace("model.layers.0.", ""))).findFirst().orElseThrow();
+            shapes.put(name, projection.shape(CONFIG));
+        }
+        return CherrySelector.select(SelectionCriterion.RANDOM, 0.1, Map.of(), shapes, seed);
+    }
+
+    private static QatSettings settings(int steps, long seed) {
+        return new QatSettings(steps, 2, 16, 2, 1e-3f, 0.05, 0.25, 0f, 1.0f, seed, 3);
+    }
+
+    private static Map<String, float[]> snapshot(LlamaModel model) {
+        Map<String, float[]> values = new LinkedHashMap<>();
+        model.parameters().forEach((name, value) -> values.put(name, value.toFloatArray()));
+        return values;
+    }
+
+    @Test
+    void shouldResumeFromACheckpointToTheSameWeightsAsAnUninterruptedRun() {
+        CherrySet cherries = cherries(1);
+        Map<String, float[]> uninterrupted;
+        List<Float> uninterruptedLosses;
+        try (LlamaModel model = freshModel()) {
+            uninterruptedLosses = QatTrainer.train(model, SPEC, cherries, TOKENS, settings(6, 2), dir.resolve("a"),
+                    Progress.NONE).losses();
+            uninterrupted = snapshot(model);
+        }
+        // the same run killed during step 4, after the checkpoint at step 3
+        Path checkpoints = dir.resolve("b");
+        try (LlamaModel model = freshModel()) {
+            Progress crashAtStep4 = (done, total, detail) -> {
+                if (done == 4) {
+                    throw new IllegalStateException("simulated crash");
+                }
+            };
+            assertThrows(IllegalStateException.class,
+                    () -> QatTrainer.train(model, SPEC, cherries, TOKENS, settings(6, 2), checkpoints, crashAtStep4));
+        }
+        try (LlamaModel model = freshModel()) {
+            QatTrainer.Result resumed = QatTrainer.train(model, SPEC, cherries, TOKENS, settings(6, 2), checkpoints,
+                    Progress.NONE);
+            assertEquals(3, resumed.startedAtStep());
+            assertEquals(uninterruptedLosses, resumed.losses());
+            Map<String, float[]> after = snapshot(model);
+            uninterrupted.forEach((name, values) -> assertArrayEquals(values, after.get(name), 0f, name));
+        }
+    }
+
+    @Test
+    void shouldRefuseToResumeACheckpointOfAnotherConfigurationSayingWhy() {
+        Path checkpoints = dir.resolve("c");
+        try (LlamaModel model = freshModel()) {
+            QatTrainer.train(model, SPEC, cherries(1), TOKENS, settings(3, 2), checkpoints, Progress.NONE);
+        }
+        try (LlamaModel model = freshModel()) {
+            InvalidInputException otherSeed = assertThrows(InvalidInputException.class, () -> QatTrainer.train(model,
+                    SPEC, cherries(1), TOKENS, settings(3, 9), checkpoints, Progress.NONE));
+            assertTrue(otherSeed.getMessage().contains("refusing to resume") && otherSeed.getMessage().contains("settings")
+                    && otherSeed.getMessage().contains("seed=9"), otherSeed.getMessage());
+        }
+        try (LlamaModel model = freshModel()) {
+            InvalidInputException otherCherries = assertThrows(InvalidInputException.class, () -> QatTrainer.train(model,
+                    SPEC, cherries(2), TOKENS, settings(3, 2), checkpoints, Progress.NONE));
+            assertTrue(otherCherries.getMessage().contains("cherries"), otherCherries.getMessage());
+            InvalidInputException otherBits = assertThrows(InvalidInputException.class, () -> QatTrainer.train(model,
+                    new QuantSpec(4, 8, QuantScheme.SYM_FULL), cherries(1), TOKENS, settings(3, 2), checkpoints,
+                    Progress.NONE));
+            assertTrue(otherBits.getMessage().contains("quantization"), otherBits.getMessage());
+        }
+    }
+
+    @Test
+    void shouldKeepTheLiveArrayCountFlatAcrossSteps() {
+        List<Integer> counts = new ArrayList<>();
+        try (LlamaModel model = freshModel()) {
+            QatTrainer.train(model, SPEC, cherries(1), TOKENS, new QatSettings(40, 2, 16, 1, 1e-3f, 0.05, 0.25, 0f, 1f, 3,
+                    0), null, (done, total, detail) -> counts.add(DjlRuntime.liveArrayCount()));
+        }
+        int parameters = LlamaTensorNames.expected(CONFIG).size();
+        assertTrue(counts.get(4) >= parameters, "the count sees at least the model's parameters: " + counts.get(4));
+        assertEquals(counts.get(4), counts.get(39), "live NDArrays after step 5 vs step 40: " + counts);
+    }
+
+    @Test
+    void shouldLowerTheTrainingLossOfAQuantizedModel() {
+        try (LlamaModel model = freshModel()) {
+            List<Float> losses = QatTrainer.train(model, SPEC, cherries(1), TOKENS,
+                    new QatSettings(30, 4, 16, 1, 3e-3f, 0.05, 0.25, 0f, 1f, 3, 0), null, Progress.NONE).losses();
+            double first = losses.subList(0, 5).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+            double last = losses.subList(25, 30).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+            assertTrue(last < first - 0.1, "QAT learns: " + first + " -> " + last);
+        }
+    }
+}
