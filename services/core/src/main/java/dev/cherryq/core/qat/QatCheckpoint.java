@@ -1,7 +1,9 @@
 package dev.cherryq.core.qat;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.DType;
 import dev.cherryq.core.format.SafetensorsFile;
@@ -86,9 +88,13 @@ public final class QatCheckpoint {
                 throw new InvalidInputException(file + ": refusing to resume: the checkpoint was made with a different "
                         + differingParts(saved, fingerprint) + " (remove " + dir + " to start over)");
             }
-            for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
-                float[] values = checkpoint.readFloats("param." + entry.getKey());
-                entry.getValue().set(values);
+            try (NDManager scope = DjlRuntime.newManager()) {
+                for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
+                    NDArray parameter = entry.getValue();
+                    NDArray saved = scope.create(checkpoint.readFloats("param." + entry.getKey()), parameter.getShape());
+                    // copy in place through a tensor op: keeps the parameter's own storage and autograd identity
+                    parameter.muli(0).addi(saved);
+                }
             }
             Map<String, float[]> first = new LinkedHashMap<>();
             Map<String, float[]> second = new LinkedHashMap<>();
