@@ -91,9 +91,9 @@ public final class QatCheckpoint {
             try (NDManager scope = DjlRuntime.newManager()) {
                 for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
                     NDArray parameter = entry.getValue();
-                    NDArray saved = scope.create(checkpoint.readFloats("param." + entry.getKey()), parameter.getShape());
+                    NDArray stored = scope.create(checkpoint.readFloats("param." + entry.getKey()), parameter.getShape());
                     // copy in place through a tensor op: keeps the parameter's own storage and autograd identity
-                    parameter.muli(0).addi(saved);
+                    parameter.muli(0).addi(stored);
                 }
             }
             Map<String, float[]> first = new LinkedHashMap<>();
