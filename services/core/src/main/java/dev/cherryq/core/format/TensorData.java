@@ -29,6 +29,7 @@ public record TensorData(String name, DType dtype, long[] shape, Supplier<ByteBu
         });
     }
 
+
     static ByteBuffer encodeFloats(DType dtype, float[] values) {
         ByteBuffer buffer = ByteBuffer.allocate(values.length * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
         switch (dtype) {
