@@ -81,7 +81,15 @@ final class InspectCommand implements Callable<Integer> {
             out.printf("memory       stored %s (%s); f32 at run time %s%n", human(storedBytes), bytesByDtype,
                     human(c.parameterCount() * 4));
             if (quantization != null) {
-                out.printf("quantization %s%n", quantization);
+                out.printf("quantization %s %d-bit g%d %s, %s cherries (%s, fraction %s), packed: %s%n",
+                        quantization.path("method").asText(), quantization.path("bits").asInt(),
+                        quantization.path("group_size").asInt(), quantization.path("scheme").asText(),
+                        quantization.path("cherries").asText("0"), quantization.path("criterion").asText("none"),
+                        quantization.path("cherry_fraction").asText("0"), quantization.path("packed_file").asText("none"));
+                if (quantization.has("effective_bits_per_weight")) {
+                    out.printf("             %.3f effective bits per linear weight (codes, f16 scales, zero points, "
+                            + "cherry indices and f16 values)%n", quantization.get("effective_bits_per_weight").asDouble());
+                }
             }
             out.printf("%-52s %-5s %s%n", "tensor", "dtype", "shape");
             for (JsonNode tensor : tensors) {

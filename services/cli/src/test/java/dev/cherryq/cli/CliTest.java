@@ -96,7 +96,9 @@ class CliTest {
         assertTrue(Math.abs(nll[2] - full) > Math.abs(nll[8] - full), "2-bit RTN moves further than 8-bit");
         Run inspect = cherryq("inspect", dir.resolve("rtn2"));
         assertEquals(0, inspect.exitCode(), inspect.err());
-        assertTrue(inspect.out().contains("\"bits\":2") && inspect.out().contains("\"method\":\"rtn\""), inspect.out());
+        assertTrue(inspect.out().contains("quantization rtn 2-bit g8 sym-full"), inspect.out());
+        // 2-bit codes + one f16 scale per 8 weights = 4 bits per weight on these 24- and 40-wide rows
+        assertTrue(inspect.out().contains("4.000 effective bits per linear weight"), inspect.out());
     }
 
     @Test
@@ -141,6 +143,76 @@ class CliTest {
         assertTrue(full < 5.0, "demo model fits its domain: " + full);
         assertTrue(Math.abs(rtn4 - full) < 0.1 * full, "4-bit RTN stays near full precision: " + rtn4 + " vs " + full);
         assertTrue(run.out().contains("| rtn | 4-bit g32 sym-full |"), run.out());
+    }
+
+    private Path demoText() throws IOException {
+        Path text = dir.resolve("speech.txt");
+        String paragraph = "Mr. Speaker, Mr. Vice President, Members of Congress, and my fellow Americans: the state "
+                + "of our Union is strong. We have cut taxes, built roads and schools, and kept the peace. ";
+        Files.writeString(text, (paragraph.repeat(6) + "\n\n").repeat(12));
+        return text;
+    }
+
+    @Test
+    void shouldRunCherryqEndToEndIntoAPackedFolderThatEvalAndInspectRead() throws IOException {
+        Path demoModel = Path.of("../../models/demo").toAbsolutePath().normalize();
+        Path text = demoText();
+        Path out = dir.resolve("cherryq3");
+        Run run = cherryq("quantize", "--model", demoModel, "--method", "cherryq", "--bits", 3, "--group-size", 32,
+                "--calib-text", text, "--calib-samples", 4, "--train-text", text, "--steps", 3, "--seq-len", 64,
+                "--batch-size", 2, "--out", out);
+        assertEquals(0, run.exitCode(), run.err());
+        for (String file : new String[] {"model.safetensors", "cherryq-packed.safetensors", "cherries.safetensors",
+                "fisher.safetensors", "quantize.json", "config.json", "tokenizer.json"}) {
+            assertTrue(Files.exists(out.resolve(file)), file);
+        }
+        assertFalse(Files.exists(out.resolve("checkpoint")), "checkpoint removed after a successful export");
+        JsonNode record = JSON.readTree(out.resolve("quantize.json").toFile());
+        assertEquals(3, record.get("training").get("losses").size());
+        assertEquals(4, record.get("stages").size(), "score, select, train, export");
+        // 128-wide rows at 1/256: one cherry per row
+        assertEquals(dev.cherryq.core.selection.CherrySet.read(out.resolve("cherries.safetensors")).totalCherries(),
+                record.get("cherries").asLong());
+        Map<String, float[]> unpacked = dev.cherryq.core.quant.PackedModel.unpack(out);
+        try (var dense = dev.cherryq.core.format.SafetensorsFile.open(out.resolve("model.safetensors"))) {
+            for (String name : dense.tensorNames()) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(dense.readFloats(name), unpacked.get(name), 0f, name);
+            }
+        }
+        Run eval = cherryq("eval", "--model", out, "--text", text, "--seq-len", 64, "--format", "json");
+        assertEquals(0, eval.exitCode(), eval.err());
+        assertTrue(eval.lastJsonLine().get("mean_nll").asDouble() < 6.9, "better than uniform over 1024 tokens");
+        Run inspect = cherryq("inspect", out);
+        assertTrue(inspect.out().contains("effective bits per linear weight"), inspect.out());
+        assertTrue(inspect.out().contains("cherryq 3-bit g32 sym-full"), inspect.out());
+    }
+
+    @Test
+    void shouldRejectBadQuantizationSettingsBeforeAnyWork() throws IOException {
+        Path demoModel = Path.of("../../models/demo").toAbsolutePath().normalize();
+        Path text = demoText();
+        Path out = dir.resolve("never");
+        Object[] base = {"quantize", "--model", demoModel, "--train-text", text, "--calib-text", text, "--out", out};
+        assertOneLineError(cherryq(concat(base, "--bits", 1)), "--bits 1");
+        assertOneLineError(cherryq(concat(base, "--bits", 9)), "--bits 9");
+        assertOneLineError(cherryq(concat(base, "--bits", 3, "--group-size", 0)), "--group-size 0");
+        assertOneLineError(cherryq(concat(base, "--bits", 3, "--group-size", -5)), "--group-size -5");
+        assertOneLineError(cherryq(concat(base, "--bits", 3, "--cherry-fraction", 0.6)), "--cherry-fraction 0.6");
+        assertOneLineError(cherryq(concat(base, "--bits", 3, "--steps", 0)), "--steps 0");
+        assertOneLineError(cherryq(concat(base, "--bits", 3, "--criterion", "gradient")), "--criterion 'gradient'");
+        Path tiny = dir.resolve("tiny.txt");
+        Files.writeString(tiny, "Short text.");
+        assertOneLineError(cherryq("quantize", "--model", demoModel, "--bits", 3, "--calib-text", tiny, "--train-text", text,
+                "--seq-len", 64, "--out", out), "at least 64 tokens");
+        assertOneLineError(cherryq("quantize", "--model", demoModel, "--bits", 3, "--method", "qat", "--out", out),
+                "needs --train-text");
+        assertFalse(Files.exists(out.resolve("model.safetensors")), "nothing written");
+    }
+
+    private static Object[] concat(Object[] base, Object... more) {
+        Object[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+        System.arraycopy(more, 0, all, base.length, more.length);
+        return all;
     }
 
     @Test
