@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         version = "cherryq 0.1.0",
         description = "Low-bit LLM quantization that keeps the high-impact 'cherry' parameters in high precision.",
         subcommands = {EvalCommand.class, QuantizeCommand.class, ConvertCommand.class, InspectCommand.class,
-                TrainTokenizerCommand.class, PretrainCommand.class, PlotLossesCommand.class, DemoCommand.class})
+                TrainTokenizerCommand.class, PretrainCommand.class, PlotLossesCommand.class, ReportCommand.class, DemoCommand.class})
 public final class CherryqCommand implements Runnable {
 
     public static final int EXIT_USER_ERROR = 2;

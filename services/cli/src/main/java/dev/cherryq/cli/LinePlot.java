@@ -27,7 +27,7 @@ final class LinePlot {
     private static final Color[] PALETTE = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44),
         new Color(214, 39, 40), new Color(148, 103, 189), new Color(140, 86, 75)};
 
-    private record Series(String name, double[] x, double[] y, Color color, float width) {}
+    private record Series(String name, double[] x, double[] y, Color color, float width, boolean dots) {}
 
     private final String title;
     private final String xLabel;
@@ -48,13 +48,55 @@ final class LinePlot {
         if (x.length != y.length) {
             throw new IllegalArgumentException(name + ": " + x.length + " x values for " + y.length + " y values");
         }
-        series.add(new Series(name, x, y, color, width));
+        series.add(new Series(name, x, y, color, width, false));
         return this;
+    }
+
+    /** Points only, no connecting line (a scatter plot). */
+    LinePlot scatter(String name, double[] x, double[] y) {
+        if (x.length != y.length) {
+            throw new IllegalArgumentException(name + ": " + x.length + " x values for " + y.length + " y values");
+        }
+        series.add(new Series(name, x, y, PALETTE[series.size() % PALETTE.length], 1f, true));
+        return this;
+    }
+
+    /** Several charts side by side in one PNG, {@code columns} per row. */
+    static void writeGrid(java.util.List<LinePlot> plots, int columns, Path png) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        int rows = (plots.size() + columns - 1) / columns;
+        BufferedImage image = new BufferedImage(columns * WIDTH, rows * HEIGHT, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, image.getWidth(), image.getHeight());
+        for (int i = 0; i < plots.size(); i++) {
+            Graphics2D cell = (Graphics2D) g.create((i % columns) * WIDTH, (i / columns) * HEIGHT, WIDTH, HEIGHT);
+            plots.get(i).draw(cell);
+            cell.dispose();
+        }
+        g.dispose();
+        save(image, png);
     }
 
     /** Draws the chart; the caller decides whether a failure (no fonts, say) matters. */
     void write(Path png) throws IOException {
         System.setProperty("java.awt.headless", "true");
+        BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        draw(g);
+        g.dispose();
+        save(image, png);
+    }
+
+    private static void save(BufferedImage image, Path png) throws IOException {
+        if (png.getParent() != null) {
+            Files.createDirectories(png.getParent());
+        }
+        ImageIO.write(image, "png", png.toFile());
+    }
+
+    /** Renders into a WIDTH x HEIGHT area at the graphics' origin. */
+    void draw(Graphics2D g) {
         double minX = Double.POSITIVE_INFINITY;
         double maxX = Double.NEGATIVE_INFINITY;
         double minY = Double.POSITIVE_INFINITY;
@@ -79,8 +121,6 @@ final class LinePlot {
         double[] xTicks = ticks(minX, maxX);
         minY = Math.min(minY, yTicks[0]);
         maxY = Math.max(maxY, yTicks[yTicks.length - 1]);
-        BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = image.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, WIDTH, HEIGHT);
@@ -113,6 +153,17 @@ final class LinePlot {
         g.drawRect(LEFT, TOP, plotWidth, plotHeight);
         // series
         for (Series s : series) {
+            if (s.dots()) {
+                g.setColor(s.color());
+                for (int i = 0; i < s.x().length; i++) {
+                    if (Double.isFinite(s.y()[i])) {
+                        double px = LEFT + plotWidth * (s.x()[i] - minX) / (maxX - minX);
+                        double py = TOP + plotHeight * (1 - (s.y()[i] - minY) / (maxY - minY));
+                        g.fillOval((int) Math.round(px) - 2, (int) Math.round(py) - 2, 4, 4);
+                    }
+                }
+                continue;
+            }
             Path2D.Double path = new Path2D.Double();
             boolean started = false;
             for (int i = 0; i < s.x().length; i++) {
@@ -152,11 +203,6 @@ final class LinePlot {
             g.drawString(s.name(), legendX + 28, legendY);
             legendY += 18;
         }
-        g.dispose();
-        if (png.getParent() != null) {
-            Files.createDirectories(png.getParent());
-        }
-        ImageIO.write(image, "png", png.toFile());
     }
 
     /** About five round tick values covering [min, max]. */

@@ -205,8 +205,16 @@ final class QuantizeCommand implements Callable<Integer> {
                 console.printf("resuming from the checkpoint in %s%n", checkpointDir);
             }
             QatTrainer.Result result;
+            ArrayNode rssByStep = Json.MAPPER.createArrayNode();
             try (ProgressBar bar = new ProgressBar("qat")) {
-                result = QatTrainer.train(llama, quantSpec, cherries, trainTokens, settings, checkpointDir, bar);
+                result = QatTrainer.train(llama, quantSpec, cherries, trainTokens, settings, checkpointDir,
+                        (done, total, detail) -> {
+                            bar.update(done, total, detail);
+                            if (done % 10 == 0) { // resident memory over the run: flat means no leak
+                                rssByStep.addObject().put("step", done)
+                                        .put("rss_mib", StageMeter.statusKilobytes("VmRSS:") / 1024.0);
+                            }
+                        });
             }
             meter.start("export");
             InMemoryTensors trained = new InMemoryTensors(out);
@@ -227,6 +235,7 @@ final class QuantizeCommand implements Callable<Integer> {
                     .put("grad_accum", settings.gradientAccumulation()).put("lr", settings.learningRate())
                     .put("floor_fraction", settings.floorFraction()).put("resumed_at_step", result.startedAtStep())
                     .put("train_tokens", trainTokens.length);
+            training.set("rss_mib_every_10_steps", rssByStep);
             ArrayNode losses = training.putArray("losses");
             result.losses().forEach(losses::add);
             TrainingPlots.lossCurveOrWarn(result.losses().stream().map(Float::doubleValue).toList(),
