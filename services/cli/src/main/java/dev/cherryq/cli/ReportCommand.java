@@ -56,6 +56,7 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "4") int batchSize;
     @Option(names = "--lr", defaultValue = "1e-4") float learningRate;
     @Option(names = "--seed", defaultValue = "0") long seed;
+    @Option(names = "--memory-steps", defaultValue = "0", description = "also run one CherryQ training of this many steps and report its RSS over time (0: skip)") int memorySteps;
     @Option(names = "--out", required = true) Path out;
 
     private record Run(String method, int bits, String criterion, Path folder, JsonNode eval, JsonNode quantize) {}
@@ -84,8 +85,59 @@ final class ReportCommand implements Callable<Integer> {
         }
         ArrayNode heterogeneity = heterogeneity(runs);
         lossCurves(runs);
+        String memory = memorySteps > 0 ? memoryRun(windowLength, parameters) : "";
         writeReport(runs, heterogeneity, parameters, windowLength, evalLength, console);
+        if (!memory.isEmpty()) {
+            Files.writeString(out.resolve("report.md"), "\n## Memory over a long run\n\n" + memory,
+                    java.nio.file.StandardOpenOption.APPEND);
+            console.print(memory);
+        }
         return 0;
+    }
+
+    /** One long CherryQ training: RSS every 10 steps and the peak, against 5 x fp32 parameter bytes + 1.5 GiB. */
+    private String memoryRun(int windowLength, long parameters) throws IOException {
+        int saved = steps;
+        steps = memorySteps;
+        Run run;
+        try {
+            run = quantizeAndEvaluate("cherryq", ablationBits, "impact", windowLength);
+        } finally {
+            steps = saved;
+        }
+        Path folder = out.resolve("memory-" + memorySteps + "-steps");
+        if (Files.exists(folder)) {
+            try (var files = Files.walk(folder)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        Files.move(run.folder(), folder);
+        JsonNode rss = run.quantize().get("training").get("rss_mib_every_10_steps");
+        double first = rss.get(Math.min(4, rss.size() - 1)).get("rss_mib").asDouble();
+        double middle = rss.get(rss.size() / 2).get("rss_mib").asDouble();
+        double last = rss.get(rss.size() - 1).get("rss_mib").asDouble();
+        double peak = 0;
+        for (JsonNode stage : run.quantize().get("stages")) {
+            if (stage.get("stage").asText().equals("train") && !stage.get("peak_rss_mib").isNull()) {
+                peak = stage.get("peak_rss_mib").asDouble();
+            }
+        }
+        double bound = 5.0 * parameters * 4 / (1024 * 1024) + 1536;
+        double[] x = new double[rss.size()];
+        double[] y = new double[rss.size()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = rss.get(i).get("step").asDouble();
+            y[i] = rss.get(i).get("rss_mib").asDouble();
+        }
+        tryDraw(() -> new LinePlot("Resident memory during " + memorySteps + " CherryQ steps", "step", "RSS (MiB)")
+                .series("RSS", x, y).write(out.resolve("memory.png")));
+        return String.format("CherryQ %d-bit, %d steps: RSS %.0f MiB at step %d, %.0f MiB at step %d, %.0f MiB at step %d "
+                + "(change over the run after step %d: %+.1f%%). Peak RSS of the training stage %.0f MiB; the bound "
+                + "5 x fp32 parameter bytes + 1.5 GiB is %.0f MiB: %s.%n%n![memory](memory.png)%n", ablationBits,
+                memorySteps, first, rss.get(Math.min(4, rss.size() - 1)).get("step").asInt(), middle,
+                rss.get(rss.size() / 2).get("step").asInt(), last, rss.get(rss.size() - 1).get("step").asInt(),
+                rss.get(Math.min(4, rss.size() - 1)).get("step").asInt(), 100 * (last - first) / first, peak, bound,
+                peak <= bound ? "met" : "MISSED");
     }
 
     private Run quantizeAndEvaluate(String method, int width, String criterion, int windowLength) throws IOException {
