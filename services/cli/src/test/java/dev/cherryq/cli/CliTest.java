@@ -133,10 +133,13 @@ class CliTest {
                 + "of our Union is strong. We have cut taxes, built roads and schools, and kept the peace. ";
         Files.writeString(text, (paragraph.repeat(6) + "\n\n").repeat(12));
         Path out = dir.resolve("demo-out");
-        Run run = cherryq("demo", "--model", demoModel, "--eval-text", text, "--bits", "4", "--seq-len", 128, "--out", out);
+        Run run = cherryq("demo", "--model", demoModel, "--eval-text", text, "--train-text", text, "--bits", "4",
+                "--steps", 2, "--seq-len", 128, "--out", out);
         assertEquals(0, run.exitCode(), run.err());
         JsonNode rows = JSON.readTree(out.resolve("results.json").toFile());
-        assertEquals(2, rows.size());
+        assertEquals(3, rows.size(), "fp, rtn 4-bit, cherryq 3-bit");
+        assertEquals("cherryq", rows.get(2).get("method").asText());
+        assertTrue(rows.get(2).get("mean_nll").asDouble() < 6.9, "cherryq model is a language model, not noise");
         double full = rows.get(0).get("mean_nll").asDouble();
         double rtn4 = rows.get(1).get("mean_nll").asDouble();
         // the demo model was trained on addresses like this text: far better than uniform over 1024 tokens (6.93)
