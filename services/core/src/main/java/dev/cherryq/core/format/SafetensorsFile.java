@@ -178,6 +178,15 @@ public final class SafetensorsFile implements TensorSource {
         return metadata;
     }
 
+    /** The metadata, after checking that {@code cherryq.kind} names the expected kind of file. */
+    public Map<String, String> requireKind(String kind) {
+        String actual = metadata.get("cherryq.kind");
+        if (!kind.equals(actual)) {
+            throw new InvalidInputException(file + ": not a " + kind + " file (metadata cherryq.kind is " + actual + ")");
+        }
+        return metadata;
+    }
+
     @Override
     public List<String> tensorNames() {
         return List.copyOf(tensors.keySet());

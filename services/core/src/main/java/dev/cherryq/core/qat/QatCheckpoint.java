@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.Fingerprints;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.DType;
 import dev.cherryq.core.format.SafetensorsFile;
@@ -14,13 +15,9 @@ import dev.cherryq.core.quant.QuantSpec;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.core.train.AdamW;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,7 +46,7 @@ public final class QatCheckpoint {
                 + ";quantization=" + spec
                 + ";cherries=" + (cherries.isEmpty() ? "none" : cherries.criterion().cliName() + " " + cherries.fraction()
                         + " " + cherries.fingerprint())
-                + ";data=" + intsHash(tokens)
+                + ";data=" + Fingerprints.of(tokens)
                 + ";settings=" + settings.trajectoryKey();
     }
 
@@ -79,10 +76,7 @@ public final class QatCheckpoint {
     static int restore(Path dir, String fingerprint, LlamaModel model, AdamW optimizer, List<Float> losses) {
         Path file = dir.resolve(FILE);
         try (SafetensorsFile checkpoint = SafetensorsFile.open(file)) {
-            Map<String, String> metadata = checkpoint.metadata();
-            if (!"qat-checkpoint".equals(metadata.get("cherryq.kind"))) {
-                throw new InvalidInputException(file + ": not a QAT checkpoint");
-            }
+            Map<String, String> metadata = checkpoint.requireKind("qat-checkpoint");
             String saved = metadata.getOrDefault("cherryq.fingerprint", "");
             if (!saved.equals(fingerprint)) {
                 throw new InvalidInputException(file + ": refusing to resume: the checkpoint was made with a different "
@@ -143,27 +137,8 @@ public final class QatCheckpoint {
 
     /** A short hash of the model's current weights (taken before training starts). */
     private static String weightsHash(LlamaModel model) {
-        MessageDigest digest = sha256();
-        model.parameters().forEach((name, value) -> {
-            float[] values = value.toFloatArray();
-            ByteBuffer bytes = ByteBuffer.allocate(values.length * 4);
-            bytes.asFloatBuffer().put(values);
-            digest.update(bytes.array());
-        });
-        return HexFormat.of().formatHex(digest.digest()).substring(0, 16);
-    }
-
-    private static String intsHash(int[] values) {
-        ByteBuffer bytes = ByteBuffer.allocate(values.length * 4);
-        bytes.asIntBuffer().put(values);
-        return HexFormat.of().formatHex(sha256().digest(bytes.array())).substring(0, 16);
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        Fingerprints fingerprint = Fingerprints.start();
+        model.parameters().values().forEach(value -> fingerprint.add(value.toFloatArray()));
+        return fingerprint.finish();
     }
 }

@@ -1,10 +1,7 @@
 package dev.cherryq.core.scoring;
 
+import dev.cherryq.core.Fingerprints;
 import dev.cherryq.core.InvalidInputException;
-import java.nio.ByteBuffer;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.SplittableRandom;
 
 /**
@@ -42,7 +39,7 @@ public final class CalibrationSamples {
         for (int i = 0; i < sampleCount; i++) {
             offsets[i] = random.nextInt(tokens.length - sampleLength + 1);
         }
-        this.fingerprint = "calib:" + sha256(tokens) + ":n=" + sampleCount + ":l=" + sampleLength + ":seed=" + seed;
+        this.fingerprint = "calib:" + Fingerprints.of(tokens) + ":n=" + sampleCount + ":l=" + sampleLength + ":seed=" + seed;
     }
 
     public int count() {
@@ -69,16 +66,5 @@ public final class CalibrationSamples {
     /** Identifies the token stream, N, L and seed: partials merge only when this matches. */
     public String fingerprint() {
         return fingerprint;
-    }
-
-    static String sha256(int[] values) {
-        try {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            ByteBuffer buffer = ByteBuffer.allocate(values.length * 4);
-            buffer.asIntBuffer().put(values);
-            return HexFormat.of().formatHex(digest.digest(buffer.array())).substring(0, 16);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -77,11 +77,7 @@ public record FisherPartial(String fingerprint, BitSet samples, Map<String, floa
 
     public static FisherPartial read(Path file) {
         try (SafetensorsFile safetensors = SafetensorsFile.open(file)) {
-            Map<String, String> metadata = safetensors.metadata();
-            if (!"fisher-partial".equals(metadata.get("cherryq.kind"))) {
-                throw new InvalidInputException(file + ": not a Fisher partial (metadata cherryq.kind is "
-                        + metadata.get("cherryq.kind") + ")");
-            }
+            Map<String, String> metadata = safetensors.requireKind("fisher-partial");
             Map<String, float[]> sums = new LinkedHashMap<>();
             Map<String, long[]> shapes = new LinkedHashMap<>();
             for (String name : safetensors.tensorNames()) {

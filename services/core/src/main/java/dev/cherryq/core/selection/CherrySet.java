@@ -1,16 +1,13 @@
 package dev.cherryq.core.selection;
 
-import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.Fingerprints;
 import dev.cherryq.core.format.SafetensorsFile;
 import dev.cherryq.core.format.SafetensorsWriter;
 import dev.cherryq.core.format.TensorData;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,19 +47,9 @@ public record CherrySet(SelectionCriterion criterion, double fraction, Map<Strin
 
     /** A short content hash: checkpoints remember which cherries they were trained with. */
     public String fingerprint() {
-        try {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            digest.update((criterion + ":" + fraction).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            for (Map.Entry<String, Layer> entry : layers.entrySet()) {
-                digest.update(entry.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                ByteBuffer bytes = ByteBuffer.allocate(entry.getValue().columns().length * 4);
-                bytes.asIntBuffer().put(entry.getValue().columns());
-                digest.update(bytes.array());
-            }
-            return HexFormat.of().formatHex(digest.digest()).substring(0, 16);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        Fingerprints fingerprint = Fingerprints.start().add(criterion + ":" + fraction);
+        layers.forEach((name, layer) -> fingerprint.add(name).add(layer.columns()));
+        return fingerprint.finish();
     }
 
     public void write(Path file) {
@@ -80,11 +67,7 @@ public record CherrySet(SelectionCriterion criterion, double fraction, Map<Strin
 
     public static CherrySet read(Path file) {
         try (SafetensorsFile safetensors = SafetensorsFile.open(file)) {
-            Map<String, String> metadata = safetensors.metadata();
-            if (!"cherry-set".equals(metadata.get("cherryq.kind"))) {
-                throw new InvalidInputException(file + ": not a cherry set (metadata cherryq.kind is "
-                        + metadata.get("cherryq.kind") + ")");
-            }
+            Map<String, String> metadata = safetensors.requireKind("cherry-set");
             Map<String, Layer> layers = new LinkedHashMap<>();
             for (String name : safetensors.tensorNames()) {
                 long[] shape = safetensors.info(name).shape();
