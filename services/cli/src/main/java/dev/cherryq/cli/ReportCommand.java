@@ -74,18 +74,18 @@ final class ReportCommand implements Callable<Integer> {
         int evalLength = evalSequenceLength != null ? evalSequenceLength : windowLength;
         List<Run> runs = new ArrayList<>();
         console.printf("report: %s (%,d parameters); %d runs to go%n", model, parameters, 1 + 3 * bits.size() + 2);
-        runs.add(new Run("fp", 32, "-", model, evaluate(model), null));
+        runs.add(new Run("fp", 32, "-", model, evaluate(model, evalLength), null));
         for (int width : bits) {
-            runs.add(quantizeAndEvaluate("rtn", width, "impact", windowLength));
-            runs.add(quantizeAndEvaluate("qat", width, "impact", windowLength));
-            runs.add(quantizeAndEvaluate("cherryq", width, "impact", windowLength));
+            runs.add(quantizeAndEvaluate("rtn", width, "impact", windowLength, evalLength));
+            runs.add(quantizeAndEvaluate("qat", width, "impact", windowLength, evalLength));
+            runs.add(quantizeAndEvaluate("cherryq", width, "impact", windowLength, evalLength));
         }
         for (String criterion : List.of("magnitude", "random")) {
-            runs.add(quantizeAndEvaluate("cherryq", ablationBits, criterion, windowLength));
+            runs.add(quantizeAndEvaluate("cherryq", ablationBits, criterion, windowLength, evalLength));
         }
         ArrayNode heterogeneity = heterogeneity(runs);
         lossCurves(runs);
-        String memory = memorySteps > 0 ? memoryRun(windowLength, parameters) : "";
+        String memory = memorySteps > 0 ? memoryRun(windowLength, evalLength, parameters) : "";
         writeReport(runs, heterogeneity, parameters, windowLength, evalLength, console);
         if (!memory.isEmpty()) {
             Files.writeString(out.resolve("report.md"), "\n## Memory over a long run\n\n" + memory,
@@ -96,12 +96,12 @@ final class ReportCommand implements Callable<Integer> {
     }
 
     /** One long CherryQ training: RSS every 10 steps and the peak, against 5 x fp32 parameter bytes + 1.5 GiB. */
-    private String memoryRun(int windowLength, long parameters) throws IOException {
+    private String memoryRun(int windowLength, int evalLength, long parameters) throws IOException {
         int saved = steps;
         steps = memorySteps;
         Run run;
         try {
-            run = quantizeAndEvaluate("cherryq", ablationBits, "impact", windowLength);
+            run = quantizeAndEvaluate("cherryq", ablationBits, "impact", windowLength, evalLength);
         } finally {
             steps = saved;
         }
@@ -140,7 +140,8 @@ final class ReportCommand implements Callable<Integer> {
                 peak <= bound ? "met" : "MISSED");
     }
 
-    private Run quantizeAndEvaluate(String method, int width, String criterion, int windowLength) throws IOException {
+    private Run quantizeAndEvaluate(String method, int width, String criterion, int windowLength, int evalLength)
+            throws IOException {
         Path folder = out.resolve(method + "-w" + width + (method.equals("cherryq") ? "-" + criterion : ""));
         List<Object> args = new ArrayList<>(List.of("quantize", "--model", model, "--method", method, "--bits", width,
                 "--group-size", groupSize, "--scheme", scheme, "--out", folder));
@@ -157,20 +158,15 @@ final class ReportCommand implements Callable<Integer> {
         }
         run(args);
         JsonNode quantizeRecord = InputFiles.readJson(folder.resolve("quantize.json"), "quantize.json");
-        return new Run(method, width, method.equals("cherryq") ? criterion : "-", folder, evaluate(folder), quantizeRecord);
+        return new Run(method, width, method.equals("cherryq") ? criterion : "-", folder, evaluate(folder, evalLength),
+                quantizeRecord);
     }
 
-    private JsonNode evaluate(Path folder) throws IOException {
-        List<Object> args = new ArrayList<>(List.of("eval", "--model", folder, "--text", evalText, "--seq-len",
-                evalSequenceLength != null ? evalSequenceLength : (sequenceLength != null ? sequenceLength : 0),
+    private JsonNode evaluate(Path folder, int evalLength) throws IOException {
+        List<Object> args = new ArrayList<>(List.of("eval", "--model", folder, "--text", evalText, "--seq-len", evalLength,
                 "--format", "json"));
         if (tokenizer != null) {
             args.addAll(List.of("--tokenizer", tokenizer));
-        }
-        if (evalSequenceLength == null && sequenceLength == null) {
-            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
-                args.set(6, Math.min(512, checkpoint.config().maxPositionEmbeddings()));
-            }
         }
         String output = run(args);
         String[] lines = output.strip().split("\n");
