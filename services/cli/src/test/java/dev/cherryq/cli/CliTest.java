@@ -191,6 +191,28 @@ class CliTest {
     }
 
     @Test
+    void shouldWriteTheComparisonReportWithFigures() throws IOException {
+        Path demoModel = Path.of("../../models/demo").toAbsolutePath().normalize();
+        Path text = demoText();
+        Path out = dir.resolve("report");
+        Run run = cherryq("report", "--model", demoModel, "--calib-text", text, "--train-text", text, "--eval-text", text,
+                "--bits", "4", "--ablation-bits", 4, "--group-size", 64, "--steps", 2, "--seq-len", 64, "--batch-size", 2,
+                "--calib-samples", 2, "--memory-steps", 20, "--out", out);
+        assertEquals(0, run.exitCode(), run.err());
+        JsonNode report = JSON.readTree(out.resolve("report.json").toFile());
+        assertEquals(6, report.get("runs").size(), "fp, rtn, qat, cherryq (impact), cherryq (magnitude), cherryq (random)");
+        assertEquals(LlamaTensorNames.linearWeights(dev.cherryq.core.model.LlamaConfig.read(
+                demoModel.resolve("config.json"))).size(), report.get("heterogeneity").size());
+        for (String figure : new String[] {"heterogeneity-scores.png", "heterogeneity-scatter.png", "loss-4bit.png",
+                "memory.png"}) {
+            assertTrue(Files.size(out.resolve(figure)) > 1000, figure);
+        }
+        String markdown = Files.readString(out.resolve("report.md"));
+        assertTrue(markdown.contains("| cherryq (random) | 4 |") && markdown.contains("## Memory over a long run"),
+                markdown);
+    }
+
+    @Test
     void shouldRejectBadQuantizationSettingsBeforeAnyWork() throws IOException {
         Path demoModel = Path.of("../../models/demo").toAbsolutePath().normalize();
         Path text = demoText();
