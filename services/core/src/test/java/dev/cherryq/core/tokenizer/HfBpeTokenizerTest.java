@@ -118,6 +118,18 @@ class HfBpeTokenizerTest {
     }
 
     @Test
+    void shouldEncodeLongTextsInChunksToExactlyTheIdsOfOneCall() throws IOException {
+        String book = Files.readString(TestFixtures.registry("datasets-moby-dick/data/data.txt"));
+        HfTokenizer chunked = (HfTokenizer) llama2();
+        HfTokenizer whole = (HfTokenizer) llama2();
+        whole.setChunkCharacters(Integer.MAX_VALUE);
+        chunked.setChunkCharacters(5_000); // ~240 chunks over the whole book
+        assertArrayEquals(whole.encode(book), chunked.encode(book));
+        // and through the pure-Java implementation, which never chunks
+        assertArrayEquals(llama2Java().encode(book.substring(0, 200_000)), chunked.encode(book.substring(0, 200_000)));
+    }
+
+    @Test
     void shouldEncodeKnownGpt2Ids() {
         Tokenizer tokenizer = gpt2();
         assertArrayEquals(new int[] {15496, 995}, tokenizer.encode("Hello world"));
