@@ -58,6 +58,30 @@ public final class CherryqCommand implements Runnable {
         return commandLine.execute(args);
     }
 
+    /** The tokenizer the user named, else the one in the model folder, else a one-line error saying what to pass. */
+    static dev.cherryq.core.tokenizer.Tokenizer tokenizerFor(java.nio.file.Path explicit,
+            dev.cherryq.core.model.LlamaCheckpoint checkpoint) {
+        if (explicit != null) {
+            return dev.cherryq.core.tokenizer.Tokenizer.load(explicit);
+        }
+        return checkpoint.bundledTokenizer().map(dev.cherryq.core.tokenizer.Tokenizer::load).orElseThrow(() ->
+                new InvalidInputException(checkpoint.path() + ": no tokenizer in the model folder; pass --tokenizer PATH "
+                        + "(tokenizer.json or a llama2.c .bin)"));
+    }
+
+    /** Runs a cherryq subcommand in this process and returns its stdout; a failure carries the subcommand's error. */
+    static String runOrFail(String caller, Object... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        String[] strings = java.util.Arrays.stream(args).map(String::valueOf).toArray(String[]::new);
+        int code = execute(strings, new PrintWriter(out, true), new PrintWriter(err, true));
+        if (code != 0) {
+            throw new InvalidInputException(caller + ": 'cherryq " + String.join(" ", strings) + "' failed: "
+                    + err.toString().strip());
+        }
+        return out.toString();
+    }
+
     private static void configureLogging() {
         String level = System.getenv().getOrDefault("CHERRYQ_LOG", "warn");
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);

@@ -105,17 +105,10 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (cherryqBits > 0) {
             Path quantized = out.resolve("cherryq-w" + cherryqBits + "g" + groupSize);
-            String[] args = {"quantize", "--model", modelPath.toString(), "--method", "cherryq", "--bits",
-                Integer.toString(cherryqBits), "--group-size", Integer.toString(groupSize), "--scheme", scheme,
-                "--calib-text", training.toString(), "--calib-samples", "32", "--train-text", training.toString(),
-                "--steps", Integer.toString(steps), "--seq-len", Integer.toString(sequenceLength), "--lr", "1e-3",
-                "--out", quantized.toString()};
-            java.io.StringWriter err = new java.io.StringWriter();
-            int code = CherryqCommand.execute(args, new PrintWriter(new java.io.StringWriter(), true),
-                    new PrintWriter(err, true));
-            if (code != 0) {
-                throw new InvalidInputException("demo: CherryQ quantization failed: " + err.toString().strip());
-            }
+            CherryqCommand.runOrFail("demo", "quantize", "--model", modelPath, "--method", "cherryq", "--bits",
+                    cherryqBits, "--group-size", groupSize, "--scheme", scheme, "--calib-text", training,
+                    "--calib-samples", 32, "--train-text", training, "--steps", steps, "--seq-len", sequenceLength,
+                    "--lr", "1e-3", "--out", quantized);
             rows.add(new Row("cherryq", cherryqBits + "-bit g" + groupSize + " " + quantScheme.cliName()
                     + ", 1 cherry/row, " + steps + " QAT steps", evaluate(quantized, windows, "eval cherryq")));
         }

@@ -8,7 +8,6 @@ import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.eval.TokenWindows;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
-import dev.cherryq.core.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -61,7 +60,8 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
-            int[] ids = input.text != null ? EvalCorpus.tokenizeText(input.text, resolveTokenizer(checkpoint),
+            int[] ids = input.text != null ? EvalCorpus.tokenizeText(input.text,
+                    CherryqCommand.tokenizerFor(tokenizer, checkpoint),
                     parseJoin(join))
                     : EvalCorpus.readTokenIds(input.tokenIds);
             PerplexityEvaluator.checkVocabulary(ids, checkpoint.config().vocabSize());
@@ -85,14 +85,6 @@ final class EvalCommand implements Callable<Integer> {
             case "bos" -> EvalCorpus.DocumentJoin.BOS;
             default -> throw new InvalidInputException("--join '" + value + "' is not supported (supported: gptq, bos)");
         };
-    }
-
-    private Tokenizer resolveTokenizer(LlamaCheckpoint checkpoint) {
-        if (tokenizer != null) {
-            return Tokenizer.load(tokenizer);
-        }
-        return checkpoint.bundledTokenizer().map(Tokenizer::load).orElseThrow(() -> new InvalidInputException(
-                model + ": no tokenizer in the model folder; pass --tokenizer PATH (tokenizer.json or a llama2.c .bin)"));
     }
 
     private void print(PerplexityResult result) {

@@ -163,7 +163,7 @@ final class QuantizeCommand implements Callable<Integer> {
     private void quantizeWithTraining(LlamaCheckpoint checkpoint, QuantSpec quantSpec, SelectionCriterion selection,
             boolean scoring, QatSettings settings, int length, StageMeter meter, ObjectNode record, PrintWriter console)
             throws IOException {
-        Tokenizer tokenizer = resolveTokenizer(checkpoint);
+        Tokenizer tokenizer = CherryqCommand.tokenizerFor(tokenizerPath, checkpoint);
         Files.createDirectories(out);
         try (LlamaModel llama = LlamaModel.load(checkpoint)) {
             CherrySet cherries = CherrySet.empty();
@@ -241,14 +241,6 @@ final class QuantizeCommand implements Callable<Integer> {
             TrainingPlots.lossCurveOrWarn(result.losses().stream().map(Float::doubleValue).toList(),
                     "QAT loss, " + method + " " + bits + "-bit", out.resolve("loss.png"));
         }
-    }
-
-    private Tokenizer resolveTokenizer(LlamaCheckpoint checkpoint) {
-        if (tokenizerPath != null) {
-            return Tokenizer.load(tokenizerPath);
-        }
-        return checkpoint.bundledTokenizer().map(Tokenizer::load).orElseThrow(() -> new InvalidInputException(
-                model + ": no tokenizer in the model folder; pass --tokenizer PATH"));
     }
 
     private static void deleteCheckpoint(Path dir) throws IOException {

@@ -4,14 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InputFiles;
-import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.scoring.HeterogeneityScore;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -156,7 +154,7 @@ final class ReportCommand implements Callable<Integer> {
             args.addAll(List.of("--criterion", criterion, "--cherry-fraction", cherryFraction, "--calib-text", calibText,
                     "--calib-samples", calibSamples));
         }
-        run(args);
+        CherryqCommand.runOrFail("report", args.toArray());
         JsonNode quantizeRecord = InputFiles.readJson(folder.resolve("quantize.json"), "quantize.json");
         return new Run(method, width, method.equals("cherryq") ? criterion : "-", folder, evaluate(folder, evalLength),
                 quantizeRecord);
@@ -168,21 +166,9 @@ final class ReportCommand implements Callable<Integer> {
         if (tokenizer != null) {
             args.addAll(List.of("--tokenizer", tokenizer));
         }
-        String output = run(args);
+        String output = CherryqCommand.runOrFail("report", args.toArray());
         String[] lines = output.strip().split("\n");
         return Json.MAPPER.readTree(lines[lines.length - 1]);
-    }
-
-    /** Runs a cherryq subcommand in this process; a failure stops the report with the subcommand's message. */
-    private static String run(List<Object> args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        String[] strings = args.stream().map(String::valueOf).toArray(String[]::new);
-        int code = CherryqCommand.execute(strings, new PrintWriter(out, true), new PrintWriter(err, true));
-        if (code != 0) {
-            throw new InvalidInputException("report: 'cherryq " + String.join(" ", strings) + "' failed: " + err.toString().strip());
-        }
-        return out.toString();
     }
 
     private ArrayNode heterogeneity(List<Run> runs) throws IOException {
