@@ -39,17 +39,17 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", required = true, description = "tokenizer.json or llama2.c tokenizer .bin")
     Path tokenizerPath;
 
-    @Option(names = "--hidden", defaultValue = "128") int hidden;
-    @Option(names = "--intermediate", defaultValue = "344") int intermediate;
-    @Option(names = "--layers", defaultValue = "4") int layers;
-    @Option(names = "--heads", defaultValue = "4") int heads;
-    @Option(names = "--kv-heads", defaultValue = "2") int kvHeads;
+    @Option(names = "--hidden", defaultValue = "128", description = "hidden size (default: ${DEFAULT-VALUE})") int hidden;
+    @Option(names = "--intermediate", defaultValue = "344", description = "MLP width (default: ${DEFAULT-VALUE})") int intermediate;
+    @Option(names = "--layers", defaultValue = "4", description = "decoder layers (default: ${DEFAULT-VALUE})") int layers;
+    @Option(names = "--heads", defaultValue = "4", description = "query heads (default: ${DEFAULT-VALUE})") int heads;
+    @Option(names = "--kv-heads", defaultValue = "2", description = "key-value heads, dividing --heads (default: ${DEFAULT-VALUE})") int kvHeads;
     @Option(names = "--tied", defaultValue = "false", description = "tie lm_head to the embeddings") boolean tied;
-    @Option(names = "--seq-len", defaultValue = "256") int sequenceLength;
-    @Option(names = "--batch-size", defaultValue = "16") int batchSize;
-    @Option(names = "--steps", defaultValue = "1000") int steps;
-    @Option(names = "--lr", defaultValue = "3e-3") float learningRate;
-    @Option(names = "--seed", defaultValue = "1") long seed;
+    @Option(names = "--seq-len", defaultValue = "256", description = "training window and max positions (default: ${DEFAULT-VALUE})") int sequenceLength;
+    @Option(names = "--batch-size", defaultValue = "16", description = "windows per step (default: ${DEFAULT-VALUE})") int batchSize;
+    @Option(names = "--steps", defaultValue = "1000", description = "training steps (default: ${DEFAULT-VALUE})") int steps;
+    @Option(names = "--lr", defaultValue = "3e-3", description = "peak learning rate (default: ${DEFAULT-VALUE})") float learningRate;
+    @Option(names = "--seed", defaultValue = "1", description = "seed for initialisation and batches (default: ${DEFAULT-VALUE})") long seed;
     @Option(names = "--dtype", defaultValue = "BF16", description = "stored dtype: F32, F16 or BF16 (default: ${DEFAULT-VALUE})") String dtype;
 
     @Option(names = "--out", required = true, description = "output folder")

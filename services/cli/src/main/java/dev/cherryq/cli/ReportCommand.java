@@ -30,32 +30,33 @@ import picocli.CommandLine.Model.CommandSpec;
  * {@code quantize} and {@code eval} code paths a user runs; the report is Markdown, JSON and PNG.
  */
 @Command(name = "report", mixinStandardHelpOptions = true,
-        description = {"Runs FP, RTN, QAT and CherryQ at each --bits and the criterion ablation, evaluates all of",
-                "them on --eval-text, and writes report.md, report.json and PNG figures to --out."})
+        description = {"Runs FP, RTN, QAT and CherryQ at each --bits and the criterion ablation,",
+                "evaluates all of them on --eval-text, and writes report.md, report.json",
+                "and PNG figures to --out."})
 final class ReportCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true) Path model;
+    @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint") Path model;
     @Option(names = "--tokenizer", description = "tokenizer (default: the model folder's)") Path tokenizer;
-    @Option(names = "--calib-text", required = true) Path calibText;
-    @Option(names = "--train-text", required = true) Path trainText;
+    @Option(names = "--calib-text", required = true, description = "calibration text for impact scoring") Path calibText;
+    @Option(names = "--train-text", required = true, description = "training text for QAT") Path trainText;
     @Option(names = "--eval-text", required = true, description = "held-out text; never used for training or choices") Path evalText;
-    @Option(names = "--bits", split = ",", defaultValue = "3,4") List<Integer> bits;
-    @Option(names = "--ablation-bits", defaultValue = "3") int ablationBits;
-    @Option(names = "--group-size", defaultValue = "128") int groupSize;
-    @Option(names = "--scheme", defaultValue = "sym-full") String scheme;
-    @Option(names = "--cherry-fraction", defaultValue = "0.00390625") double cherryFraction;
-    @Option(names = "--calib-samples", defaultValue = "128") int calibSamples;
-    @Option(names = "--steps", defaultValue = "200") int steps;
+    @Option(names = "--bits", split = ",", defaultValue = "3,4", description = "bit widths to compare (default: ${DEFAULT-VALUE})") List<Integer> bits;
+    @Option(names = "--ablation-bits", defaultValue = "3", description = "bit width of the criterion ablation (default: ${DEFAULT-VALUE})") int ablationBits;
+    @Option(names = "--group-size", defaultValue = "128", description = "weights per group; -1 = whole row (default: ${DEFAULT-VALUE})") int groupSize;
+    @Option(names = "--scheme", defaultValue = "sym-full", description = "sym-full or asym (default: ${DEFAULT-VALUE})") String scheme;
+    @Option(names = "--cherry-fraction", defaultValue = "0.00390625", description = "share of each row kept in f16 (default: 1/256)") double cherryFraction;
+    @Option(names = "--calib-samples", defaultValue = "128", description = "calibration samples (default: ${DEFAULT-VALUE})") int calibSamples;
+    @Option(names = "--steps", defaultValue = "200", description = "QAT steps per run (default: ${DEFAULT-VALUE})") int steps;
     @Option(names = "--seq-len", description = "calibration and training window (default: min(512, max positions))") Integer sequenceLength;
     @Option(names = "--eval-seq-len", description = "evaluation window (default: --seq-len)") Integer evalSequenceLength;
-    @Option(names = "--batch-size", defaultValue = "4") int batchSize;
-    @Option(names = "--lr", defaultValue = "1e-4") float learningRate;
-    @Option(names = "--seed", defaultValue = "0") long seed;
+    @Option(names = "--batch-size", defaultValue = "4", description = "windows per QAT step (default: ${DEFAULT-VALUE})") int batchSize;
+    @Option(names = "--lr", defaultValue = "1e-4", description = "peak QAT learning rate (default: ${DEFAULT-VALUE})") float learningRate;
+    @Option(names = "--seed", defaultValue = "0", description = "seed for samples, batches and random cherries (default: ${DEFAULT-VALUE})") long seed;
     @Option(names = "--memory-steps", defaultValue = "0", description = "also run one CherryQ training of this many steps and report its RSS over time (0: skip)") int memorySteps;
-    @Option(names = "--out", required = true) Path out;
+    @Option(names = "--out", required = true, description = "output folder: report.md, report.json, figures, one folder per run") Path out;
 
     private record Run(String method, int bits, String criterion, Path folder, JsonNode eval, JsonNode quantize) {}
 
