@@ -169,12 +169,7 @@ final class QuantizeCommand implements Callable<Integer> {
             CherrySet cherries = CherrySet.empty();
             if (method.equals("cherryq") && cherryFraction > 0) {
                 Map<String, float[]> scores = new LinkedHashMap<>();
-                Map<String, long[]> shapes = new LinkedHashMap<>();
-                for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(checkpoint.config())) {
-                    if (LlamaTensorNames.linearWeights(checkpoint.config()).contains(tensor.name())) {
-                        shapes.put(tensor.name(), tensor.shape());
-                    }
-                }
+                Map<String, long[]> shapes = LlamaTensorNames.linearWeightShapes(checkpoint.config());
                 if (scoring) {
                     meter.start("score");
                     int[] calibration = EvalCorpus.tokenizeText(calibText, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
@@ -225,7 +220,7 @@ final class QuantizeCommand implements Callable<Integer> {
                         RtnQuantizer.quantizationConfig(method, quantSpec, cherries), Map.of("cherryq.method", method), bar);
             }
             checkpoint.bundledTokenizer().ifPresent(t -> HfModelWriter.copyTokenizer(t, out));
-            deleteCheckpoint(checkpointDir);
+            CherryqCommand.deleteRecursively(checkpointDir);
             record.put("effective_bits_per_weight", summary.effectiveBits());
             record.put("cherries", summary.cherries());
             record.put("criterion", cherries.isEmpty() ? "none" : selection.cliName());
@@ -240,17 +235,6 @@ final class QuantizeCommand implements Callable<Integer> {
             result.losses().forEach(losses::add);
             TrainingPlots.lossCurveOrWarn(result.losses().stream().map(Float::doubleValue).toList(),
                     "QAT loss, " + method + " " + bits + "-bit", out.resolve("loss.png"));
-        }
-    }
-
-    private static void deleteCheckpoint(Path dir) throws IOException {
-        if (Files.isDirectory(dir)) {
-            try (var files = Files.list(dir)) {
-                for (Path file : (Iterable<Path>) files::iterator) {
-                    Files.delete(file);
-                }
-            }
-            Files.delete(dir);
         }
     }
 }

@@ -105,11 +105,7 @@ final class ReportCommand implements Callable<Integer> {
             steps = saved;
         }
         Path folder = out.resolve("memory-" + memorySteps + "-steps");
-        if (Files.exists(folder)) {
-            try (var files = Files.walk(folder)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        }
+        CherryqCommand.deleteRecursively(folder);
         Files.move(run.folder(), folder);
         JsonNode rss = run.quantize().get("training").get("rss_mib_every_10_steps");
         double first = rss.get(Math.min(4, rss.size() - 1)).get("rss_mib").asDouble();

@@ -73,6 +73,17 @@ public final class LlamaTensorNames {
         return names;
     }
 
+    /** Every quantizable linear weight with its [out, in] shape, layer by layer. */
+    public static java.util.Map<String, long[]> linearWeightShapes(LlamaConfig config) {
+        java.util.Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+        for (int layer = 0; layer < config.numberOfLayers(); layer++) {
+            for (Projection projection : Projection.values()) {
+                shapes.put(projection.tensorName(layer), projection.shape(config));
+            }
+        }
+        return shapes;
+    }
+
     /** The names of all quantizable linear weights, layer by layer. */
     public static List<String> linearWeights(LlamaConfig config) {
         List<String> names = new ArrayList<>();

@@ -40,13 +40,8 @@ class QatTrainerTest {
     }
 
     private static CherrySet cherries(long seed) {
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        for (String name : LlamaTensorNames.linearWeights(CONFIG)) {
-            LlamaTensorNames.Projection projection = java.util.Arrays.stream(LlamaTensorNames.Projection.values())
-                    .filter(p -> name.contains(p.tensorName(0).replace("model.layers.0.", ""))).findFirst().orElseThrow();
-            shapes.put(name, projection.shape(CONFIG));
-        }
-        return CherrySelector.select(SelectionCriterion.RANDOM, 0.1, Map.of(), shapes, seed);
+        return CherrySelector.select(SelectionCriterion.RANDOM, 0.1, Map.of(), LlamaTensorNames.linearWeightShapes(CONFIG),
+                seed);
     }
 
     private static QatSettings settings(int steps, long seed) {

@@ -27,14 +27,9 @@ class PackedModelTest {
     void shouldUnpackToTheDenseExportBitForBitWithCherriesKept() {
         LlamaConfig config = RandomLlama.tinyConfig(false);
         Map<String, float[]> weights = RandomLlama.weights(config, 12);
-        Map<String, long[]> shapes = new LinkedHashMap<>();
+        Map<String, long[]> shapes = LlamaTensorNames.linearWeightShapes(config);
         Map<String, float[]> linearWeights = new LinkedHashMap<>();
-        for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
-            if (LlamaTensorNames.linearWeights(config).contains(tensor.name())) {
-                shapes.put(tensor.name(), tensor.shape());
-                linearWeights.put(tensor.name(), weights.get(tensor.name()));
-            }
-        }
+        shapes.keySet().forEach(name -> linearWeights.put(name, weights.get(name)));
         CherrySet cherries = CherrySelector.select(SelectionCriterion.MAGNITUDE, 0.1, linearWeights, shapes, 1);
         for (QuantScheme scheme : QuantScheme.values()) {
             for (int bits : new int[] {2, 3, 4, 8}) {
