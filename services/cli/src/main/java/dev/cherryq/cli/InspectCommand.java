@@ -104,7 +104,7 @@ final class InspectCommand implements Callable<Integer> {
         if (!Files.isDirectory(model) || !Files.isRegularFile(config)) {
             return null;
         }
-        return Json.MAPPER.readTree(Files.readString(config)).get("quantization_config");
+        return dev.cherryq.core.InputFiles.readJson(config, "an HF config.json").get("quantization_config");
     }
 
     static String human(long bytes) {

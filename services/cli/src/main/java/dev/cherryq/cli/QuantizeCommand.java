@@ -217,7 +217,7 @@ final class QuantizeCommand implements Callable<Integer> {
             PackedModel.Summary summary;
             try (ProgressBar bar = new ProgressBar("export")) {
                 summary = PackedModel.write(out, checkpoint.config(), trained, quantSpec, cherries,
-                        RtnQuantizer.quantizationConfig(method, quantSpec, cherries), Map.of("cherryq.method", method), bar);
+                        PackedModel.quantizationConfig(method, quantSpec, cherries), Map.of("cherryq.method", method), bar);
             }
             checkpoint.bundledTokenizer().ifPresent(t -> HfModelWriter.copyTokenizer(t, out));
             CherryqCommand.deleteRecursively(checkpointDir);

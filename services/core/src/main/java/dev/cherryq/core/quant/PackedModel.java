@@ -187,4 +187,21 @@ public final class PackedModel {
         bytes.asIntBuffer().get(values);
         return values;
     }
+
+    /** The {@code quantization_config} entry describing a method and format. */
+    public static ObjectNode quantizationConfig(String method, QuantSpec spec, CherrySet cherries) {
+        ObjectNode extra = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        ObjectNode quantization = extra.putObject("quantization_config");
+        quantization.put("quant_method", "cherryq");
+        quantization.put("method", method);
+        quantization.put("bits", spec.bits());
+        quantization.put("group_size", spec.groupSize());
+        quantization.put("scheme", spec.scheme().cliName());
+        quantization.put("cherry_fraction", cherries.isEmpty() ? 0 : cherries.fraction());
+        quantization.put("criterion", cherries.isEmpty() ? "none" : cherries.criterion().cliName());
+        quantization.put("cherries", cherries.totalCherries());
+        quantization.putArray("modules").add("q_proj").add("k_proj").add("v_proj").add("o_proj").add("gate_proj")
+                .add("up_proj").add("down_proj");
+        return extra;
+    }
 }

@@ -36,7 +36,7 @@ class PackedModelTest {
                 QuantSpec spec = new QuantSpec(bits, 7, scheme); // odd group size: remainder groups on every row
                 Path folder = dir.resolve(scheme.cliName() + bits);
                 PackedModel.Summary summary = PackedModel.write(folder, config, RandomLlama.tensors(config, weights), spec,
-                        cherries, RtnQuantizer.quantizationConfig("cherryq", spec, cherries), Map.of(), Progress.NONE);
+                        cherries, PackedModel.quantizationConfig("cherryq", spec, cherries), Map.of(), Progress.NONE);
                 Map<String, float[]> unpacked = PackedModel.unpack(folder);
                 try (SafetensorsFile dense = SafetensorsFile.open(folder.resolve("model.safetensors"))) {
                     for (String name : dense.tensorNames()) {
