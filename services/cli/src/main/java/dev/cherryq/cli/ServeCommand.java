@@ -1,0 +1,47 @@
+package dev.cherryq.cli;
+
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.fleet.FleetMain;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code cherryq serve <stage>}: one fleet service, configured by CHERRYQ_* environment variables or --set. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Runs one stage service of the fleet (scorer, selector, trainer, evaluator, gateway; 'all' runs",
+                "every stage in one process) against the Kafka cluster and object store its configuration names.",
+                "Configuration comes from CHERRYQ_* environment variables; --set KEY=VALUE overrides one. Invalid",
+                "configuration exits with status 2 and names the key. Every service serves /metrics, /health, /ready."}, footer = "%nSee docs/ARCHITECTURE.md for the topics, the metrics and a local fleet walk-through.")
+final class ServeCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", description = "scorer, selector, trainer, evaluator, gateway or all")
+    String stage;
+
+    @Option(names = "--set", description = "KEY=VALUE, e.g. --set CHERRYQ_HTTP_PORT=8081 (repeatable)")
+    List<String> settings = List.of();
+
+    @Override
+    public Integer call() {
+        if (!FleetStages.NAMES.contains(stage)) {
+            throw new InvalidInputException("unknown stage '" + stage + "' (stages: " + String.join(", ",
+                    FleetStages.NAMES) + ")");
+        }
+        return FleetMain.serve(stage, environment(settings), FleetStages.verticles(stage));
+    }
+
+    static Map<String, String> environment(List<String> settings) {
+        Map<String, String> environment = new HashMap<>(System.getenv());
+        for (String setting : settings) {
+            int equals = setting.indexOf('=');
+            if (equals < 1) {
+                throw new InvalidInputException("--set '" + setting + "' is not KEY=VALUE");
+            }
+            environment.put(setting.substring(0, equals), setting.substring(equals + 1));
+        }
+        return environment;
+    }
+}

@@ -1,0 +1,162 @@
+package dev.cherryq.evaluator;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.Parser;
+import com.google.protobuf.util.JsonFormat;
+import dev.cherryq.fleet.job.EvalSharding;
+import dev.cherryq.fleet.job.RequestSettings;
+import dev.cherryq.fleet.kafka.TopicSpec;
+import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.FanInLedger;
+import dev.cherryq.fleet.storage.IntegrityException;
+import dev.cherryq.fleet.storage.ObjectKeys;
+import dev.cherryq.fleet.storage.ObjectStore;
+import dev.cherryq.fleet.task.JobEvents;
+import dev.cherryq.fleet.task.StageHandler;
+import dev.cherryq.fleet.task.TaskOutcome;
+import dev.cherryq.fleet.FleetContext;
+import dev.cherryq.proto.v1.EvalResult;
+import dev.cherryq.proto.v1.JobResult;
+import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.QuantizedModelSummary;
+import dev.cherryq.proto.v1.Stage;
+import dev.cherryq.proto.v1.TensorRef;
+import dev.cherryq.proto.v1.VariantResult;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Evaluator stage, second half: the fan-in of a job's eval results. Each is recorded in the job's ledger; when all
+ * variants x shards are in, NLL sums and token counts add up per variant (mean NLL = sum / tokens, the same number
+ * one {@code cherryq eval} over all windows gives), the report is written to {@code jobs/<job>/evaluator/report.json},
+ * and the job completes.
+ */
+public final class EvalFanInHandler implements StageHandler<EvalResult> {
+
+    /** The fan-in consumes eval results in its own group, separate from the evaluation workers. */
+    static final TopicSpec INPUT = Topics.EVAL_RESULTS;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final FleetContext fleet;
+    private final FanInLedger ledger;
+
+    public EvalFanInHandler(FleetContext fleet) {
+        this.fleet = fleet;
+        this.ledger = new FanInLedger(fleet.store());
+    }
+
+    @Override
+    public Stage stage() {
+        return Stage.STAGE_EVALUATOR;
+    }
+
+    @Override
+    public TopicSpec input() {
+        return INPUT;
+    }
+
+    @Override
+    public Parser<EvalResult> parser() {
+        return EvalResult.parser();
+    }
+
+    @Override
+    public String jobId(EvalResult result) {
+        return result.getJobId();
+    }
+
+    @Override
+    public boolean usesCompute() {
+        return false;
+    }
+
+    @Override
+    public TaskOutcome handle(EvalResult result) throws Exception {
+        String jobId = result.getJobId();
+        if (!result.getVariant().matches("[a-z]{2,16}") || result.getShard() < 0
+                || result.getShard() >= result.getShardCount()) {
+            throw new IntegrityException("eval result for variant '" + result.getVariant() + "' shard "
+                    + result.getShard() + " of " + result.getShardCount() + " is malformed");
+        }
+        ledger.record(jobId, Stage.STAGE_EVALUATOR, String.format(Locale.ROOT, "nll-%s-%05d", result.getVariant(),
+                result.getShard()), result);
+        List<EvalResult> entries = ledger.entries(jobId, Stage.STAGE_EVALUATOR, EvalResult.parser());
+        if (entries.size() < result.getExpectedResults()) {
+            return TaskOutcome.of(List.of(), 0);
+        }
+        QuantizationRequest request = result.getRequest();
+        Map<String, double[]> sums = new LinkedHashMap<>(); // variant -> (nll sum, tokens)
+        for (String variant : EvalSharding.variants(request)) {
+            sums.put(variant, new double[2]);
+        }
+        QuantizedModelSummary quantized = null;
+        for (EvalResult entry : entries) { // sorted by variant and shard: a fixed summation order
+            double[] sum = sums.get(entry.getVariant());
+            if (sum == null) {
+                throw new IntegrityException("eval result of unexpected variant '" + entry.getVariant() + "'");
+            }
+            sum[0] += entry.getNllSum();
+            sum[1] += entry.getPredictedTokens();
+            if (entry.hasQuantized() && entry.getQuantized().hasModel()) {
+                quantized = entry.getQuantized();
+            }
+        }
+        JobResult.Builder jobResult = JobResult.newBuilder();
+        String method = RequestSettings.methodName(request);
+        for (Map.Entry<String, double[]> entry : sums.entrySet()) {
+            double meanNll = entry.getValue()[0] / entry.getValue()[1];
+            String variant = entry.getKey();
+            String format = variant.equals("fp") ? "full precision (f32 compute)"
+                    : RequestSettings.format(request) + (variant.equals(method) && RequestSettings.selects(request)
+                            ? String.format(Locale.ROOT, ", cherry fraction %.5f (%s)", request.getCherryFraction(),
+                                    RequestSettings.criterion(request).cliName()) : "")
+                            + (variant.equals(method) && RequestSettings.trains(request)
+                                    ? ", " + request.getQat().getSteps() + " QAT steps" : "");
+            VariantResult.Builder row = VariantResult.newBuilder().setVariant(variant).setFormat(format)
+                    .setMeanNll(meanNll).setPerplexity(Math.exp(meanNll)).setPredictedTokens((long) entry.getValue()[1]);
+            if (variant.equals(method) && quantized != null) {
+                row.setEffectiveBits(quantized.getEffectiveBits());
+            }
+            jobResult.addVariants(row);
+        }
+        if (quantized != null) {
+            jobResult.setQuantized(quantized);
+        }
+        TensorRef report = fleet.store().putBytes(ObjectKeys.of(jobId, Stage.STAGE_EVALUATOR, "report.json"),
+                report(request, jobResult.build()), ObjectStore.MEDIA_JSON);
+        jobResult.setReport(report);
+        return TaskOutcome.of(List.of(JobEvents.completed(jobId, Stage.STAGE_EVALUATOR, jobResult.build())), 0);
+    }
+
+    private static byte[] report(QuantizationRequest request, JobResult result) throws Exception {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("job_id", request.getJobId());
+        root.set("request", JSON.readTree(JsonFormat.printer().preservingProtoFieldNames().print(request)));
+        ArrayNode rows = root.putArray("results");
+        double baseline = result.getVariantsList().stream().filter(v -> v.getVariant().equals("fp"))
+                .mapToDouble(VariantResult::getMeanNll).findFirst().orElse(Double.NaN);
+        StringBuilder table = new StringBuilder("| variant | format | mean NLL (nats) | perplexity | vs fp |\n"
+                + "|---|---|---:|---:|---:|\n");
+        for (VariantResult row : result.getVariantsList()) {
+            rows.addObject().put("variant", row.getVariant()).put("format", row.getFormat())
+                    .put("mean_nll", row.getMeanNll()).put("perplexity", row.getPerplexity())
+                    .put("predicted_tokens", row.getPredictedTokens()).put("effective_bits", row.getEffectiveBits());
+            table.append(String.format(Locale.ROOT, "| %s | %s | %.4f | %.3f | %s |%n", row.getVariant(),
+                    row.getFormat(), row.getMeanNll(), row.getPerplexity(), Double.isNaN(baseline) ? "-"
+                            : String.format(Locale.ROOT, "%+.2f%%", 100 * (Math.exp(row.getMeanNll() - baseline) - 1))));
+        }
+        root.put("table_markdown", table.toString());
+        if (result.hasQuantized()) {
+            root.put("effective_bits", result.getQuantized().getEffectiveBits());
+            root.put("cherries", result.getQuantized().getCherries());
+            ArrayNode losses = root.putArray("qat_losses");
+            result.getQuantized().getLossesList().forEach(losses::add);
+            root.put("model_uri", result.getQuantized().getModel().getUri());
+        }
+        return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
+    }
+}

@@ -1,0 +1,44 @@
+package dev.cherryq.fleet.task;
+
+import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.proto.v1.ErrorRecord;
+import dev.cherryq.proto.v1.JobEvent;
+import dev.cherryq.proto.v1.JobResult;
+import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.Stage;
+import dev.cherryq.proto.v1.StageProgress;
+
+/** Builders for the events stages append to the job-events topic. */
+public final class JobEvents {
+
+    private JobEvents() {}
+
+    /** A shard or segment of {@code stage} finished: progress done/total, the shard in {@code completed}. */
+    public static Outgoing progress(String jobId, Stage stage, JobState state, int shard, int total, String detail) {
+        return event(JobEvent.newBuilder().setJobId(jobId).setStage(stage).setState(state)
+                .setProgress(StageProgress.newBuilder().setStage(stage).setTotal(total).setDetail(detail)
+                        .addCompleted(shard)));
+    }
+
+    /** The job moves to {@code state} (a stage starts) with {@code total} units of work ahead. */
+    public static Outgoing state(String jobId, Stage stage, JobState state, Stage nextStage, int nextTotal,
+            String detail) {
+        return event(JobEvent.newBuilder().setJobId(jobId).setStage(stage).setState(state)
+                .setProgress(StageProgress.newBuilder().setStage(nextStage).setTotal(nextTotal).setDetail(detail)));
+    }
+
+    public static Outgoing completed(String jobId, Stage stage, JobResult result) {
+        return event(JobEvent.newBuilder().setJobId(jobId).setStage(stage).setState(JobState.JOB_STATE_COMPLETED)
+                .setResult(result));
+    }
+
+    public static Outgoing failed(String jobId, ErrorRecord error) {
+        return event(JobEvent.newBuilder().setJobId(jobId).setStage(error.getStage()).setState(JobState.JOB_STATE_FAILED)
+                .setError(error));
+    }
+
+    private static Outgoing event(JobEvent.Builder event) {
+        event.setAtUnixMs(System.currentTimeMillis());
+        return Outgoing.byKey(Topics.JOB_EVENTS, event.getJobId(), event.build());
+    }
+}

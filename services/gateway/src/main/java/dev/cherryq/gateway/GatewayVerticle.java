@@ -1,0 +1,284 @@
+package dev.cherryq.gateway;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.fleet.FleetContext;
+import dev.cherryq.fleet.Readiness;
+import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.Digests;
+import dev.cherryq.fleet.storage.ObjectKeys;
+import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.proto.v1.JobEvent;
+import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.JobStatus;
+import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.Stage;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.EnumMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The gateway's HTTP API on the process's router:
+ * <ul>
+ *   <li>{@code POST /v1/jobs}: a JSON request ({@link JobRequestJson}) becomes a {@link QuantizationRequest} on the
+ *       requests topic; 202 with the job id. An {@code Idempotency-Key} header (or field) makes the job id a hash of
+ *       the key, so a retried submission returns the existing job instead of starting a second one.</li>
+ *   <li>{@code GET /v1/jobs}, {@code GET /v1/jobs/{id}}: status from the compacted status topic.</li>
+ *   <li>{@code GET /v1/jobs/{id}/report}: the final report, read from the store.</li>
+ *   <li>{@code GET /v1/jobs/{id}/watch}: server-sent events, one per status change, ending at COMPLETED or FAILED.</li>
+ * </ul>
+ * With CHERRYQ_GATEWAY_TOKEN set every /v1 call needs {@code Authorization: Bearer <token>}; without it the gateway
+ * warns at start-up that anyone who reaches it can submit jobs.
+ */
+public final class GatewayVerticle extends VerticleBase implements Readiness {
+
+    private static final Logger LOG = LoggerFactory.getLogger(GatewayVerticle.class);
+    private static final JsonFormat.Printer PRINTER = JsonFormat.printer().preservingProtoFieldNames()
+            .omittingInsignificantWhitespace();
+
+    private final FleetContext fleet;
+    private final JobStatusTable table;
+    private final SecureRandom random = new SecureRandom();
+    private long metricsTimer;
+
+    public GatewayVerticle(FleetContext fleet, JobStatusTable table) {
+        this.fleet = fleet;
+        this.table = table;
+    }
+
+    @Override
+    public boolean isReady() {
+        return table.isReady();
+    }
+
+    @Override
+    public Future<?> start() {
+        if (fleet.config().gatewayToken() == null || fleet.config().gatewayToken().isEmpty()) {
+            LOG.warn("*** GATEWAY AUTHENTICATION IS OFF: CHERRYQ_GATEWAY_TOKEN is not set, so anyone who can reach "
+                    + "http://{}:{} can submit jobs. Set it for any deployment beyond this machine. ***",
+                    fleet.config().httpHost(), fleet.config().httpPort());
+        }
+        Router router = fleet.router();
+        router.route("/v1/*").handler(this::authenticate);
+        router.post("/v1/jobs").handler(BodyHandler.create().setBodyLimit(fleet.config().maxRequestBytes()));
+        router.post("/v1/jobs").handler(this::submit);
+        router.get("/v1/jobs").handler(this::list);
+        router.get("/v1/jobs/:id").handler(this::status);
+        router.get("/v1/jobs/:id/report").handler(this::report);
+        router.get("/v1/jobs/:id/watch").handler(this::watch);
+        router.route("/v1/*").failureHandler(context -> {
+            int code = context.statusCode() > 0 ? context.statusCode() : 500;
+            if (code == 413) {
+                fleet.metrics().gatewayRejected.labelValues("too_large").inc();
+            }
+            error(context.response(), code, code == 413 ? "request body exceeds " + fleet.config().maxRequestBytes()
+                    + " bytes" : context.failure() == null ? "request failed" : context.failure().getMessage());
+        });
+        metricsTimer = vertx.setPeriodic(2000, id -> countJobs());
+        return Future.succeededFuture();
+    }
+
+    @Override
+    public Future<?> stop() {
+        vertx.cancelTimer(metricsTimer);
+        return Future.succeededFuture();
+    }
+
+    private void authenticate(RoutingContext context) {
+        String token = fleet.config().gatewayToken();
+        if (token == null || token.isEmpty()) {
+            context.next();
+            return;
+        }
+        String header = context.request().getHeader("Authorization");
+        byte[] given = header == null ? new byte[0] : header.getBytes(StandardCharsets.UTF_8);
+        byte[] expected = ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
+        if (!MessageDigest.isEqual(given, expected)) {
+            fleet.metrics().gatewayRejected.labelValues("unauthorized").inc();
+            context.response().putHeader("WWW-Authenticate", "Bearer");
+            error(context.response(), 401, "missing or wrong bearer token");
+            return;
+        }
+        context.next();
+    }
+
+    private void submit(RoutingContext context) {
+        String body = context.body().asString();
+        String key = context.request().getHeader("Idempotency-Key");
+        QuantizationRequest request;
+        try {
+            QuantizationRequest parsed = JobRequestJson.parse(body == null ? "" : body, "pending");
+            if (key == null || key.isEmpty()) {
+                key = parsed.getIdempotencyKey();
+            }
+            request = parsed.toBuilder().setJobId(newJobId(key)).setIdempotencyKey(key == null ? "" : key).build();
+        } catch (InvalidInputException e) {
+            fleet.metrics().gatewayRejected.labelValues("invalid_json").inc();
+            error(context.response(), 400, e.getMessage());
+            return;
+        }
+        var existing = table.get(request.getJobId());
+        if (existing.isPresent()) {
+            respond(context.response(), 200, accepted(existing.get().getJobId(), existing.get().getState())
+                    .put("duplicate", true));
+            return;
+        }
+        JobEvent queued = JobEvent.newBuilder().setJobId(request.getJobId()).setStage(Stage.STAGE_GATEWAY)
+                .setState(JobState.JOB_STATE_QUEUED).setRequest(request).setAtUnixMs(System.currentTimeMillis()).build();
+        fleet.bookkeeping().submit(() -> {
+            fleet.publisher().send(List.of(Outgoing.byKey(Topics.JOB_EVENTS, request.getJobId(), queued),
+                    Outgoing.byKey(Topics.REQUESTS, request.getJobId(), request)));
+            return null;
+        }).whenComplete((ignored, failure) -> vertx.runOnContext(v -> {
+            if (failure != null) {
+                LOG.error("job {}: could not publish the request: {}", request.getJobId(), failure.toString());
+                error(context.response(), 503, "the request could not be queued (Kafka unavailable); retry with the "
+                        + "same Idempotency-Key");
+                return;
+            }
+            LOG.info("job {}: queued ({} {}-bit, model {})", request.getJobId(), request.getMethod(),
+                    request.getBits(), request.getModel().getUri());
+            respond(context.response(), 202, accepted(request.getJobId(), JobState.JOB_STATE_QUEUED));
+        }));
+    }
+
+    private JsonObject accepted(String jobId, JobState state) {
+        return new JsonObject().put("job_id", jobId).put("state", state.name())
+                .put("status_url", "/v1/jobs/" + jobId).put("watch_url", "/v1/jobs/" + jobId + "/watch");
+    }
+
+    private void list(RoutingContext context) {
+        JsonArray jobs = new JsonArray();
+        table.all().values().stream().sorted((a, b) -> Long.compare(b.getCreatedUnixMs(), a.getCreatedUnixMs()))
+                .forEach(status -> jobs.add(new JsonObject().put("job_id", status.getJobId())
+                        .put("state", status.getState().name()).put("updated_unix_ms", status.getUpdatedUnixMs())));
+        respond(context.response(), 200, new JsonObject().put("jobs", jobs));
+    }
+
+    private void status(RoutingContext context) {
+        String jobId = context.pathParam("id");
+        table.get(jobId).ifPresentOrElse(status -> respondJson(context.response(), 200, print(status)),
+                () -> error(context.response(), 404, "no job '" + jobId + "'"));
+    }
+
+    private void report(RoutingContext context) {
+        String jobId = context.pathParam("id");
+        var status = table.get(jobId);
+        if (status.isEmpty()) {
+            error(context.response(), 404, "no job '" + jobId + "'");
+            return;
+        }
+        if (status.get().getState() != JobState.JOB_STATE_COMPLETED || !status.get().getResult().hasReport()) {
+            error(context.response(), 409, "job '" + jobId + "' is " + status.get().getState().name()
+                    + "; its report exists once it is COMPLETED");
+            return;
+        }
+        fleet.bookkeeping().submit(() -> fleet.store().fetchBytes(status.get().getResult().getReport()))
+                .whenComplete((bytes, failure) -> vertx.runOnContext(v -> {
+                    if (failure != null) {
+                        error(context.response(), 502, "report unreadable: " + failure.getMessage());
+                    } else {
+                        respondJson(context.response(), 200, new String(bytes, StandardCharsets.UTF_8));
+                    }
+                }));
+    }
+
+    /** Server-sent events: the current status, then every change, until the job is final. */
+    private void watch(RoutingContext context) {
+        String jobId = context.pathParam("id");
+        if (!ObjectKeys.isValidJobId(jobId)) {
+            error(context.response(), 400, "invalid job id");
+            return;
+        }
+        HttpServerResponse response = context.response();
+        response.setChunked(true).putHeader("content-type", "text/event-stream").putHeader("cache-control", "no-cache");
+        var io = vertx.getOrCreateContext();
+        Consumer<JobStatus>[] listener = new Consumer[1];
+        listener[0] = status -> {
+            if (status.getJobId().equals(jobId)) {
+                io.runOnContext(v -> send(response, status, listener[0]));
+            }
+        };
+        table.addListener(listener[0]);
+        response.closeHandler(v -> table.removeListener(listener[0]));
+        table.get(jobId).ifPresentOrElse(status -> send(response, status, listener[0]),
+                () -> response.write(": waiting for job " + jobId + "\n\n"));
+    }
+
+    private void send(HttpServerResponse response, JobStatus status, Consumer<JobStatus> listener) {
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        response.write("event: status\ndata: " + print(status) + "\n\n");
+        if (JobStatusFold.isFinal(status.getState())) {
+            table.removeListener(listener);
+            response.end();
+        }
+    }
+
+    private void countJobs() {
+        Map<JobState, Integer> counts = new EnumMap<>(JobState.class);
+        for (JobState state : JobState.values()) {
+            if (state != JobState.UNRECOGNIZED && state != JobState.JOB_STATE_UNSPECIFIED) {
+                counts.put(state, 0);
+            }
+        }
+        table.all().values().forEach(status -> counts.merge(status.getState(), 1, Integer::sum));
+        counts.forEach((state, count) -> fleet.metrics().jobs.labelValues(stateName(state)).set(count));
+    }
+
+    static String stateName(JobState state) {
+        return state.name().substring("JOB_STATE_".length()).toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private String newJobId(String idempotencyKey) {
+        if (idempotencyKey != null && !idempotencyKey.isEmpty()) {
+            return "job-" + Digests.sha256(idempotencyKey.getBytes(StandardCharsets.UTF_8)).substring(0, 24);
+        }
+        byte[] suffix = new byte[4];
+        random.nextBytes(suffix);
+        return "job-" + LocalDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
+                + HexFormat.of().formatHex(suffix);
+    }
+
+    private static String print(JobStatus status) {
+        try {
+            return PRINTER.print(status);
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void respond(HttpServerResponse response, int code, JsonObject body) {
+        respondJson(response, code, body.encode());
+    }
+
+    private static void respondJson(HttpServerResponse response, int code, String body) {
+        if (!response.ended()) {
+            response.setStatusCode(code).putHeader("content-type", "application/json").end(body + "\n");
+        }
+    }
+
+    private static void error(HttpServerResponse response, int code, String message) {
+        respond(response, code, new JsonObject().put("error", message));
+    }
+}

@@ -1,0 +1,176 @@
+package dev.cherryq.gateway;
+
+import com.google.protobuf.Parser;
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.eval.EvalCorpus;
+import dev.cherryq.core.eval.PerplexityEvaluator;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.fleet.FleetContext;
+import dev.cherryq.fleet.job.EvalSharding;
+import dev.cherryq.fleet.job.RequestSettings;
+import dev.cherryq.fleet.kafka.TopicSpec;
+import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.ObjectKeys;
+import dev.cherryq.fleet.storage.TokenTensors;
+import dev.cherryq.fleet.task.JobEvents;
+import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.StageHandler;
+import dev.cherryq.fleet.task.TaskOutcome;
+import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.ModelRef;
+import dev.cherryq.proto.v1.PreparedData;
+import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.ScoreResult;
+import dev.cherryq.proto.v1.ScoreTask;
+import dev.cherryq.proto.v1.Stage;
+import dev.cherryq.proto.v1.TrainTask;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The planner: validates a request once (ranges, references inside the allowed roots, a LLaMA model with a
+ * tokenizer, non-empty data), tokenizes its texts once with the model's tokenizer exactly as {@code cherryq quantize}
+ * and {@code cherryq eval} do (documents joined GPTQ-style), stores the token ids, and fans the job out: scoring
+ * shards (or the selection trigger, or the first QAT segment) and the baseline evaluation tasks. An invalid request
+ * fails its job with the reason; nothing outside the roots is read.
+ */
+public final class PlannerHandler implements StageHandler<QuantizationRequest> {
+
+    private final FleetContext fleet;
+
+    public PlannerHandler(FleetContext fleet) {
+        this.fleet = fleet;
+    }
+
+    @Override
+    public Stage stage() {
+        return Stage.STAGE_PLANNER;
+    }
+
+    @Override
+    public TopicSpec input() {
+        return Topics.REQUESTS;
+    }
+
+    @Override
+    public Parser<QuantizationRequest> parser() {
+        return QuantizationRequest.parser();
+    }
+
+    @Override
+    public String jobId(QuantizationRequest request) {
+        return request.getJobId();
+    }
+
+    @Override
+    public boolean usesCompute() {
+        return false;
+    }
+
+    @Override
+    public TaskOutcome handle(QuantizationRequest submitted) throws Exception {
+        String jobId = submitted.getJobId();
+        Path modelPath = fleet.resolver().model(submitted.getModel().getUri());
+        QuantizationRequest request;
+        Tokenizer tokenizer;
+        long parameters;
+        int vocabulary;
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelPath)) {
+            int maxPositions = checkpoint.config().maxPositionEmbeddings();
+            // seq_len 0 = the quantize command's default
+            request = submitted.getSeqLen() > 0 ? submitted
+                    : submitted.toBuilder().setSeqLen(Math.min(512, maxPositions)).build();
+            RequestSettings.validate(request);
+            if (request.getSeqLen() > maxPositions) {
+                throw new InvalidInputException("seq_len " + request.getSeqLen() + " exceeds the model's "
+                        + "max_position_embeddings " + maxPositions);
+            }
+            tokenizer = checkpoint.bundledTokenizer().map(Tokenizer::load).orElseThrow(() ->
+                    new InvalidInputException("model '" + submitted.getModel().getUri() + "' has no tokenizer "
+                            + "(tokenizer.json or tokenizer.bin in its folder)"));
+            parameters = checkpoint.config().parameterCount();
+            vocabulary = checkpoint.config().vocabSize();
+        }
+        Path scratch = fleet.scratch(jobId, "planner");
+        PreparedData.Builder data = PreparedData.newBuilder().setVocabSize(vocabulary).setParameterCount(parameters);
+        int[] eval = tokens("eval_data", request.getEval().getDataUri(), tokenizer, vocabulary);
+        if (eval.length < request.getSeqLen()) {
+            throw new InvalidInputException("eval_data has " + eval.length + " tokens, fewer than one window of seq_len "
+                    + request.getSeqLen());
+        }
+        data.setEvalTokens(TokenTensors.put(fleet.store(), key(jobId, "eval"), eval, scratch));
+        if (RequestSettings.scores(request)) {
+            int[] calibration = tokens("calibration_data", request.getCalibrationDataUri(), tokenizer, vocabulary);
+            if (calibration.length < request.getSeqLen()) {
+                throw new InvalidInputException("calibration_data has " + calibration.length + " tokens, fewer than one "
+                        + "sample of seq_len " + request.getSeqLen());
+            }
+            data.setCalibrationTokens(TokenTensors.put(fleet.store(), key(jobId, "calibration"), calibration, scratch));
+        }
+        if (RequestSettings.trains(request)) {
+            int[] train = tokens("train_data", request.getTrainDataUri(), tokenizer, vocabulary);
+            if (train.length < request.getSeqLen()) {
+                throw new InvalidInputException("train_data has " + train.length + " tokens, fewer than one window of "
+                        + "seq_len " + request.getSeqLen());
+            }
+            data.setTrainTokens(TokenTensors.put(fleet.store(), key(jobId, "train"), train, scratch));
+        }
+        PreparedData prepared = data.build();
+        ModelRef inputModel = request.getModel();
+        List<Outgoing> out = new ArrayList<>();
+        for (String baseline : EvalSharding.variants(request)) {
+            if (baseline.equals("fp") || baseline.equals("rtn")) {
+                out.addAll(EvalSharding.tasks(request, prepared, baseline, inputModel, null));
+            }
+        }
+        if (RequestSettings.scores(request)) {
+            int shards = request.getCalibrationShards();
+            int samples = request.getCalibrationSamples();
+            for (int shard = 0; shard < shards; shard++) {
+                ScoreTask task = ScoreTask.newBuilder().setJobId(jobId).setRequest(request).setData(prepared)
+                        .setShard(shard).setShardCount(shards).setSampleFrom(shard * samples / shards)
+                        .setSampleTo((shard + 1) * samples / shards).build();
+                out.add(Outgoing.spread(Topics.SCORE_TASKS, jobId + "/" + shard, task, jobId.hashCode() + shard));
+            }
+            out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_SCORING, Stage.STAGE_SCORER, shards,
+                    String.format(Locale.ROOT, "%d calibration samples in %d shards", samples, shards)));
+        } else if (RequestSettings.selects(request)) {
+            // magnitude or random selection needs no scoring: trigger the selector with an empty fan-in
+            out.add(Outgoing.byKey(Topics.SCORE_RESULTS, jobId, ScoreResult.newBuilder().setJobId(jobId)
+                    .setRequest(request).setData(prepared).setShardCount(0).build()));
+            out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_SELECTING, Stage.STAGE_SELECTOR, 1,
+                    RequestSettings.criterion(request).cliName() + " selection"));
+        } else if (RequestSettings.trains(request)) {
+            int segments = RequestSettings.segments(request);
+            out.add(Outgoing.byKey(Topics.TRAIN_TASKS, jobId, TrainTask.newBuilder().setJobId(jobId).setRequest(request)
+                    .setData(prepared).setSegment(0).setSegmentCount(segments).setFromStep(0)
+                    .setToStep(Math.min(request.getQat().getSegmentSteps(), request.getQat().getSteps())).build()));
+            out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER,
+                    segments, "plain QAT"));
+        } else {
+            out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_EVALUATING, Stage.STAGE_EVALUATOR,
+                    EvalSharding.expectedResults(prepared, request), "round to nearest"));
+        }
+        out.add(0, JobEvents.progress(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_PLANNING, 0, 1,
+                String.format(Locale.ROOT, "%,d eval tokens, %d eval windows", eval.length,
+                        EvalSharding.windows(prepared, request))));
+        return TaskOutcome.of(out, 0);
+    }
+
+    private int[] tokens(String field, String reference, Tokenizer tokenizer, int vocabulary) throws Exception {
+        Path text = fleet.resolver().data(reference);
+        if (!java.nio.file.Files.isRegularFile(text)) {
+            throw new InvalidInputException(field + " '" + reference + "' is not a file");
+        }
+        int[] ids = EvalCorpus.tokenizeText(text, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
+        PerplexityEvaluator.checkVocabulary(ids, vocabulary);
+        return ids;
+    }
+
+    private static String key(String jobId, String name) {
+        return ObjectKeys.of(jobId, Stage.STAGE_PLANNER, name + "-tokens.i32");
+    }
+}

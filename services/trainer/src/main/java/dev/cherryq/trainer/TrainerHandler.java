@@ -1,0 +1,191 @@
+package dev.cherryq.trainer;
+
+import com.google.protobuf.Parser;
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.format.InMemoryTensors;
+import dev.cherryq.core.model.HfModelWriter;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.qat.QatCheckpoint;
+import dev.cherryq.core.qat.QatSettings;
+import dev.cherryq.core.qat.QatTrainer;
+import dev.cherryq.core.quant.PackedModel;
+import dev.cherryq.core.quant.QuantSpec;
+import dev.cherryq.core.selection.CherrySet;
+import dev.cherryq.fleet.FleetContext;
+import dev.cherryq.fleet.job.EvalSharding;
+import dev.cherryq.fleet.job.Folders;
+import dev.cherryq.fleet.job.ModelFolders;
+import dev.cherryq.fleet.job.RequestSettings;
+import dev.cherryq.fleet.kafka.TopicSpec;
+import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.ObjectKeys;
+import dev.cherryq.fleet.storage.ObjectStore;
+import dev.cherryq.fleet.storage.TokenTensors;
+import dev.cherryq.fleet.task.JobEvents;
+import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.StageHandler;
+import dev.cherryq.fleet.task.TaskOutcome;
+import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.ModelRef;
+import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.QuantizedModelSummary;
+import dev.cherryq.proto.v1.Stage;
+import dev.cherryq.proto.v1.TensorRef;
+import dev.cherryq.proto.v1.TrainTask;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Trainer stage: CherryQ's unified mixed-precision QAT (paper Sec. 4) in segments. A task runs steps
+ * [from_step, to_step) from the previous segment's checkpoint, uploads the checkpoint at to_step, and emits the next
+ * segment as a new task, so a segment lost with its worker is redone from the last checkpoint, anywhere. Batches and
+ * schedule come from the whole run's settings ({@link QatTrainer}), so segmenting changes nothing. The last segment
+ * exports the packed model and emits its evaluation tasks.
+ */
+public final class TrainerHandler implements StageHandler<TrainTask> {
+
+    private final FleetContext fleet;
+
+    public TrainerHandler(FleetContext fleet) {
+        this.fleet = fleet;
+    }
+
+    @Override
+    public Stage stage() {
+        return Stage.STAGE_TRAINER;
+    }
+
+    @Override
+    public TopicSpec input() {
+        return Topics.TRAIN_TASKS;
+    }
+
+    @Override
+    public Parser<TrainTask> parser() {
+        return TrainTask.parser();
+    }
+
+    @Override
+    public String jobId(TrainTask task) {
+        return task.getJobId();
+    }
+
+    @Override
+    public TaskOutcome handle(TrainTask task) throws Exception {
+        String jobId = task.getJobId();
+        QuantizationRequest request = task.getRequest();
+        boolean last = task.getToStep() >= request.getQat().getSteps();
+        String checkpointKey = ObjectKeys.of(jobId, Stage.STAGE_TRAINER,
+                String.format(Locale.ROOT, "checkpoint-step-%06d.safetensors", task.getToStep()));
+        String summaryKey = ObjectKeys.of(jobId, Stage.STAGE_TRAINER, "model-summary.pb");
+        // a duplicate of a segment whose output exists: re-emit what it emitted, compute nothing
+        if (last) {
+            Optional<byte[]> summary = fleet.store().readIfExists(summaryKey);
+            if (summary.isPresent()) {
+                return TaskOutcome.duplicate(finish(task, QuantizedModelSummary.parseFrom(summary.get()), ""));
+            }
+        } else {
+            Optional<TensorRef> checkpoint = fleet.store().stat(checkpointKey, ObjectStore.MEDIA_SAFETENSORS);
+            if (checkpoint.isPresent()) {
+                return TaskOutcome.duplicate(next(task, checkpoint.get(), ""));
+            }
+        }
+        QuantSpec spec = RequestSettings.quantSpec(request);
+        QatSettings settings = RequestSettings.qatSettings(request);
+        int[] tokens = TokenTensors.get(fleet.store(), task.getData().getTrainTokens(), fleet.downloads());
+        CherrySet cherries = task.hasCherries()
+                ? CherrySet.read(fleet.store().fetch(task.getCherries(), fleet.downloads())) : CherrySet.empty();
+        Path segmentDirectory = fleet.scratch(jobId, "trainer").resolve("segment-" + task.getSegment());
+        Folders.deleteRecursively(segmentDirectory);
+        Files.createDirectories(segmentDirectory);
+        if (task.hasPreviousCheckpoint()) {
+            Path previous = fleet.store().fetch(task.getPreviousCheckpoint(), fleet.downloads());
+            Files.copy(previous, segmentDirectory.resolve(QatCheckpoint.FILE), StandardCopyOption.REPLACE_EXISTING);
+        }
+        Path modelFolder = ModelFolders.local(fleet, request.getModel());
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelFolder); LlamaModel model = LlamaModel.load(checkpoint)) {
+            QatTrainer.Result result = QatTrainer.train(model, spec, cherries, tokens, settings, segmentDirectory,
+                    task.getToStep(), Progress.NONE);
+            float loss = result.losses().get(result.losses().size() - 1);
+            long trainedTokens = (long) (task.getToStep() - task.getFromStep()) * settings.batchSize()
+                    * settings.gradientAccumulation() * settings.sequenceLength();
+            TensorRef checkpointRef = fleet.store().put(checkpointKey, segmentDirectory.resolve(QatCheckpoint.FILE),
+                    ObjectStore.MEDIA_SAFETENSORS, "");
+            String detail = String.format(Locale.ROOT, "step %d/%d loss %.4f", task.getToStep(),
+                    request.getQat().getSteps(), loss);
+            if (!last) {
+                Folders.deleteRecursively(segmentDirectory);
+                return TaskOutcome.of(next(task, checkpointRef, detail), trainedTokens);
+            }
+            QuantizedModelSummary summary = export(task, checkpoint, model, spec, cherries, result.losses(),
+                    segmentDirectory.resolve("model"));
+            fleet.store().putBytes(summaryKey, summary.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
+            Folders.deleteRecursively(segmentDirectory);
+            return TaskOutcome.of(finish(task, summary, detail), trainedTokens);
+        }
+    }
+
+    /** Writes the packed + dense model folder and uploads every file. */
+    private QuantizedModelSummary export(TrainTask task, LlamaCheckpoint checkpoint, LlamaModel model, QuantSpec spec,
+            CherrySet cherries, List<Float> losses, Path folder) throws IOException {
+        String method = RequestSettings.methodName(task.getRequest());
+        InMemoryTensors trained = new InMemoryTensors(folder);
+        model.parameters().forEach((name, value) -> trained.put(name, value.getShape().getShape(), value.toFloatArray()));
+        PackedModel.Summary packed = PackedModel.write(folder, checkpoint.config(), trained, spec, cherries,
+                PackedModel.quantizationConfig(method, spec, cherries), Map.of("cherryq.method", method), Progress.NONE);
+        checkpoint.bundledTokenizer().ifPresent(tokenizer -> HfModelWriter.copyTokenizer(tokenizer, folder));
+        ModelRef.Builder modelRef = ModelRef.newBuilder()
+                .setUri(fleet.store().uri(ObjectKeys.of(task.getJobId(), Stage.STAGE_TRAINER, "model/")));
+        List<Path> files;
+        try (Stream<Path> listing = Files.list(folder)) {
+            files = listing.filter(Files::isRegularFile).sorted().toList();
+        }
+        for (Path file : files) {
+            String name = file.getFileName().toString();
+            String media = name.endsWith(".safetensors") ? ObjectStore.MEDIA_SAFETENSORS
+                    : name.endsWith(".json") ? ObjectStore.MEDIA_JSON : ObjectStore.MEDIA_BYTES;
+            modelRef.addFiles(fleet.store().put(ObjectKeys.of(task.getJobId(), Stage.STAGE_TRAINER, "model/" + name),
+                    file, media, ""));
+        }
+        QuantizedModelSummary.Builder summary = QuantizedModelSummary.newBuilder().setModel(modelRef)
+                .setEffectiveBits(packed.effectiveBits()).setCherries(packed.cherries()).addAllLosses(losses);
+        if (task.hasCherries()) {
+            summary.setCherrySet(task.getCherries());
+        }
+        if (task.hasHeterogeneityReport()) {
+            summary.setHeterogeneityReport(task.getHeterogeneityReport());
+        }
+        return summary.build();
+    }
+
+    private static List<Outgoing> next(TrainTask task, TensorRef checkpoint, String detail) {
+        int segmentSteps = task.getRequest().getQat().getSegmentSteps();
+        TrainTask next = task.toBuilder().setSegment(task.getSegment() + 1).setFromStep(task.getToStep())
+                .setToStep(Math.min(task.getToStep() + segmentSteps, task.getRequest().getQat().getSteps()))
+                .setPreviousCheckpoint(checkpoint).build();
+        return List.of(Outgoing.byKey(Topics.TRAIN_TASKS, task.getJobId(), next),
+                JobEvents.progress(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_TRAINING,
+                        task.getSegment(), task.getSegmentCount(), detail));
+    }
+
+    private static List<Outgoing> finish(TrainTask task, QuantizedModelSummary summary, String detail) {
+        QuantizationRequest request = task.getRequest();
+        List<Outgoing> out = new ArrayList<>(EvalSharding.tasks(request, task.getData(),
+                RequestSettings.methodName(request), summary.getModel(), summary));
+        out.add(JobEvents.progress(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_TRAINING,
+                task.getSegment(), task.getSegmentCount(), detail));
+        out.add(JobEvents.state(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_EVALUATING,
+                Stage.STAGE_EVALUATOR, EvalSharding.expectedResults(task.getData(), request),
+                String.format(Locale.ROOT, "%.3f effective bits", summary.getEffectiveBits())));
+        return out;
+    }
+}
