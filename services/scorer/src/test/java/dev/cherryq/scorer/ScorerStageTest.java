@@ -1,0 +1,100 @@
+package dev.cherryq.scorer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.scoring.CalibrationSamples;
+import dev.cherryq.core.scoring.FisherPartial;
+import dev.cherryq.core.scoring.ImpactScorer;
+import dev.cherryq.fleet.ServiceHost;
+import dev.cherryq.fleet.StageVerticle;
+import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.FilesystemObjectStore;
+import dev.cherryq.fleet.task.FatalTaskException;
+import dev.cherryq.fleet.testing.FleetHarness;
+import dev.cherryq.fleet.testing.StageFixtures;
+import dev.cherryq.proto.v1.JobEvent;
+import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.PreparedData;
+import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.ScoreResult;
+import dev.cherryq.proto.v1.ScoreTask;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The scorer service against a real broker, checked against the core scorer run directly. */
+class ScorerStageTest {
+
+    @TempDir
+    Path directory;
+
+    private static ScoreTask task(QuantizationRequest request, PreparedData data, int shard) {
+        return ScoreTask.newBuilder().setJobId(request.getJobId()).setRequest(request).setData(data).setShard(shard)
+                .setShardCount(2).setSampleFrom(shard * 4).setSampleTo(shard * 4 + 4).build();
+    }
+
+    @Test
+    void shouldScoreEachShardAsTheCoreScorerDoesAndNotRecomputeADuplicate() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            ServiceHost host = harness.start("scorer", List.of(StageVerticle.of(ScorerHandler::new)));
+            QuantizationRequest request = StageFixtures.request("job-score");
+            PreparedData data = StageFixtures.prepare(harness, "job-score");
+            harness.send(Topics.SCORE_TASKS, "job-score/1", task(request, data, 1));
+            harness.send(Topics.SCORE_TASKS, "job-score/0", task(request, data, 0));
+            List<ScoreResult> results = harness.await(Topics.SCORE_RESULTS, ScoreResult.parser(), r -> r.size() >= 2);
+            assertEquals(2, results.size());
+
+            // independent reference: the core scorer on the same samples, in this JVM
+            CalibrationSamples samples = new CalibrationSamples(StageFixtures.tokens(harness,
+                    data.getCalibrationTokens()), 8, StageFixtures.SEQ_LEN, request.getSeed());
+            FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel());
+                    LlamaModel model = LlamaModel.load(checkpoint)) {
+                for (ScoreResult result : results) {
+                    FisherPartial expected = ImpactScorer.score(model, samples, result.getShard() * 4,
+                            result.getShard() * 4 + 4, Progress.NONE);
+                    FisherPartial actual = FisherPartial.read(store.fetch(result.getPartialFisher(), directory));
+                    assertEquals(expected.samples(), actual.samples());
+                    for (String name : expected.sums().keySet()) {
+                        assertArrayEquals(expected.sums().get(name), actual.sums().get(name), name);
+                    }
+                }
+            }
+
+            harness.send(Topics.SCORE_TASKS, "job-score/0", task(request, data, 0)); // redelivery
+            List<ScoreResult> again = harness.await(Topics.SCORE_RESULTS, ScoreResult.parser(), r -> r.size() >= 3);
+            ScoreResult first = results.stream().filter(r -> r.getShard() == 0).findFirst().orElseThrow();
+            assertEquals(first.getPartialFisher(), again.get(2).getPartialFisher(), "same object, same sha256");
+            String metrics = new String(host.context().metrics().scrape(), StandardCharsets.UTF_8);
+            assertTrue(metrics.contains("cherryq_tasks_deduplicated_total{stage=\"scorer\"} 1.0"), metrics);
+            assertTrue(metrics.contains("cherryq_tasks_completed_total{stage=\"scorer\"} 3.0"), metrics);
+            assertTrue(metrics.contains("cherryq_tokens_processed_total{stage=\"scorer\"} 256.0"), metrics);
+        }
+    }
+
+    @Test
+    void shouldFailTheJobWhenItsCalibrationTokensWereCorruptedAfterUpload() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            harness.start("scorer", List.of(StageVerticle.of(ScorerHandler::new)));
+            QuantizationRequest request = StageFixtures.request("job-corrupt");
+            PreparedData data = StageFixtures.prepare(harness, "job-corrupt");
+            Path stored = Path.of(java.net.URI.create(data.getCalibrationTokens().getUri()));
+            byte[] bytes = Files.readAllBytes(stored);
+            bytes[bytes.length / 2] ^= 1;
+            Files.write(stored, bytes);
+            harness.send(Topics.SCORE_TASKS, "job-corrupt/0", task(request, data, 0));
+            List<JobEvent> events = harness.await(Topics.JOB_EVENTS, JobEvent.parser(), e -> !e.isEmpty());
+            assertEquals(JobState.JOB_STATE_FAILED, events.get(0).getState());
+            assertEquals(FatalTaskException.INTEGRITY, events.get(0).getError().getCode());
+            assertTrue(events.get(0).getError().getMessage().contains("sha256"), events.get(0).getError().getMessage());
+        }
+    }
+}
