@@ -53,4 +53,20 @@ public final class DjlRuntime {
     public static NDManager newManager() {
         return engine().newBaseManager();
     }
+
+    /**
+     * Makes the calling thread compute as the engine-loading thread does. PyTorch keeps grad mode and the intra-op
+     * thread count per thread: grad mode is on by default (DJL switches it off only on the thread that loads the
+     * engine, and a GradientCollector restores whatever it found), and the thread count falls back to the core
+     * count, which changes reduction order. Training, scoring and evaluation call this first, so a fleet service's
+     * compute worker gets the same numbers as the command line.
+     */
+    public static void prepareComputeThread() {
+        engine();
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        String threads = System.getProperty("ai.djl.pytorch.num_threads");
+        if (threads != null && threads.matches("\\d+") && Integer.parseInt(threads) > 0) {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(Integer.parseInt(threads));
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package dev.cherryq.core.eval;
 
+import dev.cherryq.core.DjlRuntime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.cherryq.core.InvalidInputException;
@@ -24,6 +25,7 @@ public final class PerplexityEvaluator {
     }
 
     public PerplexityResult evaluate(TokenWindows windows, Progress progress) {
+        DjlRuntime.prepareComputeThread();
         checkVocabulary(windows.tokens(), model.config().vocabSize());
         long started = System.nanoTime();
         double totalNll = 0;

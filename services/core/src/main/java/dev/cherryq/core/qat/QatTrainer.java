@@ -51,6 +51,7 @@ public final class QatTrainer {
      */
     public static Result train(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings,
             Path checkpointDir, int untilStep, Progress progress) {
+        DjlRuntime.prepareComputeThread(); // any thread may train: a fleet worker's, too
         int stopStep = Math.min(untilStep, settings.steps());
         if (stopStep < 1) {
             throw new InvalidInputException("a QAT segment must end at step 1 or later, not " + untilStep);

@@ -24,6 +24,7 @@ public final class ImpactScorer {
 
     /** A partial over samples [from, to) of the calibration set. */
     public static FisherPartial score(LlamaModel model, CalibrationSamples samples, int from, int to, Progress progress) {
+        DjlRuntime.prepareComputeThread();
         if (from < 0 || to > samples.count() || from >= to) {
             throw new IllegalArgumentException("sample range [" + from + ", " + to + ") outside [0, " + samples.count() + ")");
         }

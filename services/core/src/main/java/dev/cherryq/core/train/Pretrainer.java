@@ -40,6 +40,7 @@ public final class Pretrainer {
     private Pretrainer() {}
 
     public static Result train(LlamaModel model, int[] tokens, Settings settings, Progress progress) {
+        DjlRuntime.prepareComputeThread();
         int window = settings.sequenceLength();
         if (tokens.length < window + 1) {
             throw new InvalidInputException("training text has " + tokens.length + " tokens; one window of --seq-len "

@@ -86,6 +86,40 @@ class QatTrainerTest {
     }
 
     @Test
+    void shouldTrainInSegmentsOnAFreshThreadToTheSameWeightsAsOneRun() throws Exception {
+        CherrySet cherries = cherries(1);
+        Map<String, float[]> uninterrupted;
+        try (LlamaModel model = freshModel()) {
+            QatTrainer.train(model, SPEC, cherries, TOKENS, settings(4, 0), null, Progress.NONE);
+            uninterrupted = snapshot(model);
+        }
+        // a fleet trainer: each segment in a new model, from the last checkpoint, on a thread other than the one
+        // that loaded the engine (PyTorch's grad mode is per thread and on by default)
+        Path checkpoints = dir.resolve("segments");
+        Map<String, float[]>[] segmented = new Map[1];
+        Throwable[] failure = new Throwable[1];
+        Thread worker = new Thread(() -> {
+            try {
+                for (int until : new int[] {2, 4}) {
+                    try (LlamaModel model = freshModel()) {
+                        QatTrainer.train(model, SPEC, cherries, TOKENS, settings(4, 0), checkpoints, until,
+                                Progress.NONE);
+                        segmented[0] = snapshot(model);
+                    }
+                }
+            } catch (Throwable e) {
+                failure[0] = e;
+            }
+        });
+        worker.start();
+        worker.join();
+        if (failure[0] != null) {
+            throw new AssertionError("training on a fresh thread failed", failure[0]);
+        }
+        uninterrupted.forEach((name, values) -> assertArrayEquals(values, segmented[0].get(name), 0f, name));
+    }
+
+    @Test
     void shouldRefuseToResumeACheckpointOfAnotherConfigurationSayingWhy() {
         Path checkpoints = dir.resolve("c");
         try (LlamaModel model = freshModel()) {

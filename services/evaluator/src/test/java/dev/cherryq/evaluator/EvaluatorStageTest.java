@@ -1,0 +1,92 @@
+package dev.cherryq.evaluator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.eval.PerplexityEvaluator;
+import dev.cherryq.core.eval.PerplexityResult;
+import dev.cherryq.core.eval.TokenWindows;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.quant.RtnQuantizer;
+import dev.cherryq.fleet.StageVerticle;
+import dev.cherryq.fleet.job.EvalSharding;
+import dev.cherryq.fleet.job.RequestSettings;
+import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.testing.FleetHarness;
+import dev.cherryq.fleet.testing.StageFixtures;
+import dev.cherryq.proto.v1.EvalResult;
+import dev.cherryq.proto.v1.EvalTask;
+import dev.cherryq.proto.v1.JobEvent;
+import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.Method;
+import dev.cherryq.proto.v1.PreparedData;
+import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.VariantResult;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Evaluation shards and their fan-in against a real broker, checked against one core evaluation of all windows. */
+class EvaluatorStageTest {
+
+    @TempDir
+    Path directory;
+
+    private static double meanNll(Path model, int[] tokens) {
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model); LlamaModel llama = LlamaModel.load(checkpoint)) {
+            PerplexityResult result = new PerplexityEvaluator(llama, 4)
+                    .evaluate(new TokenWindows(tokens, StageFixtures.SEQ_LEN), Progress.NONE);
+            return result.meanNll();
+        }
+    }
+
+    @Test
+    void shouldAddUpShardsInAnyOrderWithDuplicatesToTheOneProcessPerplexity() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            harness.start("evaluator", List.of(StageVerticle.of(EvaluatorHandler::new),
+                    StageVerticle.of(EvalFanInHandler::new)));
+            QuantizationRequest request = StageFixtures.request("job-eval").toBuilder().setMethod(Method.METHOD_RTN)
+                    .build();
+            PreparedData data = StageFixtures.prepare(harness, "job-eval");
+            int shards = EvalSharding.shards(data, request);
+            assertTrue(shards >= 3, "several shards per variant: " + shards);
+            List<Outgoing> tasks = new ArrayList<>();
+            tasks.addAll(EvalSharding.tasks(request, data, "fp", request.getModel(), null));
+            tasks.addAll(EvalSharding.tasks(request, data, "rtn", request.getModel(), null));
+            tasks.add(tasks.get(1)); // a redelivered task
+            Collections.shuffle(tasks, new Random(11));
+            for (Outgoing task : tasks) {
+                harness.send(Topics.EVAL_TASKS, task.key(), task.message());
+            }
+            List<JobEvent> events = harness.await(Topics.JOB_EVENTS, JobEvent.parser(),
+                    e -> e.stream().anyMatch(event -> event.getState() == JobState.JOB_STATE_COMPLETED));
+            JobEvent completed = events.stream().filter(e -> e.getState() == JobState.JOB_STATE_COMPLETED)
+                    .findFirst().orElseThrow();
+            List<EvalResult> results = harness.await(Topics.EVAL_RESULTS, EvalResult.parser(),
+                    r -> r.size() >= 2 * shards + 1);
+            assertEquals(2 * shards + 1, results.size(), "the duplicate task re-publishes its stored result");
+
+            // independent reference: one core evaluation over all windows, full precision and RTN
+            int[] tokens = StageFixtures.tokens(harness, data.getEvalTokens());
+            Path rtn = directory.resolve("rtn");
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel())) {
+                RtnQuantizer.quantize(checkpoint, RequestSettings.quantSpec(request), rtn, Progress.NONE);
+            }
+            VariantResult fp = completed.getResult().getVariants(0);
+            VariantResult rtnRow = completed.getResult().getVariants(1);
+            assertEquals("fp", fp.getVariant());
+            assertEquals("rtn", rtnRow.getVariant());
+            assertEquals(meanNll(FleetHarness.demoModel(), tokens), fp.getMeanNll(), 1e-6);
+            assertEquals(meanNll(rtn, tokens), rtnRow.getMeanNll(), 1e-6);
+            assertTrue(rtnRow.getMeanNll() > fp.getMeanNll(), "3-bit RTN loses something");
+            assertTrue(completed.getResult().hasReport());
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package dev.cherryq.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.qat.QatTrainer;
+import dev.cherryq.core.selection.CherrySelector;
+import dev.cherryq.core.selection.CherrySet;
+import dev.cherryq.core.selection.SelectionCriterion;
+import dev.cherryq.fleet.ServiceHost;
+import dev.cherryq.fleet.StageVerticle;
+import dev.cherryq.fleet.job.RequestSettings;
+import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.FilesystemObjectStore;
+import dev.cherryq.fleet.storage.ObjectStore;
+import dev.cherryq.fleet.testing.FleetHarness;
+import dev.cherryq.fleet.testing.StageFixtures;
+import dev.cherryq.proto.v1.EvalTask;
+import dev.cherryq.proto.v1.PreparedData;
+import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.TensorRef;
+import dev.cherryq.proto.v1.TrainTask;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The trainer against a real broker: QAT in two checkpointed segments ends where one uninterrupted run ends. */
+class TrainerStageTest {
+
+    @TempDir
+    Path directory;
+
+    @Test
+    void shouldTrainInSegmentsToTheSameWeightsAsOneRunAndSkipADuplicateSegment() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            ServiceHost host = harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)));
+            QuantizationRequest request = StageFixtures.request("job-train");
+            PreparedData data = StageFixtures.prepare(harness, "job-train");
+            FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
+            CherrySet cherries;
+            Map<String, float[]> expected = new LinkedHashMap<>();
+            int[] tokens = StageFixtures.tokens(harness, data.getTrainTokens());
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel());
+                    LlamaModel model = LlamaModel.load(checkpoint)) {
+                Map<String, long[]> shapes = LlamaTensorNames.linearWeightShapes(checkpoint.config());
+                cherries = CherrySelector.select(SelectionCriterion.RANDOM, request.getCherryFraction(), Map.of(),
+                        shapes, 1);
+                // independent reference: one uninterrupted core QAT run
+                QatTrainer.train(model, RequestSettings.quantSpec(request), cherries, tokens,
+                        RequestSettings.qatSettings(request), null, Progress.NONE);
+                model.parameters().forEach((name, value) -> expected.put(name, value.toFloatArray()));
+            }
+            Path cherryFile = directory.resolve("cherries.safetensors");
+            cherries.write(cherryFile);
+            TensorRef cherryRef = store.put("jobs/job-train/selector/cherries.safetensors", cherryFile,
+                    ObjectStore.MEDIA_SAFETENSORS, "");
+            TrainTask first = TrainTask.newBuilder().setJobId("job-train").setRequest(request).setData(data)
+                    .setCherries(cherryRef).setSegment(0).setSegmentCount(2).setFromStep(0).setToStep(2).build();
+            harness.send(Topics.TRAIN_TASKS, "job-train", first);
+            List<EvalTask> evalTasks = harness.await(Topics.EVAL_TASKS, EvalTask.parser(), t -> !t.isEmpty());
+            List<TrainTask> segments = harness.await(Topics.TRAIN_TASKS, TrainTask.parser(), t -> t.size() >= 2);
+            assertEquals(2, segments.size());
+            assertEquals(2, segments.get(1).getFromStep());
+            assertTrue(segments.get(1).hasPreviousCheckpoint());
+            EvalTask evalTask = evalTasks.get(0);
+            assertEquals("cherryq", evalTask.getVariant());
+            assertTrue(evalTask.getQuantized().getEffectiveBits() > 3, "cherries and scales cost bits");
+            assertEquals(4, evalTask.getQuantized().getLossesCount());
+
+            // the exported dense weights equal the uninterrupted run's, bit for bit (one PyTorch thread)
+            Path exported = null;
+            for (TensorRef file : evalTask.getModel().getFilesList()) {
+                Path local = store.fetch(file, directory);
+                exported = local.getParent();
+            }
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(exported)) {
+                for (String name : LlamaTensorNames.linearWeights(checkpoint.config())) {
+                    assertTrue(checkpoint.tensors().contains(name), name);
+                }
+                String embedding = "model.embed_tokens.weight";
+                assertArrayEquals(expected.get(embedding), checkpoint.tensors().readFloats(embedding),
+                        "embeddings are trained and kept in full precision");
+            }
+
+            harness.send(Topics.TRAIN_TASKS, "job-train", first); // redelivered after its checkpoint exists
+            harness.await(Topics.TRAIN_TASKS, TrainTask.parser(), t -> t.size() >= 3);
+            String metrics = new String(host.context().metrics().scrape(), StandardCharsets.UTF_8);
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!metrics.contains("cherryq_tasks_deduplicated_total{stage=\"trainer\"} 1.0")
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+                metrics = new String(host.context().metrics().scrape(), StandardCharsets.UTF_8);
+            }
+            assertTrue(metrics.contains("cherryq_tasks_deduplicated_total{stage=\"trainer\"} 1.0"), metrics);
+            assertTrue(metrics.contains("cherryq_tasks_completed_total{stage=\"trainer\"} 3.0"), metrics);
+        }
+    }
+}
