@@ -1,0 +1,160 @@
+package dev.cherryq.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cherryq.fleet.ServiceHost;
+import dev.cherryq.fleet.config.FleetConfig;
+import dev.cherryq.fleet.testing.FleetHarness;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole fleet in one process (the embedded mode's code path) behind the gateway's HTTP API, on a real broker:
+ * a CherryQ job end to end against the one-process command, refused and failed requests, idempotent submission.
+ */
+class EmbeddedFleetTest {
+
+    private static final String TOKEN = "test-gateway-token";
+
+    @TempDir
+    static Path directory;
+    static FleetHarness harness;
+    static ServiceHost fleet;
+    static GatewayClient client;
+    static Path calibration;
+    static Path training;
+    static Path heldOut;
+
+    @BeforeAll
+    static void startFleet() throws Exception {
+        harness = new FleetHarness(directory);
+        calibration = Files.writeString(harness.dataDirectory().resolve("calibration.txt"), FleetHarness.sampleText(30, 1));
+        training = Files.writeString(harness.dataDirectory().resolve("train.txt"), FleetHarness.sampleText(30, 2));
+        heldOut = Files.writeString(harness.dataDirectory().resolve("heldout.txt"), FleetHarness.sampleText(10, 3));
+        fleet = harness.start("embedded", FleetStages.verticles("all"), Map.of(FleetConfig.GATEWAY_TOKEN.name(), TOKEN));
+        client = new GatewayClient("http://127.0.0.1:" + fleet.port(), TOKEN);
+    }
+
+    @AfterAll
+    static void stopFleet() {
+        harness.close();
+    }
+
+    private static String request(String extra) {
+        return "{\"model\":\"demo\",\"eval_data\":\"heldout.txt\",\"calibration_data\":\"calibration.txt\","
+                + "\"train_data\":\"train.txt\",\"bits\":3,\"group_size\":32,\"calibration_samples\":8,"
+                + "\"calibration_shards\":2,\"steps\":4,\"segment_steps\":2,\"batch_size\":2,\"lr\":0.001,"
+                + "\"seq_len\":32,\"seed\":5,\"eval_windows_per_shard\":8,\"eval_batch_size\":4,"
+                + "\"baselines\":[\"fp\"]" + extra + "}";
+    }
+
+    private static String run(Object... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        String[] strings = java.util.Arrays.stream(args).map(String::valueOf).toArray(String[]::new);
+        int code = CherryqCommand.execute(strings, new PrintWriter(out, true), new PrintWriter(err, true));
+        assertEquals(0, code, err.toString());
+        return out.toString();
+    }
+
+    @Test
+    void shouldCompleteACherryqJobWithTheSamePerplexityAsTheOneProcessCommand() throws Exception {
+        String jobId = client.submit(request(""), null).path("job_id").asText();
+        JsonNode last = client.watch(jobId, status -> { });
+        assertEquals("JOB_STATE_COMPLETED", last.path("state").asText(), last.toString());
+        JsonNode report = client.report(jobId);
+        JsonNode rows = report.path("results");
+        assertEquals("fp", rows.get(0).path("variant").asText());
+        assertEquals("cherryq", rows.get(1).path("variant").asText());
+        double fleetNll = rows.get(1).path("mean_nll").asDouble();
+
+        // independent reference: the same job by the one-process commands
+        Path quantized = directory.resolve("in-process");
+        run("quantize", "--model", FleetHarness.demoModel(), "--method", "cherryq", "--bits", 3, "--group-size", 32,
+                "--calib-text", calibration, "--calib-samples", 8, "--train-text", training, "--steps", 4,
+                "--batch-size", 2, "--lr", "1e-3", "--seq-len", 32, "--seed", 5, "--out", quantized);
+        JsonNode eval = Json.MAPPER.readTree(run("eval", "--model", quantized, "--text", heldOut, "--seq-len", 32,
+                "--batch-size", 4, "--format", "json"));
+        assertEquals(eval.path("mean_nll").asDouble(), fleetNll, 1e-5 * fleetNll,
+                "the fleet and one process compute the same CherryQ model");
+        assertEquals(eval.path("predicted_tokens").asLong(), rows.get(1).path("predicted_tokens").asLong());
+
+        String metrics = scrape();
+        for (String stage : List.of("planner", "scorer", "selector", "trainer", "evaluator", "gateway")) {
+            assertTrue(metrics.matches("(?s).*cherryq_tasks_completed_total\\{stage=\"" + stage + "\"} [1-9].*"),
+                    stage + " did work:\n" + metrics);
+        }
+        assertTrue(metrics.contains("cherryq_consumer_lag_records{stage=\"scorer\""), "lag is exported");
+    }
+
+    @Test
+    void shouldFailInvalidAndHostileRequestsWithTheReason() throws Exception {
+        String badBits = client.submit(request(",\"bits\":9,\"cherry_fraction\":0.75"), null).path("job_id").asText();
+        JsonNode failed = client.watch(badBits, status -> { });
+        assertEquals("JOB_STATE_FAILED", failed.path("state").asText());
+        String reason = failed.path("error").path("message").asText();
+        assertTrue(reason.contains("bits: 9 is out of range 2..8") && reason.contains("cherry_fraction: 0.75"), reason);
+
+        for (String hostile : List.of("../../etc/passwd", "/etc", "file:///etc/shadow")) {
+            String jobId = client.submit(request("").replace("\"model\":\"demo\"", "\"model\":\"" + hostile + "\""),
+                    null).path("job_id").asText();
+            JsonNode status = client.watch(jobId, s -> { });
+            assertEquals("JOB_STATE_FAILED", status.path("state").asText(), hostile);
+            assertEquals("INVALID_REQUEST", status.path("error").path("code").asText());
+            assertTrue(status.path("error").path("message").asText().contains("outside"), status.toString());
+        }
+    }
+
+    @Test
+    void shouldRefuseUnauthenticatedAndMalformedSubmissionsAtTheDoor() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> anonymous = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fleet.port()
+                + "/v1/jobs")).POST(HttpRequest.BodyPublishers.ofString(request(""))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, anonymous.statusCode());
+        HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fleet.port()
+                + "/ready")).GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode(), "probes need no token");
+        for (String body : List.of("{not json", "[1,2]", "{\"model\":\"demo\",\"eval_data\":\"x\",\"bitz\":3}",
+                "{\"model\":\"demo\",\"eval_data\":\"x\",\"bits\":\"three\"}")) {
+            dev.cherryq.core.InvalidInputException error = org.junit.jupiter.api.Assertions.assertThrows(
+                    dev.cherryq.core.InvalidInputException.class, () -> client.submit(body, null), body);
+            assertTrue(error.getMessage().startsWith("gateway: 400"), error.getMessage());
+        }
+        String huge = "{\"model\":\"" + "x".repeat(100_000) + "\"}";
+        dev.cherryq.core.InvalidInputException tooLarge = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.cherryq.core.InvalidInputException.class, () -> client.submit(huge, null));
+        assertTrue(tooLarge.getMessage().startsWith("gateway: 413"), tooLarge.getMessage());
+        assertTrue(!scrape().contains(TOKEN), "the token never reaches the metrics");
+    }
+
+    @Test
+    void shouldReturnTheSameJobForTheSameIdempotencyKey() throws Exception {
+        JsonNode first = client.submit(request(",\"bits\":1"), "retry-key-1");
+        String jobId = first.path("job_id").asText();
+        client.watch(jobId, s -> { });
+        JsonNode second = client.submit(request(",\"bits\":1"), "retry-key-1");
+        assertEquals(jobId, second.path("job_id").asText());
+        assertTrue(second.path("duplicate").asBoolean(), second.toString());
+    }
+
+    private static String scrape() throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fleet.port()
+                + "/metrics")).GET().build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
+    }
+}
