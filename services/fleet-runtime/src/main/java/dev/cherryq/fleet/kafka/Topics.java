@@ -29,7 +29,7 @@ public final class Topics {
     public static final TopicSpec JOB_STATUS = new TopicSpec("cherryq.v1.job-status", "job id", "JobStatus", 6, true, -1,
             "gateway (status folder)", "(none: every gateway reads it whole)", "latest status per job, compacted");
     public static final TopicSpec DEAD_LETTERS = new TopicSpec("cherryq.v1.dead-letters", "original key",
-            "original bytes", 3, false, 30 * DAY_MS, "every consumer", "(operators)",
+            "original bytes + error headers", 3, false, 30 * DAY_MS, "every consumer", "(operators)",
             "messages that cannot be processed, with error headers");
 
     public static final List<TopicSpec> ALL = List.of(REQUESTS, SCORE_TASKS, SCORE_RESULTS, TRAIN_TASKS, EVAL_TASKS,
