@@ -104,6 +104,8 @@ public final class CherryqCommand implements Runnable {
             System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka", "warn");
             System.setProperty("org.slf4j.simpleLogger.log.kafka", "warn");
             System.setProperty("org.slf4j.simpleLogger.log.state.change.logger", "warn");
+            // the embedded broker's shutdown closes its controller channel twice; harmless, and not the user's concern
+            System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka.clients.NetworkClient", "error");
         }
         System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
         System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS");
