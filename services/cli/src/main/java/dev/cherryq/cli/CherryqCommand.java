@@ -86,17 +86,9 @@ public final class CherryqCommand implements Runnable {
 
     /** Deletes a folder and everything in it; nothing happens when it does not exist. */
     static void deleteRecursively(java.nio.file.Path folder) throws java.io.IOException {
-        if (!java.nio.file.Files.exists(folder)) {
-            return;
-        }
-        try (var paths = java.nio.file.Files.walk(folder)) {
-            for (java.nio.file.Path path : (Iterable<java.nio.file.Path>) paths.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                java.nio.file.Files.delete(path);
-            }
-        }
+        dev.cherryq.fleet.job.Folders.deleteRecursively(folder);
     }
 
-    /** Library logging: quiet by default (services log at info), Kafka's chatty internals at warn. */
     private static void configureLogging(String defaultLevel) {
         String level = System.getenv().getOrDefault("CHERRYQ_LOG", defaultLevel);
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);

@@ -30,11 +30,9 @@ public final class GatewayMain {
     /** Runs the status table's reader for the lifetime of the process. */
     private static final class TableVerticle extends VerticleBase {
         private final JobStatusTable[] holder;
-        private final FleetContext fleet;
 
         TableVerticle(JobStatusTable[] holder, FleetContext fleet) {
             this.holder = holder;
-            this.fleet = fleet;
             holder[0] = new JobStatusTable(fleet.clients(), fleet.processName() + "-status-table");
         }
 

@@ -32,6 +32,7 @@ import java.util.EnumMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -212,15 +213,15 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
         HttpServerResponse response = context.response();
         response.setChunked(true).putHeader("content-type", "text/event-stream").putHeader("cache-control", "no-cache");
         var io = vertx.getOrCreateContext();
-        Consumer<JobStatus>[] listener = new Consumer[1];
-        listener[0] = status -> {
+        AtomicReference<Consumer<JobStatus>> listener = new AtomicReference<>();
+        listener.set(status -> {
             if (status.getJobId().equals(jobId)) {
-                io.runOnContext(v -> send(response, status, listener[0]));
+                io.runOnContext(v -> send(response, status, listener.get()));
             }
-        };
-        table.addListener(listener[0]);
-        response.closeHandler(v -> table.removeListener(listener[0]));
-        table.get(jobId).ifPresentOrElse(status -> send(response, status, listener[0]),
+        });
+        table.addListener(listener.get());
+        response.closeHandler(v -> table.removeListener(listener.get()));
+        table.get(jobId).ifPresentOrElse(status -> send(response, status, listener.get()),
                 () -> response.write(": waiting for job " + jobId + "\n\n"));
     }
 

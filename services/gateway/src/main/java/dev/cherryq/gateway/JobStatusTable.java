@@ -86,7 +86,7 @@ public final class JobStatusTable implements Runnable, AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("job status table stopped: {}", e.toString(), e);
         } finally {
-            consumer.close(Duration.ofSeconds(5));
+            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
         }
     }
 

@@ -35,7 +35,7 @@ public final class ShardedSafetensors implements TensorSource {
         Map<String, SafetensorsFile> byShardName = new LinkedHashMap<>();
         Map<String, SafetensorsFile> shardOfTensor = new LinkedHashMap<>();
         try {
-            for (Map.Entry<String, JsonNode> entry : (Iterable<Map.Entry<String, JsonNode>>) weightMap::fields) {
+            for (Map.Entry<String, JsonNode> entry : weightMap.properties()) {
                 String shardName = entry.getValue().asText();
                 if (shardName.contains("/") || shardName.contains("\\") || shardName.equals("..")) {
                     throw new InvalidInputException(indexFile + ": weight_map['" + entry.getKey()

@@ -85,7 +85,7 @@ public final class HfBpeTokenizer implements Tokenizer {
             throw new InvalidInputException(file + ": field 'model.vocab' is missing");
         }
         Map<String, Integer> vocabulary = new HashMap<>();
-        vocabNode.fields().forEachRemaining(e -> vocabulary.put(e.getKey(), e.getValue().asInt()));
+        vocabNode.properties().forEach(e -> vocabulary.put(e.getKey(), e.getValue().asInt()));
         Map<String, Integer> added = new HashMap<>();
         root.path("added_tokens").forEach(t -> added.put(t.path("content").asText(), t.path("id").asInt()));
         added.forEach(vocabulary::putIfAbsent);
@@ -104,8 +104,8 @@ public final class HfBpeTokenizer implements Tokenizer {
         Map<String, Integer> vocabulary = new HashMap<>();
         Map<String, Integer> ranks = new HashMap<>();
         try {
-            JSON.readTree(Files.readString(encoderJson)).fields()
-                    .forEachRemaining(e -> vocabulary.put(e.getKey(), e.getValue().asInt()));
+            JSON.readTree(Files.readString(encoderJson)).properties()
+                    .forEach(e -> vocabulary.put(e.getKey(), e.getValue().asInt()));
             int rank = 0;
             for (String line : Files.readAllLines(vocabBpe, StandardCharsets.UTF_8)) {
                 if (line.startsWith("#version") || line.isBlank()) {

@@ -96,7 +96,8 @@ class QatTrainerTest {
         // a fleet trainer: each segment in a new model, from the last checkpoint, on a thread other than the one
         // that loaded the engine (PyTorch's grad mode is per thread and on by default)
         Path checkpoints = dir.resolve("segments");
-        Map<String, float[]>[] segmented = new Map[1];
+        java.util.concurrent.atomic.AtomicReference<Map<String, float[]>> segmented =
+                new java.util.concurrent.atomic.AtomicReference<>();
         Throwable[] failure = new Throwable[1];
         Thread worker = new Thread(() -> {
             try {
@@ -104,7 +105,7 @@ class QatTrainerTest {
                     try (LlamaModel model = freshModel()) {
                         QatTrainer.train(model, SPEC, cherries, TOKENS, settings(4, 0), checkpoints, until,
                                 Progress.NONE);
-                        segmented[0] = snapshot(model);
+                        segmented.set(snapshot(model));
                     }
                 }
             } catch (Throwable e) {
@@ -116,7 +117,7 @@ class QatTrainerTest {
         if (failure[0] != null) {
             throw new AssertionError("training on a fresh thread failed", failure[0]);
         }
-        uninterrupted.forEach((name, values) -> assertArrayEquals(values, segmented[0].get(name), 0f, name));
+        uninterrupted.forEach((name, values) -> assertArrayEquals(values, segmented.get().get(name), 0f, name));
     }
 
     @Test

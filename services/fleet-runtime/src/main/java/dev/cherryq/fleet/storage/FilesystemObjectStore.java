@@ -131,12 +131,7 @@ public final class FilesystemObjectStore implements ObjectStore {
     public void close() {}
 
     private TensorRef reference(String key, long length, String sha256, String mediaType, String dtype, long... shape) {
-        TensorRef.Builder ref = TensorRef.newBuilder().setUri(uri(key)).setByteLength(length).setSha256(sha256)
-                .setMediaType(mediaType).setDtype(dtype == null ? "" : dtype);
-        for (long dimension : shape) {
-            ref.addShape(dimension);
-        }
-        return ref.build();
+        return ObjectStore.reference(uri(key), length, sha256, mediaType, dtype, shape);
     }
 
     private Path pathOf(String key) {

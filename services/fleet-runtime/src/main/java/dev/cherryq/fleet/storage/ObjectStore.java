@@ -52,4 +52,14 @@ public interface ObjectStore extends AutoCloseable {
 
     @Override
     void close();
+
+    /** A reference to an object: where it is, what it holds, and how to check it. */
+    static TensorRef reference(String uri, long length, String sha256, String mediaType, String dtype, long... shape) {
+        TensorRef.Builder ref = TensorRef.newBuilder().setUri(uri).setByteLength(length).setSha256(sha256)
+                .setMediaType(mediaType).setDtype(dtype == null ? "" : dtype);
+        for (long dimension : shape) {
+            ref.addShape(dimension);
+        }
+        return ref.build();
+    }
 }

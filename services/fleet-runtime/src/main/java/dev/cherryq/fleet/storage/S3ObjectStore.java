@@ -245,11 +245,6 @@ public final class S3ObjectStore implements ObjectStore {
     }
 
     private TensorRef reference(String key, long length, String sha256, String mediaType, String dtype, long... shape) {
-        TensorRef.Builder ref = TensorRef.newBuilder().setUri(uri(key)).setByteLength(length).setSha256(sha256)
-                .setMediaType(mediaType).setDtype(dtype == null ? "" : dtype);
-        for (long dimension : shape) {
-            ref.addShape(dimension);
-        }
-        return ref.build();
+        return ObjectStore.reference(uri(key), length, sha256, mediaType, dtype, shape);
     }
 }
