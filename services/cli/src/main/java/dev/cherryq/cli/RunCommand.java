@@ -133,7 +133,10 @@ final class RunCommand implements Callable<Integer> {
         Files.createDirectories(root.resolve("logs"));
         PrintWriter console = spec.commandLine().getOut();
         long started = System.nanoTime();
-        List<Process> workers = new ArrayList<>();
+        List<Process> workers = new java.util.concurrent.CopyOnWriteArrayList<>();
+        // Ctrl-C ends the extra worker processes too
+        Thread stopWorkers = new Thread(() -> workers.forEach(Process::destroy), "cherryq-stop-workers");
+        Runtime.getRuntime().addShutdownHook(stopWorkers);
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(root.resolve("kafka"), 0)) {
             Map<String, String> environment = environment(broker, root, modelPath, List.of(heldOut, training, calibration));
             FleetConfig config = FleetConfig.from(environment);
@@ -167,6 +170,11 @@ final class RunCommand implements Callable<Integer> {
                 if (!worker.waitFor(15, TimeUnit.SECONDS)) {
                     worker.destroyForcibly();
                 }
+            }
+            try {
+                Runtime.getRuntime().removeShutdownHook(stopWorkers);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or has run
             }
         }
     }
