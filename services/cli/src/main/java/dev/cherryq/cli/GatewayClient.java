@@ -15,7 +15,9 @@ import java.util.stream.Stream;
 /** The gateway's HTTP API from the command line: submit, status, report, and the server-sent-events watch. */
 final class GatewayClient {
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    /** HTTP/1.1: the JDK client would otherwise try an h2c upgrade on every plain-HTTP request. */
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10)).build();
     private final String base;
     private final String token;
 

@@ -21,15 +21,19 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The whole fleet in one process (the embedded mode's code path) behind the gateway's HTTP API, on a real broker:
  * a CherryQ job end to end against the one-process command, refused and failed requests, idempotent submission.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES) // a stalled job fails the test instead of hanging the build
 class EmbeddedFleetTest {
 
     private static final String TOKEN = "test-gateway-token";
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     @TempDir
     static Path directory;
@@ -122,13 +126,14 @@ class EmbeddedFleetTest {
 
     @Test
     void shouldRefuseUnauthenticatedAndMalformedSubmissionsAtTheDoor() throws Exception {
-        HttpClient http = HttpClient.newHttpClient();
+        HttpClient http = HTTP;
         HttpResponse<String> anonymous = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fleet.port()
-                + "/v1/jobs")).POST(HttpRequest.BodyPublishers.ofString(request(""))).build(),
+                + "/v1/jobs")).timeout(java.time.Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(request("")))
+                .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(401, anonymous.statusCode());
         HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fleet.port()
-                + "/ready")).GET().build(), HttpResponse.BodyHandlers.ofString());
+                + "/ready")).timeout(java.time.Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, health.statusCode(), "probes need no token");
         for (String body : List.of("{not json", "[1,2]", "{\"model\":\"demo\",\"eval_data\":\"x\",\"bitz\":3}",
                 "{\"model\":\"demo\",\"eval_data\":\"x\",\"bits\":\"three\"}")) {
@@ -154,7 +159,8 @@ class EmbeddedFleetTest {
     }
 
     private static String scrape() throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fleet.port()
-                + "/metrics")).GET().build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + fleet.port() + "/metrics"))
+                .timeout(java.time.Duration.ofSeconds(30)).GET().build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
     }
 }

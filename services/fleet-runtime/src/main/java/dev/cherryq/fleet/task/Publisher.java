@@ -30,9 +30,8 @@ public final class Publisher implements AutoCloseable {
         for (Outgoing message : messages) {
             Integer partition = null;
             if (message.spreadIndex() != null) {
-                int count = partitionCounts.computeIfAbsent(message.topic().name(),
-                        topic -> producer.partitionsFor(topic).size());
-                partition = Math.floorMod(message.spreadIndex(), count);
+                int count = partitionCount(message.topic().name());
+                partition = count > 0 ? Math.floorMod(message.spreadIndex(), count) : null; // unknown yet: by key
             }
             RecordHeaders headers = new RecordHeaders();
             headers.add(Topics.HEADER_TYPE, message.message().getDescriptorForType().getFullName()
@@ -43,6 +42,18 @@ public final class Publisher implements AutoCloseable {
         for (Future<RecordMetadata> future : pending) {
             future.get();
         }
+    }
+
+    private int partitionCount(String topic) {
+        Integer known = partitionCounts.get(topic);
+        if (known != null) {
+            return known;
+        }
+        int count = producer.partitionsFor(topic).size();
+        if (count > 0) {
+            partitionCounts.put(topic, count);
+        }
+        return count;
     }
 
     /** Sends raw bytes with headers (dead letters) and waits. */
