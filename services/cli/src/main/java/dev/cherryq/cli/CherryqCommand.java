@@ -98,6 +98,8 @@ public final class CherryqCommand implements Runnable {
             System.setProperty("org.slf4j.simpleLogger.log.state.change.logger", "warn");
             // the embedded broker's shutdown closes its controller channel twice; harmless, and not the user's concern
             System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka.clients.NetworkClient", "error");
+            // a fresh embedded broker announces its first controller activation as a warning
+            System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka.controller", "error");
         }
         System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
         System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS");

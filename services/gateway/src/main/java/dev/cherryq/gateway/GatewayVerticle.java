@@ -75,8 +75,8 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
     public Future<?> start() {
         if (fleet.config().gatewayToken() == null || fleet.config().gatewayToken().isEmpty()) {
             LOG.warn("*** GATEWAY AUTHENTICATION IS OFF: CHERRYQ_GATEWAY_TOKEN is not set, so anyone who can reach "
-                    + "http://{}:{} can submit jobs. Set it for any deployment beyond this machine. ***",
-                    fleet.config().httpHost(), fleet.config().httpPort());
+                    + "{} can submit jobs{}. Set it for any deployment beyond this machine. ***",
+                    fleet.config().httpHost(), isLoopback(fleet.config().httpHost()) ? " (loopback only here)" : "");
         }
         Router router = fleet.router();
         router.route("/v1/*").handler(this::authenticate);
@@ -245,6 +245,10 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
         }
         table.all().values().forEach(status -> counts.merge(status.getState(), 1, Integer::sum));
         counts.forEach((state, count) -> fleet.metrics().jobs.labelValues(stateName(state)).set(count));
+    }
+
+    private static boolean isLoopback(String host) {
+        return host.equals("127.0.0.1") || host.equals("localhost") || host.equals("::1");
     }
 
     static String stateName(JobState state) {
