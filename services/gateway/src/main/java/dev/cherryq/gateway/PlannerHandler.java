@@ -110,7 +110,11 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             }
             data.setCalibrationTokens(TokenTensors.put(fleet.store(), key(jobId, "calibration"), calibration, scratch));
         }
-        if (RequestSettings.trains(request)) {
+        boolean sameText = RequestSettings.scores(request)
+                && request.getTrainDataUri().equals(request.getCalibrationDataUri());
+        if (RequestSettings.trains(request) && sameText) {
+            data.setTrainTokens(data.getCalibrationTokens()); // one text: tokenized and stored once
+        } else if (RequestSettings.trains(request)) {
             int[] train = tokens("train_data", request.getTrainDataUri(), tokenizer, vocabulary);
             if (train.length < request.getSeqLen()) {
                 throw new InvalidInputException("train_data has " + train.length + " tokens, fewer than one window of "
