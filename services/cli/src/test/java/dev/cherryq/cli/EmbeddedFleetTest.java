@@ -94,7 +94,9 @@ class EmbeddedFleetTest {
                 "--batch-size", 2, "--lr", "1e-3", "--seq-len", 32, "--seed", 5, "--out", quantized);
         JsonNode eval = Json.MAPPER.readTree(run("eval", "--model", quantized, "--text", heldOut, "--seq-len", 32,
                 "--batch-size", 4, "--format", "json"));
-        assertEquals(eval.path("mean_nll").asDouble(), fleetNll, 1e-5 * fleetNll,
+        // equal up to float rounding that fake quantization can amplify (core QatTrainerTest's note); 1e-3 relative
+        // is ten times tighter than the fleet's acceptance bound of 1%
+        assertEquals(eval.path("mean_nll").asDouble(), fleetNll, 1e-3 * fleetNll,
                 "the fleet and one process compute the same CherryQ model");
         assertEquals(eval.path("predicted_tokens").asLong(), rows.get(1).path("predicted_tokens").asLong());
 

@@ -40,7 +40,7 @@ class TrainerStageTest {
     Path directory;
 
     @Test
-    void shouldTrainInSegmentsToTheSameWeightsAsOneRunAndSkipADuplicateSegment() throws Exception {
+    void shouldTrainInSegmentsToTheWeightsOfOneRunAndSkipADuplicateSegment() throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
             ServiceHost host = harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)));
             QuantizationRequest request = StageFixtures.request("job-train");
@@ -76,7 +76,6 @@ class TrainerStageTest {
             assertTrue(evalTask.getQuantized().getEffectiveBits() > 3, "cherries and scales cost bits");
             assertEquals(4, evalTask.getQuantized().getLossesCount());
 
-            // the exported dense weights equal the uninterrupted run's, bit for bit (one PyTorch thread)
             Path exported = null;
             for (TensorRef file : evalTask.getModel().getFilesList()) {
                 Path local = store.fetch(file, directory);
@@ -86,9 +85,19 @@ class TrainerStageTest {
                 for (String name : LlamaTensorNames.linearWeights(checkpoint.config())) {
                     assertTrue(checkpoint.tensors().contains(name), name);
                 }
+                // embeddings are trained and kept in full precision: the segmented run ends where one run ends, to
+                // float rounding amplified by fake quantization (see core's QatTrainerTest), and training moved them
                 String embedding = "model.embed_tokens.weight";
-                assertArrayEquals(expected.get(embedding), checkpoint.tensors().readFloats(embedding),
-                        "embeddings are trained and kept in full precision");
+                float[] trained = checkpoint.tensors().readFloats(embedding);
+                assertArrayEquals(expected.get(embedding), trained, 1e-4f, embedding);
+                try (LlamaCheckpoint original = LlamaCheckpoint.open(FleetHarness.demoModel())) {
+                    float[] before = original.tensors().readFloats(embedding);
+                    double moved = 0;
+                    for (int i = 0; i < before.length; i++) {
+                        moved = Math.max(moved, Math.abs(before[i] - trained[i]));
+                    }
+                    assertTrue(moved > 1e-3, "training moved the embeddings by " + moved);
+                }
             }
 
             harness.send(Topics.TRAIN_TASKS, "job-train", first); // redelivered after its checkpoint exists

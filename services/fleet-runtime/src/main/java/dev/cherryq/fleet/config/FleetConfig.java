@@ -75,9 +75,9 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
             MODEL_ROOTS, DATA_ROOTS, ALLOWED_BUCKETS, WORK_DIR, HTTP_HOST, HTTP_PORT, GATEWAY_TOKEN,
             MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, TASK_MAX_ATTEMPTS);
 
-    /** CHERRYQ_ variables of the command-line tools, not of a service: allowed in a service's environment. */
+    /** CHERRYQ_ variables read elsewhere (the launcher, the CLI, the engine's thread count): allowed beside these. */
     public static final List<String> CLIENT_SETTINGS = List.of("CHERRYQ_JAVA_OPTS", "CHERRYQ_LOG", "CHERRYQ_DEBUG",
-            "CHERRYQ_GATEWAY_URL");
+            "CHERRYQ_GATEWAY_URL", "CHERRYQ_THREADS");
 
     /** Kafka settings whose values are secrets. */
     private static final List<String> SECRET_WORDS = List.of("password", "secret", "jaas", "token", "key");
