@@ -85,18 +85,23 @@ class TrainerStageTest {
                 for (String name : LlamaTensorNames.linearWeights(checkpoint.config())) {
                     assertTrue(checkpoint.tensors().contains(name), name);
                 }
-                // embeddings are trained and kept in full precision: the segmented run ends where one run ends, to
-                // float rounding amplified by fake quantization (see core's QatTrainerTest), and training moved them
+                // embeddings are trained and kept in full precision. The segmented run ends where one run ends, up to
+                // float rounding that fake quantization amplifies (core QatTrainerTest's note): the difference must be
+                // small against what training changed (a lost optimizer state or wrong batches would be of its size)
                 String embedding = "model.embed_tokens.weight";
                 float[] trained = checkpoint.tensors().readFloats(embedding);
-                assertArrayEquals(expected.get(embedding), trained, 1e-4f, embedding);
+                float[] reference = expected.get(embedding);
                 try (LlamaCheckpoint original = LlamaCheckpoint.open(FleetHarness.demoModel())) {
                     float[] before = original.tensors().readFloats(embedding);
-                    double moved = 0;
+                    double difference = 0;
+                    double update = 0;
                     for (int i = 0; i < before.length; i++) {
-                        moved = Math.max(moved, Math.abs(before[i] - trained[i]));
+                        difference += Math.pow(trained[i] - reference[i], 2);
+                        update += Math.pow(reference[i] - before[i], 2);
                     }
-                    assertTrue(moved > 1e-3, "training moved the embeddings by " + moved);
+                    assertTrue(update > 0, "training changed the embeddings");
+                    assertTrue(Math.sqrt(difference) < 0.05 * Math.sqrt(update), "segmented vs one run: |difference| "
+                            + Math.sqrt(difference) + " against |update| " + Math.sqrt(update));
                 }
             }
 
