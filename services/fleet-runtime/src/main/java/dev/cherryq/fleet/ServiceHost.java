@@ -130,10 +130,6 @@ public final class ServiceHost implements AutoCloseable {
         return context;
     }
 
-    public List<Deployable> verticles() {
-        return List.copyOf(verticles);
-    }
-
     public int port() {
         return server == null ? -1 : server.actualPort();
     }

@@ -28,10 +28,6 @@ public final class StageVerticle<T extends Message> extends VerticleBase impleme
         return fleet -> new StageVerticle<>(fleet, handler.apply(fleet));
     }
 
-    public StageHandler<T> handler() {
-        return handler;
-    }
-
     @Override
     public boolean isReady() {
         return consumer != null && consumer.isReady();

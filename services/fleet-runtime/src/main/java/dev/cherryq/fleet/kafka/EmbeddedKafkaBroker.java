@@ -31,12 +31,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     private final KafkaRaftServer server;
     private final int port;
-    private final Path logDirectory;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, int port, Path logDirectory) {
+    private EmbeddedKafkaBroker(KafkaRaftServer server, int port) {
         this.server = server;
         this.port = port;
-        this.logDirectory = logDirectory;
     }
 
     /** Starts a broker on {@code port} (0 = a free one) with its log in {@code logDirectory}; keeps data there. */
@@ -81,7 +79,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         long started = System.nanoTime();
         KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(properties, false), Time.SYSTEM);
         server.startup();
-        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, brokerPort, logDirectory);
+        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, brokerPort);
         broker.awaitReady();
         LOG.info("embedded Kafka broker ready at {} in {} ms (log {})", broker.bootstrapServers(),
                 (System.nanoTime() - started) / 1_000_000, logDirectory);
@@ -94,10 +92,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     public int port() {
         return port;
-    }
-
-    public Path logDirectory() {
-        return logDirectory;
     }
 
     private void awaitReady() throws InterruptedException {

@@ -95,10 +95,6 @@ public final class FleetMetrics {
         JvmMetrics.builder().register(registry);
     }
 
-    public PrometheusRegistry registry() {
-        return registry;
-    }
-
     /** The Prometheus text exposition of everything registered. */
     public byte[] scrape() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();

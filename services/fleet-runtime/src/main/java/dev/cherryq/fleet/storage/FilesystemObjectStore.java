@@ -27,10 +27,6 @@ public final class FilesystemObjectStore implements ObjectStore {
         this.root = Files.createDirectories(root.toAbsolutePath().normalize()).toRealPath();
     }
 
-    public Path root() {
-        return root;
-    }
-
     @Override
     public TensorRef put(String key, Path source, String mediaType, String dtype, long... shape) throws IOException {
         Path target = pathOf(key);

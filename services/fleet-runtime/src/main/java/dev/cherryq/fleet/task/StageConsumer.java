@@ -82,7 +82,6 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
 
     @Override
     public void run() {
-        String typeName = handler.parser().getClass().getName();
         LOG.info("{}: consuming {} as group {}", stageLabel, handler.input().name(), handler.input().consumerGroup());
         try {
             consumer.subscribe(List.of(handler.input().name()), new ConsumerRebalanceListener() {
@@ -114,7 +113,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
         } finally {
             running = false;
             consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
-            LOG.info("{}: consumer closed ({})", stageLabel, typeName);
+            LOG.info("{}: consumer of {} closed", stageLabel, handler.input().name());
         }
     }
 
