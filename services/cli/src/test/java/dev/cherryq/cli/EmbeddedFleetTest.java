@@ -94,8 +94,8 @@ class EmbeddedFleetTest {
                 "--batch-size", 2, "--lr", "1e-3", "--seq-len", 32, "--seed", 5, "--out", quantized);
         JsonNode eval = Json.MAPPER.readTree(run("eval", "--model", quantized, "--text", heldOut, "--seq-len", 32,
                 "--batch-size", 4, "--format", "json"));
-        // equal up to float rounding that fake quantization can amplify (core QatTrainerTest's note); 1e-3 relative
-        // is ten times tighter than the fleet's acceptance bound of 1%
+        // equal up to float addition order (the selector sums Fisher partials shard by shard, which can flip a
+        // near-tie between cherry candidates); 1e-3 relative is ten times tighter than the fleet's acceptance bound of 1%
         assertEquals(eval.path("mean_nll").asDouble(), fleetNll, 1e-3 * fleetNll,
                 "the fleet and one process compute the same CherryQ model");
         assertEquals(eval.path("predicted_tokens").asLong(), rows.get(1).path("predicted_tokens").asLong());

@@ -42,6 +42,27 @@ public final class TestFixtures {
         return shared("models/stories260K/tok512.bin");
     }
 
+    /**
+     * Runs the garbage collector until unreachable direct buffers are freed, then allocates small direct buffers that
+     * may reuse the freed memory. Called between a forward and its backward, it exposes any array in the autograd
+     * graph that still points at memory Java has freed ({@link Scalars} explains how DJL makes such arrays).
+     */
+    public static void collectGarbage() {
+        for (int round = 0; round < 2; round++) {
+            System.gc();
+            try {
+                Thread.sleep(100); // the cleaner thread frees the buffers after the collection
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        java.util.List<java.nio.ByteBuffer> reused = new java.util.ArrayList<>();
+        for (int i = 0; i < 2000; i++) {
+            reused.add(java.nio.ByteBuffer.allocateDirect(8).putDouble(0, 12345.0));
+        }
+    }
+
     /** A file fetched from a registry package into the cache, or a skipped test saying how to fetch it. */
     public static Path registry(String relative) {
         Path path = cacheDir().resolve("registry").resolve(relative);

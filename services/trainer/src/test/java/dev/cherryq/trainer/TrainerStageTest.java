@@ -30,7 +30,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -117,31 +116,24 @@ class TrainerStageTest {
     }
 
     @Test
-    @Disabled("flaky: the known training-reproducibility issue noted on core's QatTrainerTest; one CI run found the "
-            + "segmented embeddings 0.109 from the one-run reference against an update of 0.159")
     void shouldTrainInSegmentsToTheWeightsOfOneRun() throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
             harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)));
             SegmentedRun run = trainInSegments(harness);
             Map<String, float[]> expected = run.expected();
             try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(run.exported())) {
-                // embeddings are trained and kept in full precision. The segmented run ends where one run ends, up to
-                // float rounding that fake quantization amplifies (core QatTrainerTest's note): the difference must be
-                // small against what training changed (a lost optimizer state or wrong batches would be of its size)
+                // embeddings are trained and kept in full precision: two segments on the fleet's compute thread end
+                // bit for bit where one run on this thread ends (same batches, schedule, optimizer state, one thread)
                 String embedding = "model.embed_tokens.weight";
                 float[] trained = checkpoint.tensors().readFloats(embedding);
-                float[] reference = expected.get(embedding);
+                assertArrayEquals(expected.get(embedding), trained, 0f, embedding);
                 try (LlamaCheckpoint original = LlamaCheckpoint.open(FleetHarness.demoModel())) {
                     float[] before = original.tensors().readFloats(embedding);
-                    double difference = 0;
-                    double update = 0;
+                    double moved = 0;
                     for (int i = 0; i < before.length; i++) {
-                        difference += Math.pow(trained[i] - reference[i], 2);
-                        update += Math.pow(reference[i] - before[i], 2);
+                        moved = Math.max(moved, Math.abs(before[i] - trained[i]));
                     }
-                    assertTrue(update > 0, "training changed the embeddings");
-                    assertTrue(Math.sqrt(difference) < 0.05 * Math.sqrt(update), "segmented vs one run: |difference| "
-                            + Math.sqrt(difference) + " against |update| " + Math.sqrt(update));
+                    assertTrue(moved > 1e-3, "training moved the embeddings by " + moved);
                 }
             }
         }

@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.Scalars;
 import dev.cherryq.core.format.TensorSource;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -124,7 +125,7 @@ public final class LlamaModel implements AutoCloseable {
         NDArray causalMask = causalMask(step, seq); // (seq, seq): 0 on and below the diagonal, -inf above
         for (int layer = 0; layer < config.numberOfLayers(); layer++) {
             // attention rmsnorm
-            NDArray normed = rmsNorm(x, param(LlamaTensorNames.attentionNorm(layer)));
+            NDArray normed = rmsNorm(step, x, param(LlamaTensorNames.attentionNorm(layer)));
             // q, k, v projections: (batch, seq, heads*headDim) -> (batch, heads, seq, headDim)
             NDArray q = heads(linear(normed, LlamaTensorNames.Projection.Q, layer), config.numberOfHeads());
             NDArray k = heads(linear(normed, LlamaTensorNames.Projection.K, layer), config.numberOfKeyValueHeads());
@@ -138,13 +139,14 @@ public final class LlamaModel implements AutoCloseable {
                 v = v.repeat(1, config.queriesPerKeyValueHead());
             }
             // scaled dot-product scores with causal mask: (batch, heads, seq, seq)
-            NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim)).add(causalMask);
+            NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Scalars.of(step, (float) (1.0 / Math.sqrt(headDim))))
+                    .add(causalMask);
             NDArray attended = scores.softmax(-1).matMul(v); // (batch, heads, seq, headDim)
             NDArray merged = attended.transpose(0, 2, 1, 3).reshape(batch, seq, config.queryDim());
             // output projection and residual
             x = x.add(linear(merged, LlamaTensorNames.Projection.O, layer));
             // mlp rmsnorm
-            NDArray mlpIn = rmsNorm(x, param(LlamaTensorNames.mlpNorm(layer)));
+            NDArray mlpIn = rmsNorm(step, x, param(LlamaTensorNames.mlpNorm(layer)));
             // SiLU-gated MLP: down(silu(gate x) * up x), then residual
             NDArray gate = linear(mlpIn, LlamaTensorNames.Projection.GATE, layer);
             NDArray up = linear(mlpIn, LlamaTensorNames.Projection.UP, layer);
@@ -152,7 +154,7 @@ public final class LlamaModel implements AutoCloseable {
             x = x.add(linear(activated, LlamaTensorNames.Projection.DOWN, layer));
         }
         // final rmsnorm and output head: (batch, seq, vocab)
-        NDArray finalNormed = rmsNorm(x, param(LlamaTensorNames.FINAL_NORM));
+        NDArray finalNormed = rmsNorm(step, x, param(LlamaTensorNames.FINAL_NORM));
         NDArray head = config.tieWordEmbeddings() ? param(LlamaTensorNames.EMBED_TOKENS) : param(LlamaTensorNames.LM_HEAD);
         return finalNormed.matMul(head.transpose());
     }
@@ -200,9 +202,10 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** x * rsqrt(mean(x^2) + eps) * weight over the last axis. */
-    private NDArray rmsNorm(NDArray x, NDArray weight) {
+    private NDArray rmsNorm(NDManager step, NDArray x, NDArray weight) {
         NDArray meanSquare = x.square().mean(new int[] {-1}, true);
-        return x.mul(meanSquare.add(config.rmsNormEps()).pow(-0.5)).mul(weight);
+        NDArray epsilon = Scalars.of(step, (float) config.rmsNormEps());
+        return x.mul(meanSquare.add(epsilon).pow(Scalars.of(step, -0.5f))).mul(weight);
     }
 
     /** HF rotate-half RoPE: x*cos + rotate_half(x)*sin with rotate_half(x) = [-x2, x1]. x: (batch, heads, seq, headDim). */

@@ -7,6 +7,7 @@ import ai.djl.training.GradientCollector;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.Progress;
+import dev.cherryq.core.Scalars;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.quant.QuantSpec;
@@ -93,7 +94,7 @@ public final class QatTrainer {
                             NDArray ids = model.tokenArray(stepScope, batch, settings.batchSize(), window); // (B, L)
                             NDArray meanNll = model.nextTokenNll(stepScope, ids).mean();
                             // micro-batch gradients add up in DJL; scale so the step sees their mean
-                            collector.backward(meanNll.div(settings.gradientAccumulation()));
+                            collector.backward(meanNll.div(Scalars.of(stepScope, settings.gradientAccumulation())));
                             loss += meanNll.getFloat() / settings.gradientAccumulation();
                         }
                     }
