@@ -36,6 +36,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class ServiceHost implements AutoCloseable {
 
+    /** Prometheus exposition of the service's metrics. */
+    public static final String METRICS_PATH = "/metrics";
+    /** Liveness: 200 while the process serves HTTP. */
+    public static final String HEALTH_PATH = "/health";
+    /** Readiness: 200 once every consumer holds its assignment (and the gateway its status table), else 503. */
+    public static final String READY_PATH = "/ready";
+
     private static final Logger LOG = LoggerFactory.getLogger(ServiceHost.class);
 
     private final FleetContext context;
@@ -99,12 +106,12 @@ public final class ServiceHost implements AutoCloseable {
 
     private void deployAndListen(List<Function<FleetContext, Deployable>> factories) throws Exception {
         Router router = context.router();
-        router.get("/metrics").handler(request -> request.response()
+        router.get(METRICS_PATH).handler(request -> request.response()
                 .putHeader("content-type", FleetMetrics.contentType()).end(io.vertx.core.buffer.Buffer.buffer(
                         context.metrics().scrape())));
-        router.get("/health").handler(request -> request.response().putHeader("content-type", "application/json")
+        router.get(HEALTH_PATH).handler(request -> request.response().putHeader("content-type", "application/json")
                 .end("{\"status\":\"UP\"}"));
-        router.get("/ready").handler(request -> {
+        router.get(READY_PATH).handler(request -> {
             boolean ready = verticles.stream().allMatch(v -> !(v instanceof Readiness r) || r.isReady());
             request.response().setStatusCode(ready ? 200 : 503).putHeader("content-type", "application/json")
                     .end(ready ? "{\"status\":\"READY\"}" : "{\"status\":\"STARTING\"}");
