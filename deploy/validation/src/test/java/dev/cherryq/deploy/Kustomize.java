@@ -9,7 +9,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -124,7 +123,7 @@ final class Kustomize {
         for (int i = 0; i < tokens.length - 1; i++) {
             String token = unescape(tokens[i]);
             JsonNode next = parent.isArray() ? parent.path(Integer.parseInt(token)) : parent.path(token);
-            if (next.isMissingNode() && op.equals("add") && parent.isObject()) {
+            if (next.isMissingNode()) {
                 throw new AssertionError("patch path " + operation.path("path").asText() + ": '" + token + "' is missing");
             }
             parent = next;
@@ -175,9 +174,5 @@ final class Kustomize {
             throw new AssertionError("expected one " + kind + " named " + name + ", found " + found.size());
         }
         return found.get(0);
-    }
-
-    static Iterable<JsonNode> iterable(Iterator<JsonNode> iterator) {
-        return () -> iterator;
     }
 }
