@@ -12,6 +12,7 @@ import io.vertx.junit5.VertxTestContext;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -25,6 +26,11 @@ class ServiceHostEndpointsTest {
     static Path directory;
     static FleetHarness harness;
     static ServiceHost host;
+    /**
+     * Held in a field: Vert.x 5 shuts an HttpClient down when it is garbage collected, so a client in a local variable
+     * can close its connections mid-request once the test method has returned (seen in CI as HttpClosedException).
+     */
+    HttpClient client;
 
     @BeforeAll
     static void start() throws Exception {
@@ -37,9 +43,16 @@ class ServiceHostEndpointsTest {
         harness.close();
     }
 
+    @AfterEach
+    void closeClient() {
+        if (client != null) {
+            client.close();
+        }
+    }
+
     @Test
     void shouldServeHealthReadinessAndPrometheusMetrics(Vertx vertx, VertxTestContext test) {
-        HttpClient client = vertx.createHttpClient();
+        client = vertx.createHttpClient();
         var checkpoint = test.checkpoint(3);
         for (String path : List.of("/health", "/ready", "/metrics")) {
             client.request(HttpMethod.GET, host.port(), "127.0.0.1", path)
