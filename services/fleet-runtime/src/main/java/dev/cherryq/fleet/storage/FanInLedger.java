@@ -9,8 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The durable state of a fan-in: one small object per received result at a key fixed by (job, stage, shard). A
- * duplicate result overwrites its own entry, an out-of-order one simply arrives earlier, and a restarted fan-in
+ * The durable state of a fan-in: one small object per received result at a key fixed by (job, stage, shard). The
+ * first result of a shard is kept and a duplicate changes nothing (a redelivered or replayed result, or one re-emitted
+ * by a worker that found its output already stored, may differ in its timing fields), an out-of-order one simply
+ * arrives earlier, and a restarted fan-in
  * worker finds every entry its predecessor recorded. The fan-in is complete when the entries number the expected
  * count; entries come back sorted by shard, so merging them is deterministic whatever the arrival order.
  */
@@ -22,8 +24,14 @@ public final class FanInLedger {
         this.store = store;
     }
 
-    public void record(String jobId, Stage stage, String shardName, Message result) throws IOException {
-        store.putBytes(prefix(jobId, stage) + shardName, result.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
+    /** Records a shard's result unless one is already recorded; true when this call wrote it. */
+    public boolean record(String jobId, Stage stage, String shardName, Message result) throws IOException {
+        String key = prefix(jobId, stage) + shardName;
+        if (store.stat(key, ObjectStore.MEDIA_PROTOBUF).isPresent()) {
+            return false;
+        }
+        store.putBytes(key, result.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
+        return true;
     }
 
     /** Every recorded result, sorted by shard name. */
