@@ -67,8 +67,9 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
             1 << 20, 1024, 64 << 20, "largest message a consumer accepts; larger ones are dead-lettered");
     public static final ConfigKey<Integer> MAX_REQUEST_BYTES = ConfigKey.integer("CHERRYQ_MAX_REQUEST_BYTES",
             64 << 10, 256, 16 << 20, "largest HTTP request body the gateway accepts");
-    public static final ConfigKey<Integer> TASK_MAX_ATTEMPTS = ConfigKey.integer("CHERRYQ_TASK_MAX_ATTEMPTS", 3, 1,
-            100, "attempts of a task that fails with a retriable error before it is failed for good");
+    public static final ConfigKey<Integer> TASK_MAX_ATTEMPTS = ConfigKey.integer("CHERRYQ_TASK_MAX_ATTEMPTS", 6, 1,
+            100, "attempts of a task that fails with a retriable error before it is failed for good (backoff 1, 2, 4, "
+                    + "8, 16, then 30 s: the default 6 rides out about 30 s of broker or store outage)");
 
     public static final List<ConfigKey<?>> KEYS = List.of(BOOTSTRAP_SERVERS, CREATE_TOPICS, STORE, STORE_DIR,
             S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PREFIX,

@@ -24,7 +24,7 @@ class FleetConfigTest {
         assertEquals("127.0.0.1:9092", config.bootstrapServers());
         assertEquals(FleetConfig.StoreKind.FILESYSTEM, config.store());
         assertEquals(8080, config.httpPort());
-        assertEquals(3, config.taskMaxAttempts());
+        assertEquals(6, config.taskMaxAttempts());
         assertTrue(config.createTopics());
     }
 
