@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
         description = "Low-bit LLM quantization that keeps the high-impact 'cherry' parameters in high precision.",
         subcommands = {EvalCommand.class, QuantizeCommand.class, ConvertCommand.class, InspectCommand.class,
                 TrainTokenizerCommand.class, PretrainCommand.class, PlotLossesCommand.class, ReportCommand.class, DemoCommand.class,
-                RunCommand.class, ServeCommand.class, BrokerCommand.class, EngineCommand.class, JobCommands.Submit.class,
+                RunCommand.class, BenchCommand.class, ServeCommand.class, BrokerCommand.class, EngineCommand.class, JobCommands.Submit.class,
                 JobCommands.Status.class, JobCommands.Watch.class})
 public final class CherryqCommand implements Runnable {
 

@@ -97,7 +97,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--eval-windows-per-shard", defaultValue = "32", description = "windows per evaluator task (default: ${DEFAULT-VALUE})")
     int evalWindowsPerShard;
 
-    @Option(names = "--baselines", split = ",", defaultValue = "fp,rtn", description = "extra rows: fp, rtn (default: ${DEFAULT-VALUE})")
+    @Option(names = "--baselines", split = ",", defaultValue = "fp,rtn", description = "extra rows: fp, rtn, or none (default: ${DEFAULT-VALUE})")
     List<String> baselines;
 
     @Option(names = "--scorers", defaultValue = "1", description = "scorer workers; beyond the first, separate local processes (default: ${DEFAULT-VALUE})")
@@ -178,7 +178,8 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private Map<String, String> environment(EmbeddedKafkaBroker broker, Path root, Path modelPath, List<Path> texts) {
+    /** The fleet settings of a local fleet on {@code broker} with its store and work folders under {@code root}. */
+    static Map<String, String> environment(EmbeddedKafkaBroker broker, Path root, Path modelPath, List<Path> texts) {
         Map<String, String> environment = new HashMap<>();
         System.getenv().forEach((name, value) -> {
             if (!name.startsWith("CHERRYQ_")) {
@@ -208,12 +209,12 @@ final class RunCommand implements Callable<Integer> {
                 .put("segment_steps", segmentSteps).put("batch_size", batchSize).put("lr", learningRate)
                 .put("seq_len", sequenceLength).put("seed", seed).put("eval_windows_per_shard", evalWindowsPerShard);
         ArrayNode rows = request.putArray("baselines");
-        baselines.forEach(rows::add);
+        baselines.stream().filter(row -> !row.equals("none")).forEach(rows::add);
         return Json.line(request);
     }
 
     /** A stage worker as a separate JVM on the same jar, broker and store; its own work folder and log. */
-    private static Process startWorker(String stage, int index, Map<String, String> environment, Path root)
+    static Process startWorker(String stage, int index, Map<String, String> environment, Path root)
             throws IOException {
         String name = stage + "-" + index;
         String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java");
