@@ -66,6 +66,7 @@ final class BenchReport {
                 double flops = Double.parseDouble(stage[2]) * n * stats.median(key) / 1e9;
                 md.append("| ").append(name).append(" | ").append(stage[1]).append(" | ").append(stats.cell(key, "%,.0f"))
                         .append(" | ").append(fmt("%.2f", flops)).append(" | ").append(fmt("%.1f%%", 100 * flops / ceiling))
+                        .append(flops > 1.2 * ceiling ? " **above the ceiling: a FLOP count or a timing is wrong**" : "")
                         .append(" | ").append(fmt("%.1f%%", 100 * flops / shapeRate)).append(" |\n");
             }
         }

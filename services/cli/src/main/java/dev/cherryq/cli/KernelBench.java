@@ -106,7 +106,7 @@ final class KernelBench {
             try (LlamaModel model = LlamaModel.load(checkpoint)) {
                 Clock clock = new Clock();
                 ImpactScorer.score(model, new CalibrationSamples(tokens, samples, sequenceLength, 1), 0, samples, clock);
-                score = sequenceLength / clock.secondsPerUnit();
+                score = sequenceLength / clock.secondsPerUnit(); // progress in samples
             }
             double qat;
             Path scratch = Files.createTempDirectory("cherryq-bench-qat-");
@@ -123,7 +123,7 @@ final class KernelBench {
                 Clock clock = new Clock();
                 QatTrainer.train(model, new QuantSpec(3, 32, QuantScheme.parse("sym-full")), cherries, tokens, settings,
                         scratch, clock);
-                qat = (double) batchSize * sequenceLength / clock.secondsPerUnit();
+                qat = (double) batchSize * sequenceLength / clock.secondsPerUnit(); // progress in steps
             } finally {
                 CherryqCommand.deleteRecursively(scratch);
             }
@@ -138,7 +138,7 @@ final class KernelBench {
             try (LlamaModel model = LlamaModel.load(checkpoint)) {
                 Clock clock = new Clock();
                 new PerplexityEvaluator(model, batchSize).evaluate(new TokenWindows(tokens, sequenceLength), clock);
-                eval = (double) batchSize * sequenceLength / clock.secondsPerUnit();
+                eval = sequenceLength / clock.secondsPerUnit(); // the evaluator reports progress in windows
             }
             return new StageRates(score, qat, fp, eval);
         }
