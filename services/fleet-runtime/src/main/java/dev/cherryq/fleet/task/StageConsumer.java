@@ -272,30 +272,35 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
         }
     }
 
-    /** Waits for compute while polling paused partitions; null when the consumer is closing. */
+    /**
+     * Waits for compute while polling paused partitions; null when the consumer is closing. It waits on the task
+     * itself and polls without blocking in between, so a finished task is taken up at once (a blocking paused poll
+     * here made every task, however short, last at least one poll interval: 200 ms per bookkeeping task, measured).
+     */
     private TaskOutcome awaitWhilePolling(CompletableFuture<TaskOutcome> future)
             throws ExecutionException, InterruptedException {
-        while (!future.isDone()) {
-            if (!running) {
-                return null;
+        while (running) {
+            try {
+                return future.get(POLL.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException stillRunning) {
+                keepAlive(Duration.ZERO);
             }
-            keepAlive();
         }
-        return future.get();
+        return null;
     }
 
     private void pauseFor(long millis) {
         long until = System.nanoTime() + millis * 1_000_000;
         while (running && System.nanoTime() < until) {
-            keepAlive();
+            keepAlive(POLL);
         }
     }
 
     /** One poll with every assigned partition paused: heartbeats and rebalances, no records. */
-    private void keepAlive() {
+    private void keepAlive(Duration timeout) {
         Set<TopicPartition> assignment = consumer.assignment();
         consumer.pause(assignment);
-        ConsumerRecords<String, byte[]> stray = consumer.poll(POLL);
+        ConsumerRecords<String, byte[]> stray = consumer.poll(timeout);
         if (!stray.isEmpty()) {
             // newly assigned partitions delivered before the pause took effect: rewind, they come again later
             for (TopicPartition partition : stray.partitions()) {
