@@ -186,7 +186,8 @@ final class BenchReport {
                     .append(" | ").append(fmt("%+.0f", samples.get(samples.size() - 1) - samples.get(0))).append(" |\n"));
             md.append("\n");
         } else {
-            md.append("Not measured in this run (`--soak-minutes 30` measures it).\n\n");
+            md.append("Not measured in this invocation (`--soak-minutes 30` measures it; Findings, if present, "
+                    + "quote the latest soak).\n\n");
         }
         Path findings = Path.of(System.getProperty("cherryq.home", ".")).resolve("docs/benchmarks/findings.md");
         if (!tiny && Files.exists(findings)) {
@@ -204,8 +205,9 @@ final class BenchReport {
         long n = KernelBench.matmulParameters(config);
         double sevenBPartialGb = 4.0 * 6.48e9 / 1e9; // LLaMA-2-7B: ~6.48e9 linear weights, f32 Fisher sums
         StringBuilder md = new StringBuilder("**Projection to 8 and 64 GPU workers** (arithmetic on the numbers above, not "
-                + "a measurement). Measured here: one scoring task (" + (job.calibSamples() / job.calibShards())
-                + " samples) takes " + fmt("%.2f", perTask) + " s on one CPU thread; a Fisher partial is "
+                + "a measurement). Measured here: the SCORING state lasted " + fmt("%.2f", perTask)
+                + " s per shard of " + (job.calibSamples() / job.calibShards()) + " samples with one single-thread "
+                + "scorer (an upper bound on a task's compute: it includes the hand-offs and the selector's fan-in); a Fisher partial is "
                 + fmt("%.1f", partialMib) + " MiB (f32 per linear weight, N = " + String.format(Locale.ROOT, "%,d", n)
                 + ")" + (Double.isNaN(selecting) ? " (the selector's fan-in is inside the SCORING time: the job goes from "
                 + "SCORING to TRAINING when it finishes)" : "; the selector's fan-in of " + job.calibShards()
