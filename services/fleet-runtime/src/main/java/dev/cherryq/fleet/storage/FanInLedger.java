@@ -11,9 +11,8 @@ import java.util.List;
 /**
  * The durable state of a fan-in: one small object per received result at a key fixed by (job, stage, shard). The
  * first result of a shard is kept and a duplicate changes nothing (a redelivered or replayed result, or one re-emitted
- * by a worker that found its output already stored, may differ in its timing fields), an out-of-order one simply
- * arrives earlier, and a restarted fan-in
- * worker finds every entry its predecessor recorded. The fan-in is complete when the entries number the expected
+ * by a worker that found its output already stored, may differ in its timing fields); an out-of-order one simply
+ * arrives earlier, and a restarted fan-in worker finds every entry its predecessor recorded. The fan-in is complete when the entries number the expected
  * count; entries come back sorted by shard, so merging them is deterministic whatever the arrival order.
  */
 public final class FanInLedger {
