@@ -23,7 +23,6 @@ import dev.cherryq.proto.v1.PreparedData;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import dev.cherryq.proto.v1.ScoreResult;
 import dev.cherryq.proto.v1.ScoreTask;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -73,10 +72,13 @@ class ScorerStageTest {
             List<ScoreResult> again = harness.await(Topics.SCORE_RESULTS, ScoreResult.parser(), r -> r.size() >= 3);
             ScoreResult first = results.stream().filter(r -> r.getShard() == 0).findFirst().orElseThrow();
             assertEquals(first.getPartialFisher(), again.get(2).getPartialFisher(), "same object, same sha256");
-            String metrics = new String(host.context().metrics().scrape(), StandardCharsets.UTF_8);
-            assertTrue(metrics.contains("cherryq_tasks_deduplicated_total{stage=\"scorer\"} 1.0"), metrics);
-            assertTrue(metrics.contains("cherryq_tasks_completed_total{stage=\"scorer\"} 3.0"), metrics);
-            assertTrue(metrics.contains("cherryq_tokens_processed_total{stage=\"scorer\"} 256.0"), metrics);
+            String[] expected = {"cherryq_tasks_deduplicated_total{stage=\"scorer\"} 1.0",
+                    "cherryq_tasks_completed_total{stage=\"scorer\"} 3.0",
+                    "cherryq_tokens_processed_total{stage=\"scorer\"} 256.0"};
+            String metrics = FleetHarness.awaitMetrics(host, expected);
+            for (String sample : expected) {
+                assertTrue(metrics.contains(sample), sample + " in\n" + metrics);
+            }
         }
     }
 

@@ -25,7 +25,6 @@ import dev.cherryq.proto.v1.PreparedData;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import dev.cherryq.proto.v1.TensorRef;
 import dev.cherryq.proto.v1.TrainTask;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -102,14 +101,10 @@ class TrainerStageTest {
             harness.send(Topics.TRAIN_TASKS, "job-train", first);
             harness.await(Topics.TRAIN_TASKS, TrainTask.parser(), t -> t.size() >= 3);
             String duplicates = "cherryq_tasks_deduplicated_total{stage=\"trainer\"} 2.0";
-            String metrics = new String(host.context().metrics().scrape(), StandardCharsets.UTF_8);
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (!metrics.contains(duplicates) && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-                metrics = new String(host.context().metrics().scrape(), StandardCharsets.UTF_8);
-            }
+            String completed = "cherryq_tasks_completed_total{stage=\"trainer\"} 4.0";
+            String metrics = FleetHarness.awaitMetrics(host, duplicates, completed);
             assertTrue(metrics.contains(duplicates), metrics);
-            assertTrue(metrics.contains("cherryq_tasks_completed_total{stage=\"trainer\"} 4.0"), metrics);
+            assertTrue(metrics.contains(completed), metrics);
             assertTrue(metrics.contains("cherryq_tokens_processed_total{stage=\"trainer\"} 256.0"),
                     "tokens of the first two segments only (4 steps x 2 windows x 32): " + metrics);
         }

@@ -146,12 +146,13 @@ class StageConsumerTest {
             assertTrue(events.stream().anyMatch(e -> e.getJobId().equals("job-retry")
                     && e.getState() == JobState.JOB_STATE_SCORING));
 
-            String metrics = new String(host.context().metrics().scrape(), StandardCharsets.UTF_8);
-            assertTrue(metrics.contains("cherryq_dead_letters_total{code=\"INVALID_MESSAGE\",stage=\"scorer\"} 3.0"),
-                    metrics);
-            assertTrue(metrics.contains("cherryq_tasks_completed_total{stage=\"scorer\"} 2.0"), metrics);
-            assertTrue(metrics.contains("cherryq_tasks_retried_total{stage=\"scorer\"} 1.0"), metrics);
-            assertTrue(metrics.contains("cherryq_tasks_received_total{stage=\"scorer\"} 8.0"), metrics);
+            List<String> expected = List.of("cherryq_dead_letters_total{code=\"INVALID_MESSAGE\",stage=\"scorer\"} 3.0",
+                    "cherryq_tasks_completed_total{stage=\"scorer\"} 2.0", "cherryq_tasks_retried_total{stage=\"scorer\"} 1.0",
+                    "cherryq_tasks_received_total{stage=\"scorer\"} 8.0");
+            String metrics = FleetHarness.awaitMetrics(host, expected.toArray(String[]::new));
+            for (String sample : expected) {
+                assertTrue(metrics.contains(sample), sample + " in\n" + metrics);
+            }
             assertTrue(metrics.contains("jvm_memory_used_bytes"), "JVM metrics are exported");
         } finally {
             harness.stop(host);

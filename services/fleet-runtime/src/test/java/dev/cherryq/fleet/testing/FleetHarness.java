@@ -106,6 +106,22 @@ public final class FleetHarness implements AutoCloseable {
         return host;
     }
 
+    /**
+     * The host's /metrics text once it holds every one of {@code samples} (or the last scrape after 30 s). Outputs are
+     * published before a task is committed and counted, and a scrape reads counters one after another, so a test that
+     * saw a task's output waits for its counters here instead of scraping once.
+     */
+    public static String awaitMetrics(ServiceHost host, String... samples) throws InterruptedException {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (true) {
+            String metrics = new String(host.context().metrics().scrape(), java.nio.charset.StandardCharsets.UTF_8);
+            if (java.util.Arrays.stream(samples).allMatch(metrics::contains) || System.nanoTime() > deadline) {
+                return metrics;
+            }
+            Thread.sleep(50);
+        }
+    }
+
     public void stop(ServiceHost host) {
         hosts.remove(host);
         host.close();
