@@ -7,7 +7,6 @@ import dev.cherryq.core.model.LlamaConfig;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -105,13 +104,14 @@ final class BenchCommand implements Callable<Integer> {
                 sizes.evalWindowsPerShard);
         FleetBench.Job scalingJob = new FleetBench.Job(large, training, training, heldOut,
                 sizes.scalingSamples, sizes.scalingShards, 2, 2, sizes.seqLen, 2, sizes.evalWindowsPerShard);
+        List<Shape> shapes = shapes(sizes, small, large);
         Map<String, Object> last = new LinkedHashMap<>();
         long started = System.nanoTime();
         for (int run = 1; run <= runs; run++) {
             console.printf("bench run %d/%d%n", run, runs);
             console.flush();
             if (sections.contains("ceiling")) {
-                for (Shape shape : shapes(small, large)) {
+                for (Shape shape : shapes) {
                     stats.add("ceiling " + shape.name(), KernelBench.matmulGflops(shape.m, shape.k, shape.n, sizes.matmulSeconds));
                 }
             }
@@ -177,8 +177,8 @@ final class BenchCommand implements Callable<Integer> {
             last.put("soak", FleetBench.processes(fleetJob, work, 1, 1, soakMinutes, console));
         }
         double minutes = (System.nanoTime() - started) / 60e9;
-        String report = BenchReport.markdown(stats, last, small, large, sizes, runs, tiny, minutes, fleetJob, scalingJob,
-                commandLine());
+        String report = BenchReport.markdown(stats, last, small, large, shapes, sizes, runs, tiny, minutes, fleetJob,
+                scalingJob, commandLine());
         Path target = out.toAbsolutePath().normalize();
         Files.createDirectories(target.getParent());
         Files.writeString(target, report);
@@ -202,12 +202,16 @@ final class BenchCommand implements Callable<Integer> {
                 + (sections.size() != SECTIONS.size() ? " --sections " + String.join(",", sections) : "");
     }
 
-    /** A matmul shape of the ceiling table. */
-    record Shape(String name, int m, int k, int n) {}
+    /** A matmul shape of the ceiling table; its measurements are filed under "ceiling " + name. */
+    record Shape(String name, int m, int k, int n) {
+        String dimensions() {
+            return m + " x " + k + " x " + n;
+        }
+    }
 
-    /** The widest linear layer of each model at the benchmark's batch (4 x seq), and a large square-ish one. */
-    private List<Shape> shapes(Path small, Path large) throws Exception {
-        int tokens = 4 * (tiny ? Sizes.TINY.seqLen : Sizes.FULL.seqLen);
+    /** A large square-ish product (the ceiling), then each model's MLP at the benchmark's batch (4 x seq). */
+    private List<Shape> shapes(Sizes sizes, Path small, Path large) throws Exception {
+        int tokens = 4 * sizes.seqLen;
         LlamaConfig smallConfig;
         LlamaConfig largeConfig;
         try (LlamaCheckpoint a = LlamaCheckpoint.open(small); LlamaCheckpoint b = LlamaCheckpoint.open(large)) {

@@ -16,9 +16,9 @@ final class BenchReport {
 
     private BenchReport() {}
 
-    static String markdown(BenchStats stats, Map<String, Object> last, Path small, Path large, BenchCommand.Sizes sizes,
-            int runs, boolean tiny, double minutes, FleetBench.Job fleetJob, FleetBench.Job scalingJob, String command)
-            throws IOException {
+    static String markdown(BenchStats stats, Map<String, Object> last, Path small, Path large,
+            List<BenchCommand.Shape> shapes, BenchCommand.Sizes sizes, int runs, boolean tiny, double minutes,
+            FleetBench.Job fleetJob, FleetBench.Job scalingJob, String command) throws IOException {
         StringBuilder md = new StringBuilder();
         LlamaConfig smallConfig = config(small);
         LlamaConfig largeConfig = config(large);
@@ -39,12 +39,12 @@ final class BenchReport {
         md.append("## 1. Ceiling: fp32 matmul through DJL\n\n");
         md.append("C[M,N] = A[M,K] B[K,N], forward, repeated for ").append(sizes.matmulSeconds())
                 .append(" s after a warm-up; 2MKN FLOPs per product.\n\n| shape | M x K x N | GFLOP/s |\n| --- | --- | --- |\n");
-        int tokens = 4 * sizes.seqLen();
-        row(md, smallName + " MLP (batch 4 x seq " + sizes.seqLen() + ")", tokens + " x " + smallConfig.hiddenSize() + " x "
-                + smallConfig.intermediateSize(), stats.cell("ceiling " + smallName + " MLP", "%.1f"));
-        row(md, largeName + " MLP", tokens + " x " + largeConfig.hiddenSize() + " x " + largeConfig.intermediateSize(),
-                stats.cell("ceiling " + largeName + " MLP", "%.1f"));
-        row(md, "large (the ceiling)", tiny ? "256 x 512 x 512" : "512 x 2048 x 2048", stats.cell("ceiling large", "%.1f"));
+        for (int i = 1; i < shapes.size(); i++) { // the models' shapes, then the ceiling's
+            BenchCommand.Shape shape = shapes.get(i);
+            row(md, shape.name() + (i == 1 ? " (batch 4 x seq " + sizes.seqLen() + ")" : ""), shape.dimensions(),
+                    stats.cell("ceiling " + shape.name(), "%.1f"));
+        }
+        row(md, "large (the ceiling)", shapes.get(0).dimensions(), stats.cell("ceiling large", "%.1f"));
         md.append("\nThe **ceiling** below is the large shape's median, ").append(fmt("%.1f", ceiling))
                 .append(" GFLOP/s. The models' own shapes are small and reach less of it (second column of the next table).\n\n");
 
@@ -137,7 +137,8 @@ final class BenchReport {
         md.append("## 4. Horizontal scaling\n\n");
         md.append(String.format(Locale.ROOT, "Scoring and evaluation with 1 and with 2 worker processes each (1 PyTorch "
                 + "thread per worker, 2 cores), on %s: %d calibration samples in %d shards, evaluation shards of %d "
-                + "windows, seq %d. Time in the job's SCORING and EVALUATING states, polled every 20 ms.\n\n", largeName,
+                + "windows, seq %d. Time in the job's SCORING and EVALUATING states, from the arrival of the gateway's "
+                + "status events (server-sent).\n\n", largeName,
                 scalingJob.calibSamples(), scalingJob.calibShards(), scalingJob.evalWindowsPerShard(), scalingJob.seqLen()));
         md.append("| state | 1 worker s | 2 workers s | speed-up | efficiency |\n| --- | --- | --- | --- | --- |\n");
         for (String state : List.of("scoring", "evaluating")) {
@@ -255,8 +256,8 @@ final class BenchReport {
                 System.getProperty("java.version"), dev.cherryq.core.DjlRuntime.engine().getVersion());
     }
 
-    private static void row(StringBuilder md, String name, String shape, String cell) {
-        md.append("| ").append(name).append(" | ").append(shape).append(" | ").append(cell).append(" |\n");
+    private static void row(StringBuilder md, String name, String dimensions, String cell) {
+        md.append("| ").append(name).append(" | ").append(dimensions).append(" | ").append(cell).append(" |\n");
     }
 
     private static String fmt(String format, double value) {

@@ -126,9 +126,7 @@ final class FleetBench {
         Path root = scratch.resolve("processes-" + scorers + "-" + evaluators);
         CherryqCommand.deleteRecursively(root);
         Files.createDirectories(root.resolve("logs"));
-        List<Process> workers = new ArrayList<>();
-        Map<Process, String> names = new LinkedHashMap<>();
-        Map<Process, Path> logs = new LinkedHashMap<>();
+        List<Worker> workers = new ArrayList<>();
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(root.resolve("kafka"), 0)) {
             Map<String, String> environment = RunCommand.environment(broker, root, job.model().toAbsolutePath(),
                     List.of(job.heldOut(), job.training(), job.calibration()));
@@ -143,42 +141,21 @@ final class FleetBench {
                 int index = 0;
                 for (Map.Entry<String, Integer> stage : counts.entrySet()) {
                     for (int i = 1; i <= stage.getValue(); i++) {
-                        Process worker = RunCommand.startWorker(stage.getKey(), ++index, environment, root);
-                        workers.add(worker);
-                        names.put(worker, stage.getKey() + "-" + i);
-                        logs.put(worker, root.resolve("logs").resolve(stage.getKey() + "-" + index + ".log"));
+                        Process process = RunCommand.startWorker(stage.getKey(), ++index, environment, root);
+                        workers.add(new Worker(process, stage.getKey() + "-" + i,
+                                root.resolve("logs").resolve(stage.getKey() + "-" + index + ".log")));
                     }
                 }
                 awaitWorkersReady(root, workers.size());
                 GatewayClient client = new GatewayClient("http://127.0.0.1:" + gateway.port(), null);
                 long started = System.nanoTime();
                 String jobId = client.submit(job.requestJson(), null).path("job_id").asText();
-                Map<String, Long> firstSeen = new LinkedHashMap<>();
-                JsonNode status;
-                while (true) {
-                    try {
-                        status = client.status(jobId);
-                    } catch (dev.cherryq.core.InvalidInputException notYetKnown) {
-                        // the gateway learns of a job from the status topic a moment after accepting it
-                        if (System.nanoTime() - started > TimeUnit.SECONDS.toNanos(30)) {
-                            throw notYetKnown;
-                        }
-                        Thread.sleep(20);
-                        continue;
-                    }
-                    String state = status.path("state").asText();
-                    firstSeen.putIfAbsent(state, System.nanoTime());
-                    if (state.equals("JOB_STATE_COMPLETED") || state.equals("JOB_STATE_FAILED")) {
-                        break;
-                    }
-                    if (System.nanoTime() - started > TimeUnit.MINUTES.toNanos(30)) {
-                        throw new IllegalStateException("job " + jobId + " did not finish within 30 min");
-                    }
-                    Thread.sleep(20);
-                }
+                Map<String, Long> firstSeen = new LinkedHashMap<>(); // state -> when its first event arrived
+                JsonNode status = client.watch(jobId, event -> firstSeen.putIfAbsent(event.path("state").asText(),
+                        System.nanoTime()));
                 double seconds = (System.nanoTime() - started) / 1e9;
-                if (!status.path("state").asText().equals("JOB_STATE_COMPLETED")) {
-                    throw new IllegalStateException("job " + jobId + " failed: " + status);
+                if (status == null || !status.path("state").asText().equals("JOB_STATE_COMPLETED")) {
+                    throw new IllegalStateException("job " + jobId + " did not complete: " + status);
                 }
                 Map<String, Double> byState = new LinkedHashMap<>();
                 List<Map.Entry<String, Long>> seen = new ArrayList<>(firstSeen.entrySet());
@@ -189,9 +166,9 @@ final class FleetBench {
                 JsonNode report = client.report(jobId);
                 Map<String, Double> rss = new LinkedHashMap<>();
                 Map<String, Double> tasks = new LinkedHashMap<>();
-                for (Process worker : workers) {
-                    rss.put(names.get(worker), peakRssMib(worker.pid()));
-                    tasks.put(names.get(worker), (double) Files.readString(logs.get(worker)).lines()
+                for (Worker worker : workers) {
+                    rss.put(worker.name(), peakRssMib(worker.process().pid()));
+                    tasks.put(worker.name(), (double) Files.readString(worker.log()).lines()
                             .filter(line -> line.contains("task done")).count());
                 }
                 Map<String, Integer> records = recordsOfJob(config, jobId);
@@ -218,8 +195,9 @@ final class FleetBench {
                         throw new IllegalStateException("soak job " + next + " failed: " + end);
                     }
                     soakJobs++;
-                    for (Process worker : workers) {
-                        soak.computeIfAbsent(names.get(worker), key -> new ArrayList<>()).add(currentRssMib(worker.pid()));
+                    for (Worker worker : workers) {
+                        soak.computeIfAbsent(worker.name(), key -> new ArrayList<>())
+                                .add(currentRssMib(worker.process().pid()));
                     }
                     console.printf("  soak: %d jobs, %.1f min%n", soakJobs, (System.nanoTime() - soakStarted) / 60e9);
                     console.flush();
@@ -228,14 +206,12 @@ final class FleetBench {
                         records, objects, bytes, tasks, soak, (System.nanoTime() - soakStarted) / 60e9, partialBytes);
             }
         } finally {
-            for (Process worker : workers) {
-                worker.destroy();
-                if (!worker.waitFor(15, TimeUnit.SECONDS)) {
-                    worker.destroyForcibly();
-                }
-            }
+            RunCommand.stopWorkers(workers.stream().map(Worker::process).toList());
         }
     }
+
+    /** A stage worker process of the benchmark's fleet: its name in the report ("scorer-2") and its log. */
+    private record Worker(Process process, String name, Path log) {}
 
     /** Waits until every worker's log says it is ready (bounded). */
     private static void awaitWorkersReady(Path root, int count) throws Exception {
@@ -269,16 +245,8 @@ final class FleetBench {
     }
 
     private static double statusMib(long pid, String field) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith(field)) {
-                    return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
-                }
-            }
-        } catch (Exception e) {
-            // not Linux, or the process is gone
-        }
-        return Double.NaN;
+        long kilobytes = StageMeter.statusKilobytes(pid, field);
+        return kilobytes < 0 ? Double.NaN : kilobytes / 1024.0;
     }
 
     /** How many records each topic carries for one job (keys are the job id or start with it). */
@@ -373,10 +341,7 @@ final class FleetBench {
                     List.of(model.toAbsolutePath()));
             try (ServiceHost host = ServiceHost.start(FleetConfig.from(environment), environment, "bench-start",
                     FleetStages.verticles("all"))) {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-                while (!host.isReady() && System.nanoTime() < deadline) {
-                    Thread.sleep(20);
-                }
+                RunCommand.awaitReady(host);
             }
         }
         double fleetStart = (System.nanoTime() - fleetStarted) / 1e9;

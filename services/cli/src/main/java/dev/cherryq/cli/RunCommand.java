@@ -164,12 +164,7 @@ final class RunCommand implements Callable<Integer> {
                 return status;
             }
         } finally {
-            for (Process worker : workers) {
-                worker.destroy();
-                if (!worker.waitFor(15, TimeUnit.SECONDS)) {
-                    worker.destroyForcibly();
-                }
-            }
+            stopWorkers(workers);
             try {
                 Runtime.getRuntime().removeShutdownHook(stopWorkers);
             } catch (IllegalStateException shuttingDown) {
@@ -230,13 +225,23 @@ final class RunCommand implements Callable<Integer> {
         return builder.start();
     }
 
-    private static void awaitReady(ServiceHost host) throws InterruptedException {
+    /** SIGTERM to each worker, SIGKILL to any still running 15 s later. */
+    static void stopWorkers(List<Process> workers) throws InterruptedException {
+        for (Process worker : workers) {
+            worker.destroy();
+            if (!worker.waitFor(15, TimeUnit.SECONDS)) {
+                worker.destroyForcibly();
+            }
+        }
+    }
+
+    static void awaitReady(ServiceHost host) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!host.isReady()) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("the embedded fleet was not ready within 60 s");
             }
-            Thread.sleep(100);
+            Thread.sleep(20);
         }
     }
 

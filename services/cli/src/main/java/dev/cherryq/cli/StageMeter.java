@@ -55,8 +55,13 @@ final class StageMeter {
 
     /** A field of /proc/self/status in kB, or -1 when unavailable. */
     static long statusKilobytes(String field) {
+        return statusKilobytes(ProcessHandle.current().pid(), field);
+    }
+
+    /** A field of /proc/PID/status in kB, or -1 when unavailable (not Linux, or the process is gone). */
+    static long statusKilobytes(long pid, String field) {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
                 if (line.startsWith(field)) {
                     return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
                 }
