@@ -122,14 +122,7 @@ public final class ItFleet implements AutoCloseable {
         hostEnvironment.put(FleetConfig.WORK_DIR.name(), directory.resolve("work-" + name).toString());
         ServiceHost host = ServiceHost.start(FleetConfig.from(hostEnvironment), hostEnvironment, name, verticles);
         hosts.add(host);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!host.isReady()) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException(name + " not ready within 120 s");
-            }
-            Thread.sleep(50);
-        }
-        return host;
+        return dev.cherryq.fleet.testing.FleetHarness.awaitReady(host, name);
     }
 
     public ServiceHost startGateway() throws Exception {
