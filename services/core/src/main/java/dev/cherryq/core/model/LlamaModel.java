@@ -35,6 +35,7 @@ public final class LlamaModel implements AutoCloseable {
     private final NDArray ropeCos;
     private final NDArray ropeSin;
     private LinearWeightTransform linearTransform = LinearWeightTransform.IDENTITY;
+    private LinearInputObserver linearInputObserver = LinearInputObserver.NONE;
 
     private LlamaModel(LlamaConfig config, NDManager manager, Map<String, NDArray> parameters) {
         this.config = config;
@@ -83,6 +84,24 @@ public final class LlamaModel implements AutoCloseable {
     /** Sets what the forward pass uses in place of each decoder linear weight (identity by default). */
     public void setLinearWeightTransform(LinearWeightTransform transform) {
         this.linearTransform = transform == null ? LinearWeightTransform.IDENTITY : transform;
+    }
+
+    /** Sets what sees the input of each decoder linear layer during forward (none by default); GPTQ uses it. */
+    public void setLinearInputObserver(LinearInputObserver observer) {
+        this.linearInputObserver = observer == null ? LinearInputObserver.NONE : observer;
+    }
+
+    /** Sees the input of each decoder linear layer as the forward pass reaches it. */
+    @FunctionalInterface
+    public interface LinearInputObserver {
+
+        LinearInputObserver NONE = (name, input) -> { };
+
+        /**
+         * @param name the HF tensor name of the linear weight, e.g. model.layers.0.self_attn.q_proj.weight
+         * @param input (batch, seq, in) the layer's input, in the current step; do not close or modify it
+         */
+        void observe(String name, NDArray input);
     }
 
     /** Marks every parameter as requiring gradients (for training under a GradientCollector). */
@@ -192,6 +211,7 @@ public final class LlamaModel implements AutoCloseable {
     /** x @ W^T for the layer's projection, W as the linear-weight transform presents it. */
     private NDArray linear(NDArray x, LlamaTensorNames.Projection projection, int layer) {
         String name = projection.tensorName(layer);
+        linearInputObserver.observe(name, x);
         return x.matMul(linearTransform.apply(name, param(name)).transpose());
     }
 
