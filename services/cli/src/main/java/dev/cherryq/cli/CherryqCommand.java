@@ -71,19 +71,6 @@ public final class CherryqCommand implements Runnable {
                         + "(tokenizer.json or a llama2.c .bin)"));
     }
 
-    /** Runs a cherryq subcommand in this process and returns its stdout; a failure carries the subcommand's error. */
-    static String runOrFail(String caller, Object... args) {
-        java.io.StringWriter out = new java.io.StringWriter();
-        java.io.StringWriter err = new java.io.StringWriter();
-        String[] strings = java.util.Arrays.stream(args).map(String::valueOf).toArray(String[]::new);
-        int code = execute(strings, new PrintWriter(out, true), new PrintWriter(err, true));
-        if (code != 0) {
-            throw new InvalidInputException(caller + ": 'cherryq " + String.join(" ", strings) + "' failed: "
-                    + err.toString().strip());
-        }
-        return out.toString();
-    }
-
     /** Deletes a folder and everything in it; nothing happens when it does not exist. */
     static void deleteRecursively(java.nio.file.Path folder) throws java.io.IOException {
         dev.cherryq.fleet.job.Folders.deleteRecursively(folder);

@@ -8,6 +8,7 @@ import dev.cherryq.core.eval.PerplexityEvaluator;
 import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.eval.TokenWindows;
 import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.quant.QuantSpec;
@@ -48,23 +49,23 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--bits", split = ",", defaultValue = "4,3", description = "RTN bit widths to compare (default: ${DEFAULT-VALUE})")
     List<Integer> bits;
 
-    @Option(names = "--group-size", defaultValue = "32", description = "RTN group size (default: ${DEFAULT-VALUE})")
-    int groupSize;
+    @Option(names = "--group-size", description = "group size (default: ${DEFAULT-VALUE})")
+    int groupSize = DemoJob.RECIPE.groupSize();
 
     @Option(names = "--scheme", defaultValue = "sym-full", description = "sym-full or asym (default: ${DEFAULT-VALUE})")
     String scheme;
 
-    @Option(names = "--seq-len", defaultValue = "256", description = "evaluation window (default: ${DEFAULT-VALUE})")
-    int sequenceLength;
+    @Option(names = "--seq-len", description = "calibration, training and evaluation window (default: ${DEFAULT-VALUE})")
+    int sequenceLength = DemoJob.RECIPE.sequenceLength();
 
     @Option(names = "--train-text", description = "calibration and training text (default: .cache/demo/sotu-train.txt)")
     Path trainText;
 
-    @Option(names = "--cherryq-bits", defaultValue = "3", description = "CherryQ bit width; 0 skips CherryQ (default: ${DEFAULT-VALUE})")
-    int cherryqBits;
+    @Option(names = "--cherryq-bits", description = "CherryQ bit width; 0 skips CherryQ (default: ${DEFAULT-VALUE})")
+    int cherryqBits = DemoJob.RECIPE.bits();
 
-    @Option(names = "--steps", defaultValue = "100", description = "CherryQ training steps (default: ${DEFAULT-VALUE})")
-    int steps;
+    @Option(names = "--steps", description = "CherryQ training steps (default: ${DEFAULT-VALUE})")
+    int steps = DemoJob.RECIPE.training().steps();
 
     @Option(names = "--out", defaultValue = "out/demo", description = "where quantized models and results go (default: ${DEFAULT-VALUE})")
     Path out;
@@ -105,12 +106,13 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (cherryqBits > 0) {
             Path quantized = out.resolve("cherryq-w" + cherryqBits + "g" + groupSize);
-            CherryqCommand.runOrFail("demo", "quantize", "--model", modelPath, "--method", "cherryq", "--bits",
-                    cherryqBits, "--group-size", groupSize, "--scheme", scheme, "--calib-text", training,
-                    "--calib-samples", 32, "--train-text", training, "--steps", steps, "--seq-len", sequenceLength,
-                    "--lr", "1e-3", "--out", quantized);
+            QuantizationRecipe recipe = DemoJob.RECIPE.withBits(cherryqBits).withGroupSize(groupSize)
+                    .withScheme(quantScheme).withSequenceLength(sequenceLength)
+                    .withTraining(DemoJob.RECIPE.training().withSteps(steps)).validate();
+            new LocalJob(recipe, modelPath, null, training, training, 50, quantized).run(console);
             rows.add(new Row("cherryq", cherryqBits + "-bit g" + groupSize + " " + quantScheme.cliName()
-                    + ", 1 cherry/row, " + steps + " QAT steps", evaluate(quantized, windows, "eval cherryq")));
+                    + ", 1 cherry/row, " + steps + " QAT steps at lr " + DemoJob.RECIPE.training().learningRate(),
+                    evaluate(quantized, windows, "eval cherryq")));
         }
         report(rows, console);
         return 0;

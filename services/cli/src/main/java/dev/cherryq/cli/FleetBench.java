@@ -40,7 +40,7 @@ final class FleetBench {
 
     private FleetBench() {}
 
-    /** One job's settings, shared by every mode so the three do the same work. */
+    /** One job's settings, shared by every mode so the three do the same work; the rest are the recipe's defaults. */
     record Job(Path model, Path calibration, Path training, Path heldOut, int calibSamples, int calibShards, int steps,
             int segmentSteps, int seqLen, int batchSize, int evalWindowsPerShard) {
 
@@ -48,7 +48,7 @@ final class FleetBench {
             return new String[] {"quantize", "--model", model.toString(), "--method", "cherryq", "--bits", "3",
                     "--group-size", "32", "--calib-text", calibration.toString(), "--calib-samples",
                     Integer.toString(calibSamples), "--train-text", training.toString(), "--steps", Integer.toString(steps),
-                    "--batch-size", Integer.toString(batchSize), "--lr", "1e-3", "--seq-len", Integer.toString(seqLen),
+                    "--batch-size", Integer.toString(batchSize), "--seq-len", Integer.toString(seqLen),
                     "--seed", "0", "--checkpoint-every", "0", "--out", out.toString()};
         }
 
@@ -63,7 +63,7 @@ final class FleetBench {
                     Integer.toString(calibSamples), "--calib-shards", Integer.toString(calibShards), "--steps",
                     Integer.toString(steps), "--segment-steps", Integer.toString(segmentSteps), "--seq-len",
                     Integer.toString(seqLen), "--batch-size", Integer.toString(batchSize), "--eval-windows-per-shard",
-                    Integer.toString(evalWindowsPerShard), "--baselines", "none", "--out", out.toString()};
+                    Integer.toString(evalWindowsPerShard), "--baselines", "none", "--compare", "none", "--out", out.toString()};
         }
 
         String requestJson() {
@@ -72,7 +72,7 @@ final class FleetBench {
                     .put("bits", 3).put("group_size", 32).put("calibration_data", calibration.toString())
                     .put("calibration_samples", calibSamples).put("calibration_shards", calibShards)
                     .put("train_data", training.toString()).put("steps", steps).put("segment_steps", segmentSteps)
-                    .put("batch_size", batchSize).put("lr", 1e-3).put("seq_len", seqLen).put("seed", 0)
+                    .put("batch_size", batchSize).put("seq_len", seqLen).put("seed", 0)
                     .put("eval_windows_per_shard", evalWindowsPerShard).put("eval_batch_size", 8);
             request.putArray("baselines");
             return Json.line(request);

@@ -111,14 +111,8 @@ final class JobCommands {
 
         /** Shows progress until the job is final; prints the table (0) or the error (exit 1, or 2 for a bad request). */
         static int follow(GatewayClient client, String jobId, PrintWriter out) throws Exception {
-            JobProgressView view = new JobProgressView(System.err);
-            JsonNode last = client.watch(jobId, view::show);
-            view.finish();
-            if (last == null) {
-                last = client.status(jobId);
-            }
-            String state = JobProgressView.state(last);
-            if (state.equals("COMPLETED")) {
+            int status = await(client, jobId, out);
+            if (status == 0) {
                 JsonNode report = client.report(jobId);
                 out.println();
                 out.print(report.path("table_markdown").asText());
@@ -128,6 +122,20 @@ final class JobCommands {
                             report.path("model_uri").asText());
                 }
                 out.flush();
+            }
+            return status;
+        }
+
+        /** Shows progress until the job is final: 0 when it completed, else its error printed and the exit code. */
+        static int await(GatewayClient client, String jobId, PrintWriter out) throws Exception {
+            JobProgressView view = new JobProgressView(System.err);
+            JsonNode last = client.watch(jobId, view::show);
+            view.finish();
+            if (last == null) {
+                last = client.status(jobId);
+            }
+            String state = JobProgressView.state(last);
+            if (state.equals("COMPLETED")) {
                 return 0;
             }
             if (state.equals("FAILED")) {

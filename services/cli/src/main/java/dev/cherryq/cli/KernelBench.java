@@ -116,7 +116,7 @@ final class KernelBench {
                 for (String name : shapes.keySet()) {
                     weights.put(name, model.parameters().get(name).toFloatArray());
                 }
-                CherrySet cherries = CherrySelector.select(SelectionCriterion.MAGNITUDE, CherrySelector.DEFAULT_FRACTION,
+                CherrySet cherries = CherrySelector.select(SelectionCriterion.MAGNITUDE, dev.cherryq.core.recipe.QuantizationRecipe.DEFAULTS.cherryFraction(),
                         weights, shapes, 0);
                 QatSettings settings = new QatSettings(steps, batchSize, sequenceLength, 1, 1e-4f, 0.05, 0.25, 0f, 1f,
                         3, 0);

@@ -4,7 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InputFiles;
+import dev.cherryq.core.eval.EvalCorpus;
+import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.scoring.HeterogeneityScore;
@@ -29,7 +37,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * parameter impact, training-loss curves, and time and peak RSS per stage. Every run goes through the same
  * {@code quantize} and {@code eval} code paths a user runs; the report is Markdown, JSON and PNG.
  */
-@Command(name = "report", mixinStandardHelpOptions = true,
+@Command(name = "report", mixinStandardHelpOptions = true, defaultValueProvider = RecipeOptions.StandardDefaults.class,
         description = {"Runs FP, RTN, QAT and CherryQ at each --bits and the criterion ablation,",
                 "evaluates all of them on --eval-text, and writes report.md, report.json",
                 "and PNG figures to --out."})
@@ -45,20 +53,23 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--eval-text", required = true, description = "held-out text; never used for training or choices") Path evalText;
     @Option(names = "--bits", split = ",", defaultValue = "3,4", description = "bit widths to compare (default: ${DEFAULT-VALUE})") List<Integer> bits;
     @Option(names = "--ablation-bits", defaultValue = "3", description = "bit width of the criterion ablation (default: ${DEFAULT-VALUE})") int ablationBits;
-    @Option(names = "--group-size", defaultValue = "128", description = "weights per group; -1 = whole row (default: ${DEFAULT-VALUE})") int groupSize;
-    @Option(names = "--scheme", defaultValue = "sym-full", description = "sym-full or asym (default: ${DEFAULT-VALUE})") String scheme;
-    @Option(names = "--cherry-fraction", defaultValue = "0.00390625", description = "share of each row kept in f16 (default: 1/256)") double cherryFraction;
-    @Option(names = "--calib-samples", defaultValue = "128", description = "calibration samples (default: ${DEFAULT-VALUE})") int calibSamples;
-    @Option(names = "--steps", defaultValue = "200", description = "QAT steps per run (default: ${DEFAULT-VALUE})") int steps;
-    @Option(names = "--seq-len", description = "calibration and training window (default: min(512, max positions))") Integer sequenceLength;
+    @Option(names = "--group-size", description = "weights per group; -1 = whole row (default: ${DEFAULT-VALUE})") int groupSize;
+    @Option(names = "--scheme", description = "sym-full or asym (default: ${DEFAULT-VALUE})") String scheme;
+    @Option(names = "--cherry-fraction", description = "share of each row kept in f16 (default: ${DEFAULT-VALUE})") double cherryFraction;
+    @Option(names = "--calib-samples", description = "calibration samples (default: ${DEFAULT-VALUE})") int calibSamples;
+    @Option(names = "--steps", description = "QAT steps per run (default: ${DEFAULT-VALUE})") int steps;
+    @Option(names = "--seq-len", description = "calibration and training window; 0 = min(512, max positions) (default: ${DEFAULT-VALUE})") int sequenceLength;
     @Option(names = "--eval-seq-len", description = "evaluation window (default: --seq-len)") Integer evalSequenceLength;
-    @Option(names = "--batch-size", defaultValue = "4", description = "windows per QAT step (default: ${DEFAULT-VALUE})") int batchSize;
-    @Option(names = "--lr", defaultValue = "1e-4", description = "peak QAT learning rate (default: ${DEFAULT-VALUE})") float learningRate;
-    @Option(names = "--seed", defaultValue = "0", description = "seed for samples, batches and random cherries (default: ${DEFAULT-VALUE})") long seed;
+    @Option(names = "--batch-size", description = "windows per QAT step (default: ${DEFAULT-VALUE})") int batchSize;
+    @Option(names = "--lr", description = "peak QAT learning rate (default: ${DEFAULT-VALUE})") float learningRate;
+    @Option(names = "--seed", description = "seed for samples, batches and random cherries (default: ${DEFAULT-VALUE})") long seed;
     @Option(names = "--memory-steps", defaultValue = "0", description = "also run one CherryQ training of this many steps and report its RSS over time (0: skip)") int memorySteps;
     @Option(names = "--out", required = true, description = "output folder: report.md, report.json, figures, one folder per run") Path out;
 
     private record Run(String method, int bits, String criterion, Path folder, JsonNode eval, JsonNode quantize) {}
+
+    /** The held-out text's ids, tokenized by the first evaluation. */
+    private int[] evalIds;
 
     @Override
     public Integer call() throws IOException {
@@ -67,7 +78,7 @@ final class ReportCommand implements Callable<Integer> {
         int windowLength;
         long parameters;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
-            windowLength = sequenceLength != null ? sequenceLength : Math.min(512, checkpoint.config().maxPositionEmbeddings());
+            windowLength = QuantizationRecipe.DEFAULTS.withSequenceLength(sequenceLength).sequenceLength(checkpoint.config());
             parameters = checkpoint.config().parameterCount();
         }
         int evalLength = evalSequenceLength != null ? evalSequenceLength : windowLength;
@@ -138,34 +149,33 @@ final class ReportCommand implements Callable<Integer> {
     private Run quantizeAndEvaluate(String method, int width, String criterion, int windowLength, int evalLength)
             throws IOException {
         Path folder = out.resolve(method + "-w" + width + (method.equals("cherryq") ? "-" + criterion : ""));
-        List<Object> args = new ArrayList<>(List.of("quantize", "--model", model, "--method", method, "--bits", width,
-                "--group-size", groupSize, "--scheme", scheme, "--out", folder));
-        if (tokenizer != null) {
-            args.addAll(List.of("--tokenizer", tokenizer));
-        }
-        if (!method.equals("rtn")) {
-            args.addAll(List.of("--train-text", trainText, "--steps", steps, "--seq-len", windowLength, "--batch-size",
-                    batchSize, "--lr", learningRate, "--seed", seed));
-        }
-        if (method.equals("cherryq")) {
-            args.addAll(List.of("--criterion", criterion, "--cherry-fraction", cherryFraction, "--calib-text", calibText,
-                    "--calib-samples", calibSamples));
-        }
-        CherryqCommand.runOrFail("report", args.toArray());
+        QuantizationRecipe recipe = QuantizationRecipe.DEFAULTS.withMethod(QuantMethod.parse("method", method))
+                .withBits(width).withGroupSize(groupSize).withScheme(QuantScheme.parse("--scheme", scheme))
+                .withCriterion(SelectionCriterion.parse("criterion", criterion)).withCherryFraction(cherryFraction)
+                .withCalibrationSamples(calibSamples).withSequenceLength(windowLength).withSeed(seed)
+                .withTraining(QuantizationRecipe.DEFAULTS.training().withSteps(steps).withBatchSize(batchSize)
+                        .withLearningRate(learningRate)).validate();
+        new LocalJob(recipe, model, tokenizer, calibText, trainText, 50, folder).run(spec.commandLine().getOut());
         JsonNode quantizeRecord = InputFiles.readJson(folder.resolve("quantize.json"), "quantize.json");
         return new Run(method, width, method.equals("cherryq") ? criterion : "-", folder, evaluate(folder, evalLength),
                 quantizeRecord);
     }
 
-    private JsonNode evaluate(Path folder, int evalLength) throws IOException {
-        List<Object> args = new ArrayList<>(List.of("eval", "--model", folder, "--text", evalText, "--seq-len", evalLength,
-                "--format", "json"));
-        if (tokenizer != null) {
-            args.addAll(List.of("--tokenizer", tokenizer));
+    /** Mean NLL of a model on --eval-text, in this process; the held-out ids are tokenized once per report. */
+    private JsonNode evaluate(Path folder, int evalLength) {
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder); LlamaModel llama = LlamaModel.load(checkpoint);
+                ProgressBar bar = new ProgressBar("eval " + folder.getFileName())) {
+            if (evalIds == null) {
+                evalIds = EvalCorpus.tokenizeText(evalText, CherryqCommand.tokenizerFor(tokenizer, checkpoint),
+                        EvalCorpus.DocumentJoin.GPTQ);
+            }
+            PerplexityResult result = CherryqPipeline.evaluate(llama, evalIds, evalLength, 0,
+                    evalIds.length / evalLength, 8, bar);
+            return Json.object().put("model", folder.toString()).put("mean_nll", result.meanNll())
+                    .put("perplexity", result.perplexity()).put("predicted_tokens", result.predictedTokens())
+                    .put("windows", result.windows()).put("seq_len", result.sequenceLength())
+                    .put("seconds", result.seconds());
         }
-        String output = CherryqCommand.runOrFail("report", args.toArray());
-        String[] lines = output.strip().split("\n");
-        return Json.MAPPER.readTree(lines[lines.length - 1]);
     }
 
     private ArrayNode heterogeneity(List<Run> runs) throws IOException {

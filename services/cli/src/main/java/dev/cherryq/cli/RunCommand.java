@@ -4,9 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
+import dev.cherryq.gateway.JobRequestJson;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -20,6 +23,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -30,11 +34,12 @@ import picocli.CommandLine.Model.CommandSpec;
  * each stage; optional extra scorers and trainers run as separate local processes against the same broker and
  * store. Submits the request over the gateway's HTTP API, follows it over server-sent events, prints the table.
  */
-@Command(name = "run", mixinStandardHelpOptions = true,
+@Command(name = "run", mixinStandardHelpOptions = true, defaultValueProvider = RecipeOptions.DemoDefaults.class,
         description = {"Runs a quantization job on an embedded fleet: an in-process Kafka broker, the filesystem",
                 "object store under --out, the gateway and every stage, all on the same code as 'cherryq serve'.",
                 "Defaults quantize the committed demo model (models/demo) with CherryQ at 3 bits on public-domain",
-                "State of the Union text (fetched from the npm registry on first use), like 'cherryq demo'."})
+                "State of the Union text (fetched from the npm registry on first use), and run GPTQ and plain QAT",
+                "on the same recipe as jobs of their own, so that the table compares fp, rtn, gptq, qat, cherryq."})
 final class RunCommand implements Callable<Integer> {
 
     @Spec
@@ -52,50 +57,21 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--calib-text", description = "calibration text (default: the training text)")
     Path calibText;
 
-    @Option(names = "--method", defaultValue = "cherryq", description = "rtn, qat or cherryq (default: ${DEFAULT-VALUE})")
-    String method;
+    @Mixin
+    RecipeOptions recipeOptions;
 
-    @Option(names = "--bits", defaultValue = "3", description = "bits per normal weight (default: ${DEFAULT-VALUE})")
-    int bits;
+    @Option(names = "--calib-shards", description = "scoring tasks (default: ${DEFAULT-VALUE})")
+    int calibShards = DemoJob.CALIBRATION_SHARDS;
 
-    @Option(names = "--group-size", defaultValue = "32", description = "group size (default: ${DEFAULT-VALUE})")
-    int groupSize;
+    @Option(names = "--segment-steps", description = "QAT steps per trainer task (default: ${DEFAULT-VALUE})")
+    int segmentSteps = DemoJob.SEGMENT_STEPS;
 
-    @Option(names = "--scheme", defaultValue = "sym-full", description = "sym-full or asym (default: ${DEFAULT-VALUE})")
-    String scheme;
+    @Option(names = "--eval-windows-per-shard", description = "windows per evaluator task (default: ${DEFAULT-VALUE})")
+    int evalWindowsPerShard = DemoJob.EVAL_WINDOWS_PER_SHARD;
 
-    @Option(names = "--cherry-fraction", defaultValue = "0.00390625", description = "cherry share per row (default: 1/256)")
-    double cherryFraction;
-
-    @Option(names = "--criterion", defaultValue = "impact", description = "impact, magnitude or random (default: ${DEFAULT-VALUE})")
-    String criterion;
-
-    @Option(names = "--calib-samples", defaultValue = "32", description = "calibration samples (default: ${DEFAULT-VALUE})")
-    int calibSamples;
-
-    @Option(names = "--calib-shards", defaultValue = "4", description = "scoring tasks (default: ${DEFAULT-VALUE})")
-    int calibShards;
-
-    @Option(names = "--steps", defaultValue = "100", description = "QAT steps (default: ${DEFAULT-VALUE})")
-    int steps;
-
-    @Option(names = "--segment-steps", defaultValue = "25", description = "QAT steps per trainer task (default: ${DEFAULT-VALUE})")
-    int segmentSteps;
-
-    @Option(names = "--seq-len", defaultValue = "256", description = "sample/window length (default: ${DEFAULT-VALUE})")
-    int sequenceLength;
-
-    @Option(names = "--batch-size", defaultValue = "4", description = "QAT windows per micro-batch (default: ${DEFAULT-VALUE})")
-    int batchSize;
-
-    @Option(names = "--lr", defaultValue = "1e-3", description = "peak QAT learning rate (default: ${DEFAULT-VALUE})")
-    double learningRate;
-
-    @Option(names = "--seed", defaultValue = "0", description = "seed (default: ${DEFAULT-VALUE})")
-    long seed;
-
-    @Option(names = "--eval-windows-per-shard", defaultValue = "32", description = "windows per evaluator task (default: ${DEFAULT-VALUE})")
-    int evalWindowsPerShard;
+    @Option(names = "--compare", split = ",", defaultValue = "gptq,qat", description = "other methods run as jobs of "
+            + "their own on the same recipe, for the table: gptq, qat, rtn, cherryq, or none (default: ${DEFAULT-VALUE})")
+    List<String> compare;
 
     @Option(names = "--baselines", split = ",", defaultValue = "fp,rtn", description = "extra rows: fp, rtn, or none (default: ${DEFAULT-VALUE})")
     List<String> baselines;
@@ -111,6 +87,8 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        QuantizationRecipe recipe = recipeOptions.toRecipe();
+        List<QuantMethod> methods = methods(recipe);
         DemoCommand.DemoInputs inputs = DemoCommand.DemoInputs.resolve(model, evalText, trainText);
         Path modelPath = inputs.model().toAbsolutePath().normalize();
         Path heldOut = inputs.heldOut().toAbsolutePath().normalize();
@@ -152,13 +130,25 @@ final class RunCommand implements Callable<Integer> {
                                 : ", " + workers.size() + " extra worker process(es), logs in " + root.resolve("logs"));
                 console.flush();
                 GatewayClient client = new GatewayClient("http://127.0.0.1:" + host.port(), null);
-                String jobId = client.submit(requestJson(modelPath, heldOut, training, calibration), null)
-                        .path("job_id").asText();
-                console.printf("submitted job %s%n", jobId);
+                List<String> jobs = new ArrayList<>();
+                for (QuantMethod method : methods) { // the main method's job carries the fp and rtn rows
+                    boolean main = method == recipe.method();
+                    String jobId = client.submit(requestJson(recipe.withMethod(method), main, modelPath, heldOut,
+                            training, calibration), null).path("job_id").asText();
+                    console.printf("submitted job %s (%s)%n", jobId, method.wireName());
+                    jobs.add(jobId);
+                }
                 console.flush();
-                int status = JobCommands.Watch.follow(client, jobId, console);
+                int status = 0;
+                for (String jobId : jobs) {
+                    status = Math.max(status, JobCommands.Watch.await(client, jobId, console));
+                }
                 if (status == 0) {
-                    writeResults(client.report(jobId), root, console);
+                    List<JsonNode> reports = new ArrayList<>();
+                    for (String jobId : jobs) {
+                        reports.add(client.report(jobId));
+                    }
+                    writeResults(RunReport.combine(reports), root, console);
                 }
                 console.printf("fleet wall time %.1f s%n", (System.nanoTime() - started) / 1e9);
                 return status;
@@ -194,17 +184,31 @@ final class RunCommand implements Callable<Integer> {
         return environment;
     }
 
-    private String requestJson(Path modelPath, Path heldOut, Path training, Path calibration) {
-        ObjectNode request = Json.object();
-        request.put("model", modelPath.toString()).put("eval_data", heldOut.toString()).put("method", method)
-                .put("bits", bits).put("group_size", groupSize).put("scheme", scheme)
-                .put("cherry_fraction", cherryFraction).put("criterion", criterion)
-                .put("calibration_data", calibration.toString()).put("calibration_samples", calibSamples)
-                .put("calibration_shards", calibShards).put("train_data", training.toString()).put("steps", steps)
-                .put("segment_steps", segmentSteps).put("batch_size", batchSize).put("lr", learningRate)
-                .put("seq_len", sequenceLength).put("seed", seed).put("eval_windows_per_shard", evalWindowsPerShard);
+    /** The main method first, then the compared ones, each once. */
+    private List<QuantMethod> methods(QuantizationRecipe recipe) {
+        List<QuantMethod> methods = new ArrayList<>(List.of(recipe.method()));
+        for (String name : compare) {
+            if (!name.equals("none")) {
+                QuantMethod method = QuantMethod.parse("--compare", name);
+                if (!methods.contains(method)) {
+                    methods.add(method);
+                }
+            }
+        }
+        return methods;
+    }
+
+    private String requestJson(QuantizationRecipe recipe, boolean withBaselines, Path modelPath, Path heldOut,
+            Path training, Path calibration) {
+        ObjectNode request = JobRequestJson.recipeFields(recipe);
+        request.put("model", modelPath.toString()).put("eval_data", heldOut.toString())
+                .put("calibration_data", calibration.toString()).put("calibration_shards", calibShards)
+                .put("train_data", training.toString()).put("segment_steps", segmentSteps)
+                .put("eval_windows_per_shard", evalWindowsPerShard);
         ArrayNode rows = request.putArray("baselines");
-        baselines.stream().filter(row -> !row.equals("none")).forEach(rows::add);
+        if (withBaselines) {
+            baselines.stream().filter(row -> !row.equals("none")).forEach(rows::add);
+        }
         return Json.line(request);
     }
 
@@ -246,6 +250,8 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private static void writeResults(JsonNode report, Path root, PrintWriter console) throws IOException {
+        console.println();
+        console.print(report.path("table_markdown").asText());
         Files.writeString(root.resolve("results.md"), report.path("table_markdown").asText());
         Files.writeString(root.resolve("report.json"), Json.MAPPER.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(report));

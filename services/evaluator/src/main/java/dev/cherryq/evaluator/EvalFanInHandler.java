@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.Parser;
 import com.google.protobuf.util.JsonFormat;
+import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.fleet.job.EvalSharding;
 import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.TopicSpec;
@@ -89,9 +90,9 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
             return TaskOutcome.of(List.of(), 0);
         }
         QuantizationRequest request = result.getRequest();
-        Map<String, double[]> sums = new LinkedHashMap<>(); // variant -> (nll sum, tokens)
+        Map<String, double[]> sums = new LinkedHashMap<>(); // variant -> (nll sum, tokens, effective bits)
         for (String variant : EvalSharding.variants(request)) {
-            sums.put(variant, new double[2]);
+            sums.put(variant, new double[3]);
         }
         QuantizedModelSummary quantized = null;
         for (EvalResult entry : entries) { // sorted by variant and shard: a fixed summation order
@@ -101,27 +102,21 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
             }
             sum[0] += entry.getNllSum();
             sum[1] += entry.getPredictedTokens();
+            sum[2] = entry.getQuantized().getEffectiveBits();
             if (entry.hasQuantized() && entry.getQuantized().hasModel()) {
                 quantized = entry.getQuantized();
             }
         }
         JobResult.Builder jobResult = JobResult.newBuilder();
-        String method = RequestSettings.methodName(request);
+        QuantizationRecipe recipe = RequestSettings.recipe(request);
         for (Map.Entry<String, double[]> entry : sums.entrySet()) {
             double meanNll = entry.getValue()[0] / entry.getValue()[1];
             String variant = entry.getKey();
             String format = variant.equals("fp") ? "full precision (f32 compute)"
-                    : RequestSettings.format(request) + (variant.equals(method) && RequestSettings.selects(request)
-                            ? String.format(Locale.ROOT, ", cherry fraction %.5f (%s)", request.getCherryFraction(),
-                                    RequestSettings.criterion(request).cliName()) : "")
-                            + (variant.equals(method) && RequestSettings.trains(request)
-                                    ? ", " + request.getQat().getSteps() + " QAT steps" : "");
-            VariantResult.Builder row = VariantResult.newBuilder().setVariant(variant).setFormat(format)
-                    .setMeanNll(meanNll).setPerplexity(Math.exp(meanNll)).setPredictedTokens((long) entry.getValue()[1]);
-            if (variant.equals(method) && quantized != null) {
-                row.setEffectiveBits(quantized.getEffectiveBits());
-            }
-            jobResult.addVariants(row);
+                    : variant.equals(recipe.method().wireName()) ? recipe.describe() : recipe.formatName();
+            jobResult.addVariants(VariantResult.newBuilder().setVariant(variant).setFormat(format)
+                    .setMeanNll(meanNll).setPerplexity(Math.exp(meanNll)).setPredictedTokens((long) entry.getValue()[1])
+                    .setEffectiveBits(entry.getValue()[2]));
         }
         if (quantized != null) {
             jobResult.setQuantized(quantized);
@@ -139,14 +134,15 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
         ArrayNode rows = root.putArray("results");
         double baseline = result.getVariantsList().stream().filter(v -> v.getVariant().equals("fp"))
                 .mapToDouble(VariantResult::getMeanNll).findFirst().orElse(Double.NaN);
-        StringBuilder table = new StringBuilder("| variant | format | mean NLL (nats) | perplexity | vs fp |\n"
-                + "|---|---|---:|---:|---:|\n");
+        StringBuilder table = new StringBuilder("| variant | format | bits per linear weight | mean NLL (nats) "
+                + "| perplexity | vs fp |\n|---|---|---:|---:|---:|---:|\n");
         for (VariantResult row : result.getVariantsList()) {
             rows.addObject().put("variant", row.getVariant()).put("format", row.getFormat())
                     .put("mean_nll", row.getMeanNll()).put("perplexity", row.getPerplexity())
                     .put("predicted_tokens", row.getPredictedTokens()).put("effective_bits", row.getEffectiveBits());
-            table.append(String.format(Locale.ROOT, "| %s | %s | %.4f | %.3f | %s |%n", row.getVariant(),
-                    row.getFormat(), row.getMeanNll(), row.getPerplexity(), Double.isNaN(baseline) ? "-"
+            table.append(String.format(Locale.ROOT, "| %s | %s | %.3f | %.4f | %.3f | %s |%n", row.getVariant(),
+                    row.getFormat(), row.getEffectiveBits(), row.getMeanNll(), row.getPerplexity(),
+                    Double.isNaN(baseline) ? "-"
                             : String.format(Locale.ROOT, "%+.2f%%", 100 * (Math.exp(row.getMeanNll() - baseline) - 1))));
         }
         root.put("table_markdown", table.toString());

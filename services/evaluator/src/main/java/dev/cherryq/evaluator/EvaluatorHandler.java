@@ -2,12 +2,11 @@ package dev.cherryq.evaluator;
 
 import com.google.protobuf.Parser;
 import dev.cherryq.core.Progress;
-import dev.cherryq.core.eval.PerplexityEvaluator;
 import dev.cherryq.core.eval.PerplexityResult;
-import dev.cherryq.core.eval.TokenWindows;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
-import dev.cherryq.core.quant.RtnQuantizer;
+import dev.cherryq.core.quant.PackedModel;
+import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.ModelFolders;
 import dev.cherryq.fleet.job.RequestSettings;
@@ -23,12 +22,12 @@ import dev.cherryq.fleet.task.TaskOutcome;
 import dev.cherryq.proto.v1.EvalResult;
 import dev.cherryq.proto.v1.EvalTask;
 import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.QuantizedModelSummary;
 import dev.cherryq.proto.v1.Stage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -86,19 +85,26 @@ public final class EvaluatorHandler implements StageHandler<EvalTask> {
                     "windows " + task.getWindowFrom() + ".." + task.getWindowTo() + " do not fit " + tokens.length
                             + " eval tokens");
         }
-        TokenWindows windows = new TokenWindows(Arrays.copyOfRange(tokens, task.getWindowFrom() * length,
-                task.getWindowTo() * length), length);
         PerplexityResult result;
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelFolder(task)); LlamaModel model = LlamaModel.load(checkpoint)) {
-            result = new PerplexityEvaluator(model, request.getEval().getBatchSize()).evaluate(windows, Progress.NONE);
+        QuantizedModelSummary quantized = task.getQuantized();
+        Path folder = modelFolder(task);
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder); LlamaModel model = LlamaModel.load(checkpoint)) {
+            result = CherryqPipeline.evaluate(model, tokens, length, task.getWindowFrom(), task.getWindowTo(),
+                    request.getEval().getBatchSize(), Progress.NONE);
+            if (task.getVariant().equals("fp")) { // the baselines' storage cost, for the results table
+                quantized = quantized.toBuilder()
+                        .setEffectiveBits(CherryqPipeline.storedBitsPerLinearWeight(checkpoint)).build();
+            } else if (task.getVariant().equals("rtn")) {
+                quantized = quantized.toBuilder().setEffectiveBits(PackedModel.effectiveBitsOf(folder)).build();
+            }
         }
         EvalResult evalResult = EvalResult.newBuilder().setJobId(task.getJobId()).setRequest(request)
                 .setVariant(task.getVariant()).setShard(task.getShard()).setShardCount(task.getShardCount())
                 .setNllSum(result.meanNll() * result.predictedTokens()).setPredictedTokens(result.predictedTokens())
                 .setWindows(result.windows()).setSeconds(result.seconds()).setExpectedResults(task.getExpectedResults())
-                .setQuantized(task.getQuantized()).build();
+                .setQuantized(quantized).build();
         fleet.store().putBytes(key, evalResult.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
-        return TaskOutcome.of(outputs(task, evalResult), (long) windows.count() * length);
+        return TaskOutcome.of(outputs(task, evalResult), (long) result.windows() * length);
     }
 
     private Path modelFolder(EvalTask task) throws IOException {
@@ -114,9 +120,8 @@ public final class EvaluatorHandler implements StageHandler<EvalTask> {
         Path building = Files.createDirectories(folder.getParent()).resolve("rtn-model.building");
         dev.cherryq.fleet.job.Folders.deleteRecursively(building);
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(input)) {
-            RtnQuantizer.quantize(checkpoint, RequestSettings.quantSpec(task.getRequest()), building, Progress.NONE);
-            checkpoint.bundledTokenizer().ifPresent(tokenizer ->
-                    dev.cherryq.core.model.HfModelWriter.copyTokenizer(tokenizer, building));
+            CherryqPipeline.exportRoundToNearest(checkpoint, RequestSettings.recipe(task.getRequest()), building,
+                    Progress.NONE);
         }
         Files.move(building, folder, StandardCopyOption.ATOMIC_MOVE);
         return folder;

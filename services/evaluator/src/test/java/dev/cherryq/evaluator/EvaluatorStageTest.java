@@ -77,7 +77,7 @@ class EvaluatorStageTest {
             int[] tokens = StageFixtures.tokens(harness, data.getEvalTokens());
             Path rtn = directory.resolve("rtn");
             try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel())) {
-                RtnQuantizer.quantize(checkpoint, RequestSettings.quantSpec(request), rtn, Progress.NONE);
+                RtnQuantizer.quantize(checkpoint, RequestSettings.recipe(request).quantSpec(), rtn, Progress.NONE);
             }
             VariantResult fp = completed.getResult().getVariants(0);
             VariantResult rtnRow = completed.getResult().getVariants(1);

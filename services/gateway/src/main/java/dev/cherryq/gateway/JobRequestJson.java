@@ -3,13 +3,18 @@ package dev.cherryq.gateway;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InvalidInputException;
-import dev.cherryq.proto.v1.Criterion;
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.recipe.InitMethod;
+import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.selection.SelectionCriterion;
+import dev.cherryq.fleet.job.RecipeProto;
+import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.proto.v1.EvalSpec;
-import dev.cherryq.proto.v1.Method;
 import dev.cherryq.proto.v1.ModelRef;
 import dev.cherryq.proto.v1.QatHyperparameters;
-import dev.cherryq.proto.v1.QuantScheme;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -18,48 +23,82 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The gateway's JSON request body, mapped to a {@link QuantizationRequest} with the same defaults as
- * {@code cherryq quantize}. Only the shape is checked here (a JSON object, known fields, right types); ranges and
+ * The gateway's JSON request body, mapped to a {@link QuantizationRequest}: the recipe fields through core's
+ * {@link QuantizationRecipe} (its defaults) and {@link RecipeProto}, the fleet fields with the defaults below. Only the shape is checked here (a JSON object, known fields, right types); ranges and
  * references are the planner's job, so that every semantic problem becomes a FAILED job with its reason.
  */
 public final class JobRequestJson {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Field name -> default (null = required); the body may hold only these. */
+    /** Field name -> default (null = required); the body may hold only these. Recipe fields take the recipe's. */
     public static final Map<String, Object> FIELDS = new LinkedHashMap<>();
 
+    /** Fleet settings of a request that are not part of the recipe: how the job is cut into tasks. */
+    public static final int DEFAULT_CALIBRATION_SHARDS = 4;
+    public static final int DEFAULT_SEGMENT_STEPS = 50;
+    public static final int DEFAULT_EVAL_WINDOWS_PER_SHARD = 16;
+    public static final int DEFAULT_EVAL_BATCH_SIZE = 8;
+
     static {
+        QuantizationRecipe recipe = QuantizationRecipe.DEFAULTS;
+        QuantizationRecipe.Training training = recipe.training();
         FIELDS.put("model", null);
         FIELDS.put("eval_data", null);
-        FIELDS.put("method", "cherryq");
-        FIELDS.put("bits", 3);
-        FIELDS.put("group_size", 128);
-        FIELDS.put("scheme", "sym-full");
-        FIELDS.put("cherry_fraction", 1.0 / 256);
-        FIELDS.put("criterion", "impact");
+        FIELDS.put(QuantizationRecipe.METHOD, recipe.method().wireName());
+        FIELDS.put(QuantizationRecipe.INIT, recipe.init().wireName());
+        FIELDS.put(QuantizationRecipe.BITS, recipe.bits());
+        FIELDS.put(QuantizationRecipe.GROUP_SIZE, recipe.groupSize());
+        FIELDS.put(QuantizationRecipe.SCHEME, recipe.scheme().cliName());
+        FIELDS.put(QuantizationRecipe.CHERRY_FRACTION, recipe.cherryFraction());
+        FIELDS.put(QuantizationRecipe.CRITERION, recipe.criterion().cliName());
         FIELDS.put("calibration_data", "");
-        FIELDS.put("calibration_samples", 128);
-        FIELDS.put("calibration_shards", 4);
+        FIELDS.put(QuantizationRecipe.CALIBRATION_SAMPLES, recipe.calibrationSamples());
+        FIELDS.put("calibration_shards", DEFAULT_CALIBRATION_SHARDS);
         FIELDS.put("train_data", "");
-        FIELDS.put("steps", 200);
-        FIELDS.put("segment_steps", 50);
-        FIELDS.put("batch_size", 4);
-        FIELDS.put("grad_accum", 1);
-        FIELDS.put("lr", 1e-4);
-        FIELDS.put("warmup_fraction", 0.05);
-        FIELDS.put("floor_fraction", 0.0);
-        FIELDS.put("weight_decay", 0.0);
-        FIELDS.put("gradient_clip", 1.0);
-        FIELDS.put("seq_len", 0);
-        FIELDS.put("eval_windows_per_shard", 16);
-        FIELDS.put("eval_batch_size", 8);
-        FIELDS.put("baselines", List.of("fp", "rtn"));
-        FIELDS.put("seed", 0);
+        FIELDS.put(QuantizationRecipe.STEPS, training.steps());
+        FIELDS.put("segment_steps", DEFAULT_SEGMENT_STEPS);
+        FIELDS.put(QuantizationRecipe.BATCH_SIZE, training.batchSize());
+        FIELDS.put(QuantizationRecipe.GRAD_ACCUM, training.gradientAccumulation());
+        FIELDS.put(QuantizationRecipe.LEARNING_RATE, training.learningRate());
+        FIELDS.put(QuantizationRecipe.WARMUP_FRACTION, training.warmupFraction());
+        FIELDS.put(QuantizationRecipe.FLOOR_FRACTION, training.floorFraction());
+        FIELDS.put(QuantizationRecipe.WEIGHT_DECAY, training.weightDecay());
+        FIELDS.put(QuantizationRecipe.GRADIENT_CLIP, training.gradientClip());
+        FIELDS.put(QuantizationRecipe.SEQ_LEN, recipe.sequenceLength());
+        FIELDS.put(QuantizationRecipe.GPTQ_DAMPENING, recipe.gptqDampening());
+        FIELDS.put(QuantizationRecipe.GPTQ_ACT_ORDER, recipe.gptqActOrder());
+        FIELDS.put("eval_windows_per_shard", DEFAULT_EVAL_WINDOWS_PER_SHARD);
+        FIELDS.put("eval_batch_size", DEFAULT_EVAL_BATCH_SIZE);
+        FIELDS.put("baselines", RequestSettings.BASELINES);
+        FIELDS.put(QuantizationRecipe.SEED, recipe.seed());
         FIELDS.put("idempotency_key", "");
     }
 
     private JobRequestJson() {}
+
+    /** The recipe fields of a request body, for clients: the inverse of what {@link #parse} reads. */
+    public static ObjectNode recipeFields(QuantizationRecipe recipe) {
+        QuantizationRecipe.Training training = recipe.training();
+        ObjectNode body = JSON.createObjectNode();
+        body.put(QuantizationRecipe.METHOD, recipe.method().wireName()).put(QuantizationRecipe.INIT, recipe.init().wireName())
+                .put(QuantizationRecipe.BITS, recipe.bits()).put(QuantizationRecipe.GROUP_SIZE, recipe.groupSize())
+                .put(QuantizationRecipe.SCHEME, recipe.scheme().cliName())
+                .put(QuantizationRecipe.CHERRY_FRACTION, recipe.cherryFraction())
+                .put(QuantizationRecipe.CRITERION, recipe.criterion().cliName())
+                .put(QuantizationRecipe.CALIBRATION_SAMPLES, recipe.calibrationSamples())
+                .put(QuantizationRecipe.STEPS, training.steps()).put(QuantizationRecipe.BATCH_SIZE, training.batchSize())
+                .put(QuantizationRecipe.GRAD_ACCUM, training.gradientAccumulation())
+                .put(QuantizationRecipe.LEARNING_RATE, training.learningRate())
+                .put(QuantizationRecipe.WARMUP_FRACTION, training.warmupFraction())
+                .put(QuantizationRecipe.FLOOR_FRACTION, training.floorFraction())
+                .put(QuantizationRecipe.WEIGHT_DECAY, training.weightDecay())
+                .put(QuantizationRecipe.GRADIENT_CLIP, training.gradientClip())
+                .put(QuantizationRecipe.SEQ_LEN, recipe.sequenceLength()).put(QuantizationRecipe.SEED, recipe.seed())
+                .put(QuantizationRecipe.GPTQ_DAMPENING, recipe.gptqDampening())
+                .put(QuantizationRecipe.GPTQ_ACT_ORDER, recipe.gptqActOrder());
+        return body;
+    }
 
     /** Parses a body; throws {@link InvalidInputException} naming the field. {@code jobId} is set by the gateway. */
     public static QuantizationRequest parse(String body, String jobId) {
@@ -80,51 +119,34 @@ public final class JobRequestJson {
             }
         }
         Fields fields = new Fields(root);
-        QatHyperparameters qat = QatHyperparameters.newBuilder().setSteps(fields.integer("steps"))
-                .setSegmentSteps(fields.integer("segment_steps")).setBatchSize(fields.integer("batch_size"))
-                .setGradAccum(fields.integer("grad_accum")).setLearningRate((float) fields.number("lr"))
-                .setWarmupFraction(fields.number("warmup_fraction")).setFloorFraction(fields.number("floor_fraction"))
-                .setWeightDecay((float) fields.number("weight_decay"))
-                .setGradientClip((float) fields.number("gradient_clip")).build();
+        QuantizationRecipe recipe = new QuantizationRecipe(
+                QuantMethod.parse(QuantizationRecipe.METHOD, fields.text(QuantizationRecipe.METHOD)),
+                InitMethod.parse(QuantizationRecipe.INIT, fields.text(QuantizationRecipe.INIT)),
+                fields.integer(QuantizationRecipe.BITS), fields.integer(QuantizationRecipe.GROUP_SIZE),
+                QuantScheme.parse(QuantizationRecipe.SCHEME, fields.text(QuantizationRecipe.SCHEME)),
+                SelectionCriterion.parse(QuantizationRecipe.CRITERION, fields.text(QuantizationRecipe.CRITERION)),
+                fields.number(QuantizationRecipe.CHERRY_FRACTION),
+                fields.integer(QuantizationRecipe.CALIBRATION_SAMPLES),
+                new QuantizationRecipe.Training(fields.integer(QuantizationRecipe.STEPS),
+                        fields.integer(QuantizationRecipe.BATCH_SIZE), fields.integer(QuantizationRecipe.GRAD_ACCUM),
+                        (float) fields.number(QuantizationRecipe.LEARNING_RATE),
+                        fields.number(QuantizationRecipe.WARMUP_FRACTION),
+                        fields.number(QuantizationRecipe.FLOOR_FRACTION),
+                        (float) fields.number(QuantizationRecipe.WEIGHT_DECAY),
+                        (float) fields.number(QuantizationRecipe.GRADIENT_CLIP)),
+                fields.integer(QuantizationRecipe.SEQ_LEN), fields.integer64(QuantizationRecipe.SEED),
+                fields.number(QuantizationRecipe.GPTQ_DAMPENING), fields.bool(QuantizationRecipe.GPTQ_ACT_ORDER));
         EvalSpec eval = EvalSpec.newBuilder().setDataUri(fields.text("eval_data"))
                 .setWindowsPerShard(fields.integer("eval_windows_per_shard"))
                 .setBatchSize(fields.integer("eval_batch_size")).addAllBaselines(fields.texts("baselines")).build();
-        return QuantizationRequest.newBuilder().setJobId(jobId).setIdempotencyKey(fields.text("idempotency_key"))
+        QuantizationRequest.Builder request = QuantizationRequest.newBuilder().setJobId(jobId)
+                .setIdempotencyKey(fields.text("idempotency_key"))
                 .setModel(ModelRef.newBuilder().setUri(fields.text("model"))).setEval(eval)
                 .setCalibrationDataUri(fields.text("calibration_data")).setTrainDataUri(fields.text("train_data"))
-                .setMethod(method(fields.text("method"))).setBits(fields.integer("bits"))
-                .setGroupSize(fields.integer("group_size")).setScheme(scheme(fields.text("scheme")))
-                .setCherryFraction(fields.number("cherry_fraction")).setCriterion(criterion(fields.text("criterion")))
-                .setCalibrationSamples(fields.integer("calibration_samples"))
-                .setCalibrationShards(fields.integer("calibration_shards")).setQat(qat)
-                .setSeqLen(fields.integer("seq_len")).setSeed(fields.integer("seed"))
-                .setSubmittedUnixMs(System.currentTimeMillis()).build();
-    }
-
-    private static Method method(String name) {
-        return switch (name) {
-            case "rtn" -> Method.METHOD_RTN;
-            case "qat" -> Method.METHOD_QAT;
-            case "cherryq" -> Method.METHOD_CHERRYQ;
-            default -> throw new InvalidInputException("method '" + name + "' is not rtn, qat or cherryq");
-        };
-    }
-
-    private static QuantScheme scheme(String name) {
-        return switch (name) {
-            case "sym-full" -> QuantScheme.QUANT_SCHEME_SYM_FULL;
-            case "asym" -> QuantScheme.QUANT_SCHEME_ASYM;
-            default -> throw new InvalidInputException("scheme '" + name + "' is not sym-full or asym");
-        };
-    }
-
-    private static Criterion criterion(String name) {
-        return switch (name) {
-            case "impact" -> Criterion.CRITERION_IMPACT;
-            case "magnitude" -> Criterion.CRITERION_MAGNITUDE;
-            case "random" -> Criterion.CRITERION_RANDOM;
-            default -> throw new InvalidInputException("criterion '" + name + "' is not impact, magnitude or random");
-        };
+                .setCalibrationShards(fields.integer("calibration_shards"))
+                .setQat(QatHyperparameters.newBuilder().setSegmentSteps(fields.integer("segment_steps")))
+                .setSubmittedUnixMs(System.currentTimeMillis());
+        return RecipeProto.apply(recipe, request).build(); // ranges are checked by the planner, on the recipe
     }
 
     /** Typed access with defaults and precise errors. */
@@ -158,6 +180,28 @@ public final class JobRequestJson {
                 throw new InvalidInputException("field '" + name + "' must be an integer");
             }
             return node.asInt();
+        }
+
+        boolean bool(String name) {
+            JsonNode node = node(name);
+            if (node == null) {
+                return (Boolean) FIELDS.get(name);
+            }
+            if (!node.isBoolean()) {
+                throw new InvalidInputException("field '" + name + "' must be true or false");
+            }
+            return node.asBoolean();
+        }
+
+        long integer64(String name) {
+            JsonNode node = node(name);
+            if (node == null) {
+                return ((Number) FIELDS.get(name)).longValue();
+            }
+            if (!node.isIntegralNumber() || !node.canConvertToLong()) {
+                throw new InvalidInputException("field '" + name + "' must be an integer");
+            }
+            return node.asLong();
         }
 
         double number(String name) {

@@ -5,6 +5,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.eval.PerplexityEvaluator;
 import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.EvalSharding;
@@ -80,9 +81,9 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         int vocabulary;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelPath)) {
             int maxPositions = checkpoint.config().maxPositionEmbeddings();
-            // seq_len 0 = the quantize command's default
-            request = submitted.getSeqLen() > 0 ? submitted
-                    : submitted.toBuilder().setSeqLen(Math.min(512, maxPositions)).build();
+            // seq_len 0 = the recipe's default for this model
+            request = submitted.toBuilder().setSeqLen(RequestSettings.recipe(submitted)
+                    .sequenceLength(checkpoint.config())).build();
             RequestSettings.validate(request);
             if (request.getSeqLen() > maxPositions) {
                 throw new InvalidInputException("seq_len " + request.getSeqLen() + " exceeds the model's "
@@ -102,7 +103,8 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
                     + request.getSeqLen());
         }
         data.setEvalTokens(TokenTensors.put(fleet.store(), key(jobId, "eval"), eval, scratch));
-        if (RequestSettings.scores(request)) {
+        QuantizationRecipe recipe = RequestSettings.recipe(request);
+        if (recipe.needsCalibration()) {
             int[] calibration = tokens("calibration_data", request.getCalibrationDataUri(), tokenizer, vocabulary);
             if (calibration.length < request.getSeqLen()) {
                 throw new InvalidInputException("calibration_data has " + calibration.length + " tokens, fewer than one "
@@ -110,11 +112,12 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             }
             data.setCalibrationTokens(TokenTensors.put(fleet.store(), key(jobId, "calibration"), calibration, scratch));
         }
-        boolean sameText = RequestSettings.scores(request)
+        // calibration and training may share one text: tokenized and stored once
+        boolean sameText = recipe.needsCalibration()
                 && request.getTrainDataUri().equals(request.getCalibrationDataUri());
-        if (RequestSettings.trains(request) && sameText) {
-            data.setTrainTokens(data.getCalibrationTokens()); // one text: tokenized and stored once
-        } else if (RequestSettings.trains(request)) {
+        if (recipe.method().trains() && sameText) {
+            data.setTrainTokens(data.getCalibrationTokens());
+        } else if (recipe.method().trains()) {
             int[] train = tokens("train_data", request.getTrainDataUri(), tokenizer, vocabulary);
             if (train.length < request.getSeqLen()) {
                 throw new InvalidInputException("train_data has " + train.length + " tokens, fewer than one window of "
@@ -130,7 +133,7 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
                 out.addAll(EvalSharding.tasks(request, prepared, baseline, inputModel, null));
             }
         }
-        if (RequestSettings.scores(request)) {
+        if (recipe.scores()) {
             int shards = request.getCalibrationShards();
             int samples = request.getCalibrationSamples();
             for (int shard = 0; shard < shards; shard++) {
@@ -141,19 +144,19 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             }
             out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_SCORING, Stage.STAGE_SCORER, shards,
                     String.format(Locale.ROOT, "%d calibration samples in %d shards", samples, shards)));
-        } else if (RequestSettings.selects(request)) {
+        } else if (recipe.selects()) {
             // magnitude or random selection needs no scoring: trigger the selector with an empty fan-in
             out.add(Outgoing.byKey(Topics.SCORE_RESULTS, jobId, ScoreResult.newBuilder().setJobId(jobId)
                     .setRequest(request).setData(prepared).setShardCount(0).build()));
             out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_SELECTING, Stage.STAGE_SELECTOR, 1,
-                    RequestSettings.criterion(request).cliName() + " selection"));
+                    recipe.criterion().cliName() + " selection"));
         } else if (RequestSettings.trains(request)) {
             int segments = RequestSettings.segments(request);
             out.add(Outgoing.byKey(Topics.TRAIN_TASKS, jobId, TrainTask.newBuilder().setJobId(jobId).setRequest(request)
                     .setData(prepared).setSegment(0).setSegmentCount(segments).setFromStep(0)
-                    .setToStep(Math.min(request.getQat().getSegmentSteps(), request.getQat().getSteps())).build()));
+                    .setToStep(RequestSettings.firstSegmentEnd(request)).build()));
             out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER,
-                    segments, "plain QAT"));
+                    segments, recipe.method().trains() ? "plain QAT" : "GPTQ"));
         } else {
             out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_EVALUATING, Stage.STAGE_EVALUATOR,
                     EvalSharding.expectedResults(prepared, request), "round to nearest"));

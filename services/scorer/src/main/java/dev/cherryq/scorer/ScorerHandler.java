@@ -4,11 +4,12 @@ import com.google.protobuf.Parser;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.Progress;
+import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.scoring.CalibrationSamples;
 import dev.cherryq.core.scoring.FisherPartial;
-import dev.cherryq.core.scoring.ImpactScorer;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.ModelFolders;
+import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.ObjectKeys;
@@ -71,13 +72,13 @@ public final class ScorerHandler implements StageHandler<ScoreTask> {
         }
         var request = task.getRequest();
         int[] tokens = TokenTensors.get(fleet.store(), task.getData().getCalibrationTokens(), fleet.downloads());
-        CalibrationSamples samples = new CalibrationSamples(tokens, request.getCalibrationSamples(), request.getSeqLen(),
-                request.getSeed());
+        CalibrationSamples samples = CherryqPipeline.calibrationSamples(RequestSettings.recipe(request), tokens,
+                request.getSeqLen());
         long started = System.nanoTime();
         FisherPartial partial;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, request.getModel()));
                 LlamaModel model = LlamaModel.load(checkpoint)) {
-            partial = ImpactScorer.score(model, samples, task.getSampleFrom(), task.getSampleTo(), Progress.NONE);
+            partial = CherryqPipeline.score(model, samples, task.getSampleFrom(), task.getSampleTo(), Progress.NONE);
         }
         Path scratch = Files.createDirectories(fleet.scratch(task.getJobId(), "scorer"));
         Path file = scratch.resolve("fisher-" + task.getShard() + ".safetensors");

@@ -6,10 +6,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.Parser;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
-import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.scoring.HeterogeneityScore;
-import dev.cherryq.core.selection.CherrySelector;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.fleet.FleetContext;
@@ -33,7 +33,6 @@ import dev.cherryq.proto.v1.TensorRef;
 import dev.cherryq.proto.v1.TrainTask;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -96,19 +95,21 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
                 return TaskOutcome.of(List.of(), 0); // wait for the other shards
             }
         }
+        QuantizationRecipe recipe = RequestSettings.recipe(request);
+        SelectionCriterion criterion = recipe.criterion();
+        FisherPartial fisher = recipe.scores() ? mergedImpacts(received, request) : null;
         Map<String, float[]> scores;
-        Map<String, long[]> shapes;
-        SelectionCriterion criterion = RequestSettings.criterion(request);
+        CherrySet cherries;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, request.getModel()))) {
-            shapes = LlamaTensorNames.linearWeightShapes(checkpoint.config());
-            scores = switch (criterion) {
-                case IMPACT -> mergedImpacts(received, request).impacts();
-                case MAGNITUDE -> weights(checkpoint, shapes);
-                case RANDOM -> Map.of();
-            };
+            if (criterion != SelectionCriterion.IMPACT && criterion != SelectionCriterion.RANDOM) {
+                try (LlamaModel model = LlamaModel.load(checkpoint)) { // these rank by the model's own weights
+                    scores = CherryqPipeline.selectionScores(recipe, model, fisher);
+                }
+            } else {
+                scores = CherryqPipeline.selectionScores(recipe, null, fisher);
+            }
+            cherries = CherryqPipeline.select(recipe, checkpoint.config(), scores);
         }
-        CherrySet cherries = CherrySelector.select(criterion, request.getCherryFraction(), scores, shapes,
-                request.getSeed());
         Path scratch = Files.createDirectories(fleet.scratch(jobId, "selector"));
         Path file = scratch.resolve("cherries.safetensors");
         TensorRef cherriesRef;
@@ -122,10 +123,9 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
         TensorRef reportRef = fleet.store().putBytes(ObjectKeys.of(jobId, Stage.STAGE_SELECTOR, "heterogeneity.json"),
                 report(criterion, scores, cherries), ObjectStore.MEDIA_JSON);
         int segments = RequestSettings.segments(request);
-        int segmentSteps = request.getQat().getSegmentSteps();
         TrainTask first = TrainTask.newBuilder().setJobId(jobId).setRequest(request).setData(result.getData())
                 .setCherries(cherriesRef).setHeterogeneityReport(reportRef).setSegment(0).setSegmentCount(segments)
-                .setFromStep(0).setToStep(Math.min(segmentSteps, request.getQat().getSteps())).build();
+                .setFromStep(0).setToStep(RequestSettings.firstSegmentEnd(request)).build();
         return TaskOutcome.of(List.of(Outgoing.byKey(Topics.TRAIN_TASKS, jobId, first),
                 JobEvents.state(jobId, Stage.STAGE_SELECTOR, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER, segments,
                         String.format(Locale.ROOT, "%,d cherries (%s)", cherries.totalCherries(), criterion.cliName()))),
@@ -146,16 +146,6 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
                     + " samples, not the request's " + request.getCalibrationSamples());
         }
         return merged;
-    }
-
-    private static Map<String, float[]> weights(LlamaCheckpoint checkpoint, Map<String, long[]> shapes) {
-        Map<String, float[]> weights = new LinkedHashMap<>();
-        try (LlamaModel model = LlamaModel.load(checkpoint)) {
-            for (String name : shapes.keySet()) {
-                weights.put(name, model.parameters().get(name).toFloatArray());
-            }
-        }
-        return weights;
     }
 
     /** Per layer: the heterogeneity score of its selection scores and its cherries per row. */

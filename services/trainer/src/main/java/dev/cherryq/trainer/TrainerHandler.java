@@ -2,15 +2,14 @@ package dev.cherryq.trainer;
 
 import com.google.protobuf.Parser;
 import dev.cherryq.core.Progress;
-import dev.cherryq.core.format.InMemoryTensors;
-import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.qat.QatCheckpoint;
-import dev.cherryq.core.qat.QatSettings;
 import dev.cherryq.core.qat.QatTrainer;
 import dev.cherryq.core.quant.PackedModel;
-import dev.cherryq.core.quant.QuantSpec;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.scoring.CalibrationSamples;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.EvalSharding;
@@ -40,12 +39,12 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * Trainer stage: CherryQ's unified mixed-precision QAT (paper Sec. 4) in segments. A task runs steps
+ * Trainer stage: CherryQ's unified mixed-precision QAT (paper Sec. 4) in segments, and GPTQ (as the method, or as
+ * the start of training: the first segment runs it before its steps). A task runs steps
  * [from_step, to_step) from the previous segment's checkpoint, uploads the checkpoint at to_step, and emits the next
  * segment as a new task, so a segment lost with its worker is redone from the last checkpoint, anywhere. Batches and
  * schedule come from the whole run's settings ({@link QatTrainer}), so segmenting changes nothing. The last segment
@@ -83,7 +82,9 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
     public TaskOutcome handle(TrainTask task) throws Exception {
         String jobId = task.getJobId();
         QuantizationRequest request = task.getRequest();
-        boolean last = task.getToStep() >= request.getQat().getSteps();
+        QuantizationRecipe recipe = RequestSettings.recipe(request);
+        int steps = recipe.method().trains() ? recipe.training().steps() : 0; // GPTQ alone trains no steps
+        boolean last = task.getToStep() >= steps;
         String checkpointKey = ObjectKeys.of(jobId, Stage.STAGE_TRAINER,
                 String.format(Locale.ROOT, "checkpoint-step-%06d.safetensors", task.getToStep()));
         String summaryKey = ObjectKeys.of(jobId, Stage.STAGE_TRAINER, "model-summary.pb");
@@ -99,9 +100,6 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
                 return TaskOutcome.duplicate(next(task, checkpoint.get(), ""));
             }
         }
-        QuantSpec spec = RequestSettings.quantSpec(request);
-        QatSettings settings = RequestSettings.qatSettings(request);
-        int[] tokens = TokenTensors.get(fleet.store(), task.getData().getTrainTokens(), fleet.downloads());
         CherrySet cherries = task.hasCherries()
                 ? CherrySet.read(fleet.store().fetch(task.getCherries(), fleet.downloads())) : CherrySet.empty();
         Path segmentDirectory = fleet.scratch(jobId, "trainer").resolve("segment-" + task.getSegment());
@@ -113,20 +111,32 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
         }
         Path modelFolder = ModelFolders.local(fleet, request.getModel());
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelFolder); LlamaModel model = LlamaModel.load(checkpoint)) {
-            QatTrainer.Result result = QatTrainer.train(model, spec, cherries, tokens, settings, segmentDirectory,
-                    task.getToStep(), Progress.NONE);
-            float loss = result.losses().get(result.losses().size() - 1);
-            long trainedTokens = (long) (task.getToStep() - task.getFromStep()) * settings.batchSize()
-                    * settings.gradientAccumulation() * settings.sequenceLength();
-            TensorRef checkpointRef = fleet.store().put(checkpointKey, segmentDirectory.resolve(QatCheckpoint.FILE),
-                    ObjectStore.MEDIA_SAFETENSORS, "");
-            String detail = String.format(Locale.ROOT, "step %d/%d loss %.4f", task.getToStep(),
-                    request.getQat().getSteps(), loss);
-            if (!last) {
-                Folders.deleteRecursively(segmentDirectory);
-                return TaskOutcome.of(next(task, checkpointRef, detail), trainedTokens);
+            // the start: GPTQ runs in the first task (GPTQ alone, or the start of training); later segments resume
+            CalibrationSamples samples = recipe.usesGptq() ? CherryqPipeline.calibrationSamples(recipe,
+                    TokenTensors.get(fleet.store(), task.getData().getCalibrationTokens(), fleet.downloads()),
+                    request.getSeqLen()) : null;
+            CherryqPipeline.Start start = CherryqPipeline.start(model, recipe, samples, cherries,
+                    task.hasPreviousCheckpoint(), Progress.NONE);
+            String detail = start.gptq() != null ? CherryqPipeline.describe(start.gptq()) : "";
+            List<Float> losses = List.of();
+            long trainedTokens = 0;
+            if (recipe.method().trains()) {
+                int[] tokens = TokenTensors.get(fleet.store(), task.getData().getTrainTokens(), fleet.downloads());
+                QatTrainer.Result result = CherryqPipeline.train(model, start, recipe, cherries, tokens,
+                        segmentDirectory, 0, task.getToStep(), Progress.NONE);
+                losses = result.losses();
+                trainedTokens = (long) (task.getToStep() - task.getFromStep()) * recipe.training().batchSize()
+                        * recipe.training().gradientAccumulation() * request.getSeqLen();
+                detail = String.format(Locale.ROOT, "step %d/%d loss %.4f", task.getToStep(), steps,
+                        losses.get(losses.size() - 1));
+                TensorRef checkpointRef = fleet.store().put(checkpointKey,
+                        segmentDirectory.resolve(QatCheckpoint.FILE), ObjectStore.MEDIA_SAFETENSORS, "");
+                if (!last) {
+                    Folders.deleteRecursively(segmentDirectory);
+                    return TaskOutcome.of(next(task, checkpointRef, detail), trainedTokens);
+                }
             }
-            QuantizedModelSummary summary = export(task, checkpoint, model, spec, cherries, result.losses(),
+            QuantizedModelSummary summary = export(task, recipe, checkpoint, model, cherries, losses,
                     segmentDirectory.resolve("model"));
             fleet.store().putBytes(summaryKey, summary.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
             Folders.deleteRecursively(segmentDirectory);
@@ -135,14 +145,9 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
     }
 
     /** Writes the packed + dense model folder and uploads every file. */
-    private QuantizedModelSummary export(TrainTask task, LlamaCheckpoint checkpoint, LlamaModel model, QuantSpec spec,
-            CherrySet cherries, List<Float> losses, Path folder) throws IOException {
-        String method = RequestSettings.methodName(task.getRequest());
-        InMemoryTensors trained = new InMemoryTensors(folder);
-        model.parameters().forEach((name, value) -> trained.put(name, value.getShape().getShape(), value.toFloatArray()));
-        PackedModel.Summary packed = PackedModel.write(folder, checkpoint.config(), trained, spec, cherries,
-                PackedModel.quantizationConfig(method, spec, cherries), Map.of("cherryq.method", method), Progress.NONE);
-        checkpoint.bundledTokenizer().ifPresent(tokenizer -> HfModelWriter.copyTokenizer(tokenizer, folder));
+    private QuantizedModelSummary export(TrainTask task, QuantizationRecipe recipe, LlamaCheckpoint checkpoint,
+            LlamaModel model, CherrySet cherries, List<Float> losses, Path folder) throws IOException {
+        PackedModel.Summary packed = CherryqPipeline.export(model, checkpoint, recipe, cherries, folder, Progress.NONE);
         ModelRef.Builder modelRef = ModelRef.newBuilder()
                 .setUri(fleet.store().uri(ObjectKeys.of(task.getJobId(), Stage.STAGE_TRAINER, "model/")));
         List<Path> files;
@@ -168,7 +173,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
     }
 
     private static List<Outgoing> next(TrainTask task, TensorRef checkpoint, String detail) {
-        int segmentSteps = task.getRequest().getQat().getSegmentSteps();
+        int segmentSteps = task.getRequest().getQat().getSegmentSteps(); // only QAT has more than one segment
         TrainTask next = task.toBuilder().setSegment(task.getSegment() + 1).setFromStep(task.getToStep())
                 .setToStep(Math.min(task.getToStep() + segmentSteps, task.getRequest().getQat().getSteps()))
                 .setPreviousCheckpoint(checkpoint).build();
@@ -180,7 +185,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
     private static List<Outgoing> finish(TrainTask task, QuantizedModelSummary summary, String detail) {
         QuantizationRequest request = task.getRequest();
         List<Outgoing> out = new ArrayList<>(EvalSharding.tasks(request, task.getData(),
-                RequestSettings.methodName(request), summary.getModel(), summary));
+                RequestSettings.recipe(request).method().wireName(), summary.getModel(), summary));
         out.add(JobEvents.progress(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_TRAINING,
                 task.getSegment(), task.getSegmentCount(), detail));
         out.add(JobEvents.state(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_EVALUATING,

@@ -9,6 +9,8 @@ import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.qat.QatTrainer;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.selection.CherrySelector;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.core.selection.SelectionCriterion;
@@ -55,8 +57,8 @@ class TrainerStageTest {
             cherries = CherrySelector.select(SelectionCriterion.RANDOM, request.getCherryFraction(), Map.of(),
                     shapes, 1);
             // independent reference: one uninterrupted core QAT run
-            QatTrainer.train(model, RequestSettings.quantSpec(request), cherries, tokens,
-                    RequestSettings.qatSettings(request), null, Progress.NONE);
+            QatTrainer.train(model, RequestSettings.recipe(request).quantSpec(), cherries, tokens,
+                    RequestSettings.recipe(request).qatSettings(request.getSeqLen(), 0), null, Progress.NONE);
             model.parameters().forEach((name, value) -> expected.put(name, value.toFloatArray()));
         }
         Path cherryFile = directory.resolve("cherries.safetensors");
@@ -130,6 +132,53 @@ class TrainerStageTest {
                     }
                     assertTrue(moved > 1e-3, "training moved the embeddings by " + moved);
                 }
+            }
+        }
+    }
+
+    @Test
+    void shouldRunGptqAsOneTaskToTheWeightsOfTheOneProcessPipeline() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)));
+            QuantizationRequest request = StageFixtures.request("job-gptq").toBuilder()
+                    .setMethod(dev.cherryq.proto.v1.Method.METHOD_GPTQ).build();
+            QuantizationRecipe recipe = RequestSettings.recipe(request);
+            PreparedData data = StageFixtures.prepare(harness, "job-gptq");
+            FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
+            // independent of the stage: the core pipeline in this process, exported to a folder of its own
+            Path reference = directory.resolve("reference");
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel());
+                    LlamaModel model = LlamaModel.load(checkpoint)) {
+                int[] calibration = StageFixtures.tokens(harness, data.getCalibrationTokens());
+                CherryqPipeline.gptq(model, recipe, CherryqPipeline.calibrationSamples(recipe, calibration,
+                        request.getSeqLen()), CherrySet.empty(), Progress.NONE);
+                CherryqPipeline.export(model, checkpoint, recipe, CherrySet.empty(), reference, Progress.NONE);
+            }
+            harness.send(Topics.TRAIN_TASKS, "job-gptq", TrainTask.newBuilder().setJobId("job-gptq")
+                    .setRequest(request).setData(data).setSegment(0).setSegmentCount(1).setFromStep(0)
+                    .setToStep(RequestSettings.firstSegmentEnd(request)).build());
+            EvalTask evalTask = harness.await(Topics.EVAL_TASKS, EvalTask.parser(), t -> !t.isEmpty()).get(0);
+            assertEquals("gptq", evalTask.getVariant());
+            assertEquals(0, evalTask.getQuantized().getLossesCount(), "GPTQ trains no steps");
+            Path exported = null;
+            for (TensorRef file : evalTask.getModel().getFilesList()) {
+                exported = store.fetch(file, directory.resolve("fleet")).getParent();
+            }
+            try (LlamaCheckpoint fleet = LlamaCheckpoint.open(exported);
+                    LlamaCheckpoint expected = LlamaCheckpoint.open(reference);
+                    LlamaCheckpoint original = LlamaCheckpoint.open(FleetHarness.demoModel())) {
+                int changed = 0;
+                for (String name : LlamaTensorNames.linearWeights(fleet.config())) {
+                    float[] weights = fleet.tensors().readFloats(name);
+                    assertArrayEquals(expected.tensors().readFloats(name), weights, 0f, name);
+                    float[] rtn = dev.cherryq.core.quant.GroupQuantizer.quantize(original.tensors().readFloats(name),
+                            (int) fleet.tensors().info(name).shape()[0], (int) fleet.tensors().info(name).shape()[1],
+                            recipe.quantSpec(), null, true).dequantize(); // f16 scales, as exported
+                    for (int i = 0; i < rtn.length; i++) {
+                        changed += rtn[i] != weights[i] ? 1 : 0;
+                    }
+                }
+                assertTrue(changed > 0, "GPTQ's rounding differs from round to nearest somewhere");
             }
         }
     }

@@ -41,8 +41,14 @@ public final class QatCheckpoint {
     }
 
     /** "model=...;quantization=...;cherries=...;data=...;settings=..." from the run's inputs. */
-    static String fingerprint(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings) {
-        return "model=" + model.config() + " weights " + weightsHash(model)
+    /**
+     * @param startWeights what the weights training starts from are (null: a hash of the model's weights now); a
+     *     start derived from the source model (GPTQ) names the source and the derivation, so that a resumed run,
+     *     which loads the source again, recognises its checkpoint
+     */
+    static String fingerprint(LlamaModel model, String startWeights, QuantSpec spec, CherrySet cherries, int[] tokens,
+            QatSettings settings) {
+        return "model=" + model.config() + " weights " + (startWeights != null ? startWeights : weightsFingerprint(model))
                 + ";quantization=" + spec
                 + ";cherries=" + (cherries.isEmpty() ? "none" : cherries.criterion().cliName() + " " + cherries.fraction()
                         + " " + cherries.fingerprint())
@@ -136,7 +142,8 @@ public final class QatCheckpoint {
     }
 
     /** A short hash of the model's current weights (taken before training starts). */
-    private static String weightsHash(LlamaModel model) {
+    /** A hash of every parameter of the model as it is now. */
+    public static String weightsFingerprint(LlamaModel model) {
         Fingerprints fingerprint = Fingerprints.start();
         model.parameters().values().forEach(value -> fingerprint.add(value.toFloatArray()));
         return fingerprint.finish();

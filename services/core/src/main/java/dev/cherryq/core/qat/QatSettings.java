@@ -3,9 +3,10 @@ package dev.cherryq.core.qat;
 import dev.cherryq.core.InvalidInputException;
 
 /**
- * Hyperparameters of one QAT run. The CherryQ reference: AdamW (0.9, 0.95), weight decay 0, cosine schedule with
- * 5% warm-up decaying to a floor of lr x 0.25 at 3-bit and lr x 0.1 at 4-bit, gradient-norm clipping at 1.0
- * (the Hugging Face Trainer default the reference runs on).
+ * Hyperparameters of one QAT run, derived from a {@link dev.cherryq.core.recipe.QuantizationRecipe}, which owns the
+ * defaults and the validation of what a user sets; the checks here guard the trainer's own invariants. The CherryQ
+ * reference: AdamW (0.9, 0.95), weight decay 0, cosine schedule with 5% warm-up decaying to a floor of lr x 0.25 at
+ * 3-bit and lr x 0.1 at 4-bit, gradient-norm clipping at 1.0 (the Hugging Face Trainer default the reference runs on).
  */
 public record QatSettings(int steps, int batchSize, int sequenceLength, int gradientAccumulation, float learningRate,
         double warmupFraction, double floorFraction, float weightDecay, float gradientClip, long seed,
@@ -13,22 +14,22 @@ public record QatSettings(int steps, int batchSize, int sequenceLength, int grad
 
     public QatSettings {
         if (steps < 1) {
-            throw new InvalidInputException("--steps " + steps + " must be at least 1");
+            throw new InvalidInputException("steps: " + steps + " must be at least 1");
         }
         if (batchSize < 1) {
-            throw new InvalidInputException("--batch-size " + batchSize + " must be at least 1");
+            throw new InvalidInputException("batch_size: " + batchSize + " must be at least 1");
         }
         if (sequenceLength < 2) {
-            throw new InvalidInputException("--seq-len " + sequenceLength + " must be at least 2");
+            throw new InvalidInputException("seq_len: " + sequenceLength + " must be at least 2");
         }
         if (gradientAccumulation < 1) {
-            throw new InvalidInputException("--grad-accum " + gradientAccumulation + " must be at least 1");
+            throw new InvalidInputException("grad_accum: " + gradientAccumulation + " must be at least 1");
         }
-        if (!(learningRate > 0)) {
-            throw new InvalidInputException("--lr " + learningRate + " must be positive");
+        if (!(learningRate > 0) || !Float.isFinite(learningRate)) {
+            throw new InvalidInputException("lr: " + learningRate + " must be positive and finite");
         }
         if (checkpointEvery < 0) {
-            throw new InvalidInputException("--checkpoint-every " + checkpointEvery + " must be 0 (never) or positive");
+            throw new InvalidInputException("checkpoint_every: " + checkpointEvery + " must be 0 (never) or positive");
         }
     }
 

@@ -52,6 +52,16 @@ public final class QatTrainer {
      */
     public static Result train(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings,
             Path checkpointDir, int untilStep, Progress progress) {
+        return train(model, null, spec, cherries, tokens, settings, checkpointDir, untilStep, progress);
+    }
+
+    /**
+     * As above, with the identity of the weights training starts from ({@link QatCheckpoint#fingerprint}): a start
+     * that was derived from the loaded model (GPTQ) is named by the caller, so that segments and resumed runs, which
+     * load the model again, match their checkpoints.
+     */
+    public static Result train(LlamaModel model, String startWeights, QuantSpec spec, CherrySet cherries, int[] tokens,
+            QatSettings settings, Path checkpointDir, int untilStep, Progress progress) {
         DjlRuntime.prepareComputeThread(); // any thread may train: a fleet worker's, too
         int stopStep = Math.min(untilStep, settings.steps());
         if (stopStep < 1) {
@@ -66,7 +76,7 @@ public final class QatTrainer {
             throw new InvalidInputException("--seq-len " + window + " exceeds the model's max_position_embeddings "
                     + model.config().maxPositionEmbeddings());
         }
-        String fingerprint = QatCheckpoint.fingerprint(model, spec, cherries, tokens, settings);
+        String fingerprint = QatCheckpoint.fingerprint(model, startWeights, spec, cherries, tokens, settings);
         int[][] offsets = batchOffsets(tokens.length, settings);
         CosineSchedule schedule = new CosineSchedule(settings.learningRate(), settings.warmupFraction(),
                 settings.floorFraction(), settings.steps());

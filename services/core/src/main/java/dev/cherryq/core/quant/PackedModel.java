@@ -177,6 +177,17 @@ public final class PackedModel {
                 QuantScheme.parse(quantization.path("scheme").asText()));
     }
 
+    /** The effective bits per linear weight recorded in a folder's config.json by {@link #write}. */
+    public static double effectiveBitsOf(Path folder) {
+        Path configFile = folder.resolve(LlamaConfig.CONFIG_FILE);
+        JsonNode bits = InputFiles.readJson(configFile, "an HF config.json").path("quantization_config")
+                .path("effective_bits_per_weight");
+        if (!bits.isNumber()) {
+            throw new InvalidInputException(configFile + ": no quantization_config.effective_bits_per_weight");
+        }
+        return bits.asDouble();
+    }
+
     public static boolean isPacked(Path folder) {
         return Files.isRegularFile(folder.resolve(PACKED_FILE));
     }

@@ -25,12 +25,17 @@ public enum QuantScheme {
     }
 
     public static QuantScheme parse(String name) {
+        return parse("scheme", name);
+    }
+
+    /** Parses a name; the error names {@code field} (a JSON field or a command-line flag) and the supported values. */
+    public static QuantScheme parse(String field, String name) {
         for (QuantScheme scheme : values()) {
             if (scheme.cliName.equals(name)) {
                 return scheme;
             }
         }
-        throw new InvalidInputException("--scheme '" + name + "' is not supported (supported: "
+        throw new InvalidInputException(field + " '" + name + "' is not supported (supported: "
                 + Arrays.stream(values()).map(QuantScheme::cliName).collect(Collectors.joining(", ")) + ")");
     }
 }

@@ -12,14 +12,14 @@ public record QuantSpec(int bits, int groupSize, QuantScheme scheme) {
 
     public QuantSpec {
         if (bits < 2 || bits > 8) {
-            throw new InvalidInputException("--bits " + bits + " is out of range: use 2 to 8");
+            throw new InvalidInputException("bits: " + bits + " is out of range 2..8");
         }
         if (groupSize == 0 || groupSize < WHOLE_ROW) {
-            throw new InvalidInputException("--group-size " + groupSize
+            throw new InvalidInputException("group_size: " + groupSize
                     + " is invalid: use a positive size, or -1 for one group per row");
         }
         if (scheme == null) {
-            throw new InvalidInputException("--scheme is required (sym-full or asym)");
+            throw new InvalidInputException("scheme: required (sym-full or asym)");
         }
     }
 

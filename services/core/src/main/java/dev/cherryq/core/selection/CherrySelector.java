@@ -14,8 +14,6 @@ import java.util.SplittableRandom;
  */
 public final class CherrySelector {
 
-    public static final double DEFAULT_FRACTION = 1.0 / 256;
-
     private CherrySelector() {}
 
     public static int cherriesPerRow(double fraction, int columns) {
@@ -28,8 +26,7 @@ public final class CherrySelector {
 
     public static void validateFraction(double fraction) {
         if (!(fraction >= 0 && fraction <= 0.5)) {
-            throw new InvalidInputException("--cherry-fraction " + fraction + " is out of range: use 0 to 0.5 (default 1/256 = "
-                    + DEFAULT_FRACTION + ")");
+            throw new InvalidInputException("cherry_fraction: " + fraction + " is out of range 0..0.5");
         }
     }
 

@@ -104,15 +104,15 @@ class GroupQuantizerTest {
     }
 
     @Test
-    void shouldRejectInvalidSpecsWithTheFlagNamed() {
+    void shouldRejectInvalidSpecsWithTheFieldNamed() {
         assertTrue(assertThrows(InvalidInputException.class, () -> new QuantSpec(1, 128, QuantScheme.ASYM))
-                .getMessage().contains("--bits 1"));
+                .getMessage().contains("bits: 1"));
         assertTrue(assertThrows(InvalidInputException.class, () -> new QuantSpec(9, 128, QuantScheme.ASYM))
-                .getMessage().contains("--bits 9"));
+                .getMessage().contains("bits: 9"));
         assertTrue(assertThrows(InvalidInputException.class, () -> new QuantSpec(4, 0, QuantScheme.ASYM))
-                .getMessage().contains("--group-size 0"));
+                .getMessage().contains("group_size: 0"));
         assertTrue(assertThrows(InvalidInputException.class, () -> new QuantSpec(4, -2, QuantScheme.ASYM))
-                .getMessage().contains("--group-size -2"));
+                .getMessage().contains("group_size: -2"));
         assertTrue(assertThrows(InvalidInputException.class, () -> QuantScheme.parse("nf4")).getMessage()
                 .contains("'nf4'"));
     }

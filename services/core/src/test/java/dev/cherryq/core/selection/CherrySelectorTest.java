@@ -28,7 +28,7 @@ class CherrySelectorTest {
         assertEquals(0, CherrySelector.cherriesPerRow(0, 4096), "fraction 0: plain QAT");
         assertEquals(3, CherrySelector.cherriesPerRow(0.5, 5));
         assertTrue(assertThrows(InvalidInputException.class, () -> CherrySelector.cherriesPerRow(0.6, 10)).getMessage()
-                .contains("--cherry-fraction 0.6"));
+                .contains("cherry_fraction: 0.6"));
         assertThrows(InvalidInputException.class, () -> CherrySelector.cherriesPerRow(-0.01, 10));
     }
 

@@ -39,7 +39,7 @@ public final class EvalSharding {
         if (request.getEval().getBaselinesList().contains("rtn")) {
             variants.add("rtn");
         }
-        variants.add(RequestSettings.methodName(request));
+        variants.add(RequestSettings.recipe(request).method().wireName());
         return List.copyOf(variants);
     }
 

@@ -1,0 +1,193 @@
+package dev.cherryq.cli;
+
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.recipe.InitMethod;
+import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.recipe.RecipeProblem;
+import dev.cherryq.core.selection.SelectionCriterion;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import picocli.CommandLine.IDefaultValueProvider;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+
+/**
+ * The options of a {@link QuantizationRecipe}, shared by every command that runs a job ({@code quantize},
+ * {@code run}, {@code report}). Each option maps to one recipe field; its default is the recipe's, supplied by a
+ * {@link Defaults} provider on the command, so help texts show the values the code uses and nothing is written
+ * twice. Problems are reported with the flag that maps to the field.
+ */
+final class RecipeOptions {
+
+    /** Recipe field -> command-line flag. */
+    static final Map<String, String> FLAGS = new LinkedHashMap<>();
+
+    static {
+        FLAGS.put(QuantizationRecipe.METHOD, "--method");
+        FLAGS.put(QuantizationRecipe.INIT, "--init");
+        FLAGS.put(QuantizationRecipe.BITS, "--bits");
+        FLAGS.put(QuantizationRecipe.GROUP_SIZE, "--group-size");
+        FLAGS.put(QuantizationRecipe.SCHEME, "--scheme");
+        FLAGS.put(QuantizationRecipe.CRITERION, "--criterion");
+        FLAGS.put(QuantizationRecipe.CHERRY_FRACTION, "--cherry-fraction");
+        FLAGS.put(QuantizationRecipe.CALIBRATION_SAMPLES, "--calib-samples");
+        FLAGS.put(QuantizationRecipe.STEPS, "--steps");
+        FLAGS.put(QuantizationRecipe.BATCH_SIZE, "--batch-size");
+        FLAGS.put(QuantizationRecipe.GRAD_ACCUM, "--grad-accum");
+        FLAGS.put(QuantizationRecipe.LEARNING_RATE, "--lr");
+        FLAGS.put(QuantizationRecipe.WARMUP_FRACTION, "--warmup-fraction");
+        FLAGS.put(QuantizationRecipe.FLOOR_FRACTION, "--floor-fraction");
+        FLAGS.put(QuantizationRecipe.WEIGHT_DECAY, "--weight-decay");
+        FLAGS.put(QuantizationRecipe.GRADIENT_CLIP, "--gradient-clip");
+        FLAGS.put(QuantizationRecipe.SEQ_LEN, "--seq-len");
+        FLAGS.put(QuantizationRecipe.SEED, "--seed");
+        FLAGS.put(QuantizationRecipe.GPTQ_DAMPENING, "--gptq-dampening");
+        FLAGS.put(QuantizationRecipe.GPTQ_ACT_ORDER, "--gptq-act-order");
+    }
+
+    @Option(names = "--method", description = "rtn, gptq, qat or cherryq (default: ${DEFAULT-VALUE})")
+    String method;
+
+    @Option(names = "--init", description = "where qat and cherryq training starts: rtn (the model's own weights) or "
+            + "gptq (GPTQ's, cherries kept out of its rounding) (default: ${DEFAULT-VALUE})")
+    String init;
+
+    @Option(names = "--bits", description = "bits per normal weight, 2..8 (default: ${DEFAULT-VALUE})")
+    Integer bits;
+
+    @Option(names = "--group-size", description = "weights per group along a row; -1 = whole row (default: ${DEFAULT-VALUE})")
+    Integer groupSize;
+
+    @Option(names = "--scheme", description = "sym-full (the paper's) or asym (default: ${DEFAULT-VALUE})")
+    String scheme;
+
+    @Option(names = "--criterion", description = "cherry criterion: impact, saliency (impact x squared rounding error), group-aware (the "
+            + "group's saved error), magnitude or random (default: ${DEFAULT-VALUE})")
+    String criterion;
+
+    @Option(names = "--cherry-fraction", description = "share of each row kept in full precision, 0..0.5; per row "
+            + "max(1, round(f x columns)) (default: ${DEFAULT-VALUE})")
+    Double cherryFraction;
+
+    @Option(names = "--calib-samples", description = "calibration samples of --seq-len tokens, for impact scoring and "
+            + "GPTQ (default: ${DEFAULT-VALUE})")
+    Integer calibrationSamples;
+
+    @Option(names = "--steps", description = "QAT steps (default: ${DEFAULT-VALUE})")
+    Integer steps;
+
+    @Option(names = "--batch-size", description = "QAT windows per micro-batch (default: ${DEFAULT-VALUE})")
+    Integer batchSize;
+
+    @Option(names = "--grad-accum", description = "micro-batches per QAT step (default: ${DEFAULT-VALUE})")
+    Integer gradientAccumulation;
+
+    @Option(names = "--lr", description = "peak QAT learning rate (default: ${DEFAULT-VALUE})")
+    Float learningRate;
+
+    @Option(names = "--warmup-fraction", description = "share of steps spent warming up (default: ${DEFAULT-VALUE})")
+    Double warmupFraction;
+
+    @Option(names = "--floor-fraction", description = "final rate as a share of --lr; 0 = the paper's (0.25 at 3 "
+            + "bits and below, 0.1 above) (default: ${DEFAULT-VALUE})")
+    Double floorFraction;
+
+    @Option(names = "--weight-decay", description = "AdamW weight decay (default: ${DEFAULT-VALUE})")
+    Float weightDecay;
+
+    @Option(names = "--gradient-clip", description = "gradient-norm clip (default: ${DEFAULT-VALUE})")
+    Float gradientClip;
+
+    @Option(names = "--seq-len", description = "calibration, training and evaluation window; 0 = min(512, the "
+            + "model's max positions) (default: ${DEFAULT-VALUE})")
+    Integer sequenceLength;
+
+    @Option(names = "--seed", description = "seed for calibration samples, batches and random cherries (default: ${DEFAULT-VALUE})")
+    Long seed;
+
+    @Option(names = "--gptq-dampening", description = "GPTQ dampening, share of the Hessian's mean diagonal (default: ${DEFAULT-VALUE})")
+    Double gptqDampening;
+
+    @Option(names = "--gptq-act-order", arity = "0..1", description = "GPTQ in order of decreasing Hessian diagonal (default: ${DEFAULT-VALUE})")
+    Boolean gptqActOrder;
+
+    /** The recipe these options describe, validated; every problem is named by its flag. */
+    QuantizationRecipe toRecipe() {
+        if (bits == null) {
+            throw new InvalidInputException("--bits is required (2..8)");
+        }
+        QuantizationRecipe recipe = new QuantizationRecipe(QuantMethod.parse("--method", method),
+                InitMethod.parse("--init", init), bits, groupSize, QuantScheme.parse("--scheme", scheme),
+                SelectionCriterion.parse("--criterion", criterion), cherryFraction, calibrationSamples,
+                new QuantizationRecipe.Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction,
+                        floorFraction, weightDecay, gradientClip), sequenceLength, seed, gptqDampening, gptqActOrder);
+        List<RecipeProblem> problems = recipe.problems();
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException(problems.stream().map(problem -> FLAGS.get(problem.field()) + " "
+                    + problem.value() + " " + problem.requirement()).collect(Collectors.joining("; ")));
+        }
+        return recipe;
+    }
+
+    /**
+     * Supplies each recipe option's default from a base recipe, so that {@code ${DEFAULT-VALUE}} and the parsed value
+     * are the recipe's. Options that are not recipe fields keep their own defaults.
+     */
+    abstract static class Defaults implements IDefaultValueProvider {
+
+        private final Map<String, String> values = new LinkedHashMap<>();
+
+        Defaults(QuantizationRecipe base, boolean bitsRequired) {
+            QuantizationRecipe.Training training = base.training();
+            values.put("--method", base.method().wireName());
+            values.put("--init", base.init().wireName());
+            if (!bitsRequired) {
+                values.put("--bits", Integer.toString(base.bits()));
+            }
+            values.put("--group-size", Integer.toString(base.groupSize()));
+            values.put("--scheme", base.scheme().cliName());
+            values.put("--criterion", base.criterion().cliName());
+            values.put("--cherry-fraction", Double.toString(base.cherryFraction()));
+            values.put("--calib-samples", Integer.toString(base.calibrationSamples()));
+            values.put("--steps", Integer.toString(training.steps()));
+            values.put("--batch-size", Integer.toString(training.batchSize()));
+            values.put("--grad-accum", Integer.toString(training.gradientAccumulation()));
+            values.put("--lr", Float.toString(training.learningRate()));
+            values.put("--warmup-fraction", Double.toString(training.warmupFraction()));
+            values.put("--floor-fraction", Double.toString(training.floorFraction()));
+            values.put("--weight-decay", Float.toString(training.weightDecay()));
+            values.put("--gradient-clip", Float.toString(training.gradientClip()));
+            values.put("--seq-len", Integer.toString(base.sequenceLength()));
+            values.put("--seed", Long.toString(base.seed()));
+            values.put("--gptq-dampening", Double.toString(base.gptqDampening()));
+            values.put("--gptq-act-order", Boolean.toString(base.gptqActOrder()));
+        }
+
+        @Override
+        public String defaultValue(ArgSpec argument) {
+            if (argument instanceof OptionSpec option) {
+                return values.get(option.longestName());
+            }
+            return null;
+        }
+    }
+
+    /** The recipe's own defaults; --bits has none (quantize asks for it). */
+    static final class StandardDefaults extends Defaults {
+        StandardDefaults() {
+            super(QuantizationRecipe.DEFAULTS, true);
+        }
+    }
+
+    /** The main job's defaults ({@link DemoJob}). */
+    static final class DemoDefaults extends Defaults {
+        DemoDefaults() {
+            super(DemoJob.RECIPE, false);
+        }
+    }
+}

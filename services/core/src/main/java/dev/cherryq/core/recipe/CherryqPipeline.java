@@ -1,0 +1,208 @@
+package dev.cherryq.core.recipe;
+
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.eval.PerplexityEvaluator;
+import dev.cherryq.core.eval.PerplexityResult;
+import dev.cherryq.core.eval.TokenWindows;
+import dev.cherryq.core.format.InMemoryTensors;
+import dev.cherryq.core.gptq.GptqQuantizer;
+import dev.cherryq.core.gptq.GptqSettings;
+import dev.cherryq.core.model.HfModelWriter;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaConfig;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.qat.QatCheckpoint;
+import dev.cherryq.core.qat.QatTrainer;
+import dev.cherryq.core.quant.PackedModel;
+import dev.cherryq.core.quant.QuantSpec;
+import dev.cherryq.core.quant.RtnQuantizer;
+import dev.cherryq.core.scoring.CalibrationSamples;
+import dev.cherryq.core.scoring.FisherPartial;
+import dev.cherryq.core.scoring.ImpactScorer;
+import dev.cherryq.core.selection.CherrySelector;
+import dev.cherryq.core.selection.GroupAwareScores;
+import dev.cherryq.core.selection.SaliencyScores;
+import dev.cherryq.core.selection.CherrySet;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The steps of a quantization job, each a plain synchronous call on core types: impact scoring over calibration
+ * samples (Cui and Wang, 2024, Sec. 3), cherry selection, training (Sec. 4: unified mixed-precision QAT), export
+ * to the packed and dense forms, and perplexity. {@code cherryq quantize} runs them in one process; the fleet's
+ * stage handlers run the same calls on their share of the work (a scoring shard, a training segment, an evaluation
+ * shard), so the two cannot drift apart.
+ */
+public final class CherryqPipeline {
+
+    private CherryqPipeline() {}
+
+    /** The recipe's calibration samples of {@code length} tokens drawn from {@code tokens} with its seed. */
+    public static CalibrationSamples calibrationSamples(QuantizationRecipe recipe, int[] tokens, int length) {
+        return new CalibrationSamples(tokens, recipe.calibrationSamples(), length, recipe.seed());
+    }
+
+    /** Score: the empirical Fisher diagonal over calibration samples [from, to), a partial that merges with others. */
+    public static FisherPartial score(LlamaModel model, CalibrationSamples samples, int from, int to,
+            Progress progress) {
+        return ImpactScorer.score(model, samples, from, to, progress);
+    }
+
+    /**
+     * What the recipe's criterion ranks by, per linear weight: the merged impacts for impact, impact times squared
+     * rounding error for saliency, the group's saved error for group-aware, the model's weights for magnitude (|w| is taken by the selector), nothing for
+     * random.
+     *
+     * @param model read for magnitude and saliency
+     * @param fisher the merged partials; read for impact and saliency
+     */
+    public static Map<String, float[]> selectionScores(QuantizationRecipe recipe, LlamaModel model,
+            FisherPartial fisher) {
+        return switch (recipe.criterion()) {
+            case IMPACT -> fisher.impacts();
+            case SALIENCY -> fisherWeighted(fisher.impacts(), linearWeights(model), model.config(), recipe.quantSpec(),
+                    false);
+            case GROUP_AWARE -> fisherWeighted(fisher.impacts(), linearWeights(model), model.config(),
+                    recipe.quantSpec(), true);
+            case MAGNITUDE -> linearWeights(model);
+            case RANDOM -> Map.of();
+        };
+    }
+
+    /** Saliency, or with {@code groupAware} the group-aware scores, of every linear weight. */
+    private static Map<String, float[]> fisherWeighted(Map<String, float[]> impacts, Map<String, float[]> weights,
+            LlamaConfig config, QuantSpec spec, boolean groupAware) {
+        Map<String, float[]> scores = new LinkedHashMap<>();
+        LlamaTensorNames.linearWeightShapes(config).forEach((name, shape) -> {
+            int rows = (int) shape[0];
+            int columns = (int) shape[1];
+            scores.put(name, groupAware ? GroupAwareScores.of(impacts.get(name), weights.get(name), rows, columns, spec)
+                    : SaliencyScores.of(impacts.get(name), weights.get(name), rows, columns, spec));
+        });
+        return scores;
+    }
+
+    /** Select: the cherries of every linear weight under the recipe's criterion, fraction and seed. */
+    public static CherrySet select(QuantizationRecipe recipe, LlamaConfig config, Map<String, float[]> scores) {
+        if (!recipe.selects()) {
+            return CherrySet.empty();
+        }
+        return CherrySelector.select(recipe.criterion(), recipe.cherryFraction(), scores,
+                LlamaTensorNames.linearWeightShapes(config), recipe.seed());
+    }
+
+    /**
+     * Where training (or GPTQ alone) starts, and the identity of those weights for training checkpoints.
+     *
+     * @param weights the source model's weights hash, plus GPTQ's settings and calibration set when it starts there
+     * @param gptq GPTQ's outcome when it ran now; null when the recipe does not use it or a checkpoint resumes
+     */
+    public record Start(String weights, GptqQuantizer.Result gptq) {}
+
+    /**
+     * Prepares the model training starts from: as loaded, or GPTQ's weights for {@code init} gptq (and the gptq
+     * method). Call it on the freshly loaded source model; when {@code resuming}, GPTQ is not run again, since the
+     * checkpoint holds its result, but the start keeps the same identity.
+     *
+     * @param samples calibration samples; read only when the recipe uses GPTQ
+     */
+    public static Start start(LlamaModel model, QuantizationRecipe recipe, CalibrationSamples samples,
+            CherrySet cherries, boolean resuming, Progress progress) {
+        String weights = QatCheckpoint.weightsFingerprint(model);
+        if (!recipe.usesGptq()) {
+            return new Start(weights, null);
+        }
+        String derived = weights + " then gptq(dampening " + recipe.gptqDampening() + ", act-order "
+                + recipe.gptqActOrder() + ", calibration " + samples.fingerprint() + ", cherries " + cherries.fingerprint()
+                + ")";
+        return new Start(derived, resuming ? null : gptq(model, recipe, samples, cherries, progress));
+    }
+
+    /**
+     * GPTQ (Frantar et al., 2023): replaces the model's linear weights in place with latent weights that round to
+     * GPTQ's codes under the recipe's format; the cherries are kept out of its rounding. Export then writes exactly
+     * GPTQ's result, and training started from here starts from it.
+     */
+    public static GptqQuantizer.Result gptq(LlamaModel model, QuantizationRecipe recipe, CalibrationSamples samples,
+            CherrySet cherries, Progress progress) {
+        // scales rounded to f16 as the packed format stores them, so that the export reproduces GPTQ's codes exactly
+        return GptqQuantizer.quantize(model, samples, recipe.quantSpec(), cherries, new GptqSettings(
+                recipe.gptqDampening(), GptqSettings.DEFAULT_BLOCK_SIZE, recipe.gptqActOrder(), true), progress);
+    }
+
+    /** One line on a GPTQ run: its Hessian-weighted error against round to nearest's. */
+    public static String describe(GptqQuantizer.Result result) {
+        return String.format(java.util.Locale.ROOT, "GPTQ: weighted error %.3g (RTN %.3g, ratio %.3f) in %.1f s",
+                result.totalGptqError(), result.totalRtnError(), result.totalRtnError() == 0 ? 1
+                        : result.totalGptqError() / result.totalRtnError(), result.seconds());
+    }
+
+    /**
+     * Train, from {@link #start}: QAT steps up to {@code untilStep} (the whole run when it equals the recipe's steps), resuming from and
+     * checkpointing to {@code checkpointDir} every {@code checkpointEvery} steps (0 = only at the end).
+     */
+    public static QatTrainer.Result train(LlamaModel model, Start start, QuantizationRecipe recipe, CherrySet cherries,
+            int[] trainTokens, Path checkpointDir, int checkpointEvery, int untilStep, Progress progress) {
+        int length = recipe.sequenceLength(model.config());
+        return QatTrainer.train(model, start.weights(), recipe.quantSpec(), cherries, trainTokens,
+                recipe.qatSettings(length, checkpointEvery), checkpointDir, untilStep, progress);
+    }
+
+    /**
+     * Export: the model's current (latent) weights quantized under the recipe's format with the cherries kept,
+     * written as the packed and the dense form, with the source's tokenizer.
+     */
+    public static PackedModel.Summary export(LlamaModel model, LlamaCheckpoint source, QuantizationRecipe recipe,
+            CherrySet cherries, Path folder, Progress progress) {
+        String method = recipe.method().wireName();
+        InMemoryTensors weights = new InMemoryTensors(folder);
+        model.parameters().forEach((name, value) -> weights.put(name, value.getShape().getShape(),
+                value.toFloatArray()));
+        PackedModel.Summary summary = PackedModel.write(folder, source.config(), weights, recipe.quantSpec(), cherries,
+                PackedModel.quantizationConfig(method, recipe.quantSpec(), cherries), Map.of("cherryq.method", method),
+                progress);
+        source.bundledTokenizer().ifPresent(tokenizer -> HfModelWriter.copyTokenizer(tokenizer, folder));
+        return summary;
+    }
+
+    /** Export without any model in memory: the source checkpoint rounded to nearest (the rtn method and baseline). */
+    public static PackedModel.Summary exportRoundToNearest(LlamaCheckpoint source, QuantizationRecipe recipe,
+            Path folder, Progress progress) {
+        return RtnQuantizer.quantize(source, recipe.quantSpec(), folder, progress);
+    }
+
+    /** Evaluate: NLL over windows [fromWindow, toWindow) of {@code length} tokens cut from {@code tokens}. */
+    public static PerplexityResult evaluate(LlamaModel model, int[] tokens, int length, int fromWindow, int toWindow,
+            int batchSize, Progress progress) {
+        TokenWindows windows = new TokenWindows(Arrays.copyOfRange(tokens, fromWindow * length, toWindow * length),
+                length);
+        return new PerplexityEvaluator(model, batchSize).evaluate(windows, progress);
+    }
+
+    /**
+     * Bits per linear weight of a full-precision checkpoint as stored (16 for bf16 or f16, 32 for f32): the fp row's
+     * effective bits, comparable with a quantized model's.
+     */
+    public static double storedBitsPerLinearWeight(LlamaCheckpoint checkpoint) {
+        long bits = 0;
+        long weights = 0;
+        for (String name : LlamaTensorNames.linearWeights(checkpoint.config())) {
+            var info = checkpoint.tensors().info(name);
+            bits += info.elementCount() * info.dtype().byteSize() * 8L;
+            weights += info.elementCount();
+        }
+        return (double) bits / weights;
+    }
+
+    /** Every decoder linear weight of the model, row-major. */
+    private static Map<String, float[]> linearWeights(LlamaModel model) {
+        Map<String, float[]> weights = new LinkedHashMap<>();
+        for (String name : LlamaTensorNames.linearWeights(model.config())) {
+            weights.put(name, model.parameters().get(name).toFloatArray());
+        }
+        return weights;
+    }
+}

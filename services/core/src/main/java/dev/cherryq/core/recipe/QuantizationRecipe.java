@@ -1,0 +1,272 @@
+package dev.cherryq.core.recipe;
+
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.model.LlamaConfig;
+import dev.cherryq.core.qat.QatSettings;
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.quant.QuantSpec;
+import dev.cherryq.core.selection.SelectionCriterion;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * One quantization job's settings: the single home of their defaults and their validation. The command line
+ * ({@code cherryq quantize}, {@code run}, {@code report}), the gateway's JSON body and the proto
+ * {@code QuantizationRequest} all translate to and from this record, and a test holds their defaults equal.
+ * Problems are reported by field name (the JSON and proto name); front ends render them in their own terms.
+ *
+ * <p>Defaults that change results come from measured sweeps recorded in docs/RESULTS.md ("How the defaults were
+ * chosen"), with the commands that reproduce them.
+ *
+ * @param method how normal weights are quantized
+ * @param init where training starts (qat and cherryq only)
+ * @param bits bits per normal weight, 2..8
+ * @param groupSize weights per group along a row, or -1 for the whole row
+ * @param cherryFraction share of each row kept in full precision (cherryq only); per row max(1, round(f x columns))
+ * @param calibrationSamples calibration windows for impact scoring and GPTQ
+ * @param sequenceLength calibration, training and evaluation window length; 0 = min(512, the model's positions)
+ * @param gptqDampening GPTQ's dampening, as a fraction of the Hessian's mean diagonal
+ * @param gptqActOrder GPTQ quantizes columns in order of decreasing Hessian diagonal
+ */
+public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, int groupSize, QuantScheme scheme,
+        SelectionCriterion criterion, double cherryFraction, int calibrationSamples, Training training,
+        int sequenceLength, long seed, double gptqDampening, boolean gptqActOrder) {
+
+    /**
+     * The QAT trajectory. The CherryQ reference: AdamW (0.9, 0.95), a cosine schedule with warm-up that decays to a
+     * floor (a fraction of the peak rate), gradient-norm clipping.
+     *
+     * @param floorFraction 0 = the paper's floor for the bit width ({@link QatSettings#defaultFloor})
+     */
+    public record Training(int steps, int batchSize, int gradientAccumulation, float learningRate,
+            double warmupFraction, double floorFraction, float weightDecay, float gradientClip) {
+
+        /** The trajectory with every default as chosen (see the class comment). */
+        public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f);
+
+        public Training withSteps(int value) {
+            return new Training(value, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
+                    weightDecay, gradientClip);
+        }
+
+        public Training withBatchSize(int value) {
+            return new Training(steps, value, gradientAccumulation, learningRate, warmupFraction, floorFraction,
+                    weightDecay, gradientClip);
+        }
+
+        public Training withLearningRate(float value) {
+            return new Training(steps, batchSize, gradientAccumulation, value, warmupFraction, floorFraction,
+                    weightDecay, gradientClip);
+        }
+    }
+
+    /** The longest window used when the recipe leaves it to the model (sequenceLength 0). */
+    public static final int DEFAULT_MAX_SEQUENCE_LENGTH = 512;
+
+    /** Every default. Bits have a default here (3, the paper's headline); {@code cherryq quantize} still asks for them. */
+    public static final QuantizationRecipe DEFAULTS = new QuantizationRecipe(QuantMethod.CHERRYQ, InitMethod.RTN, 3, 128,
+            QuantScheme.SYM_FULL, SelectionCriterion.IMPACT, 1.0 / 256, 128, Training.DEFAULTS, 0, 0, 0.01, false);
+
+    /** Field names, as in JSON requests and the proto message. */
+    public static final String METHOD = "method";
+    public static final String INIT = "init";
+    public static final String BITS = "bits";
+    public static final String GROUP_SIZE = "group_size";
+    public static final String SCHEME = "scheme";
+    public static final String CRITERION = "criterion";
+    public static final String CHERRY_FRACTION = "cherry_fraction";
+    public static final String CALIBRATION_SAMPLES = "calibration_samples";
+    public static final String STEPS = "steps";
+    public static final String BATCH_SIZE = "batch_size";
+    public static final String GRAD_ACCUM = "grad_accum";
+    public static final String LEARNING_RATE = "lr";
+    public static final String WARMUP_FRACTION = "warmup_fraction";
+    public static final String FLOOR_FRACTION = "floor_fraction";
+    public static final String WEIGHT_DECAY = "weight_decay";
+    public static final String GRADIENT_CLIP = "gradient_clip";
+    public static final String SEQ_LEN = "seq_len";
+    public static final String SEED = "seed";
+    public static final String GPTQ_DAMPENING = "gptq_dampening";
+    public static final String GPTQ_ACT_ORDER = "gptq_act_order";
+
+    /** Every problem of this recipe, in field order; empty when it is valid. */
+    public List<RecipeProblem> problems() {
+        List<RecipeProblem> problems = new ArrayList<>();
+        require(problems, method != null, METHOD, "null", "is required (" + QuantMethod.names() + ")");
+        require(problems, init != null, INIT, "null", "is required (rtn, gptq)");
+        require(problems, bits >= 2 && bits <= 8, BITS, bits, "is out of range 2..8");
+        require(problems, groupSize > 0 || groupSize == QuantSpec.WHOLE_ROW, GROUP_SIZE, groupSize,
+                "is invalid: use a positive size, or -1 for one group per row");
+        require(problems, scheme != null, SCHEME, "null", "is required (sym-full, asym)");
+        require(problems, criterion != null || method != QuantMethod.CHERRYQ, CRITERION, "null",
+                "is required for cherryq (impact, saliency, group-aware, magnitude, random)");
+        require(problems, cherryFraction >= 0 && cherryFraction <= 0.5, CHERRY_FRACTION, cherryFraction,
+                "is out of range 0..0.5");
+        if (scores() || usesGptq()) {
+            require(problems, calibrationSamples >= 1, CALIBRATION_SAMPLES, calibrationSamples, "must be at least 1");
+        }
+        if (method != null && method.trains()) {
+            require(problems, training.steps() >= 1, STEPS, training.steps(), "must be at least 1");
+            require(problems, training.batchSize() >= 1, BATCH_SIZE, training.batchSize(), "must be at least 1");
+            require(problems, training.gradientAccumulation() >= 1, GRAD_ACCUM, training.gradientAccumulation(),
+                    "must be at least 1");
+            require(problems, Float.isFinite(training.learningRate()) && training.learningRate() > 0, LEARNING_RATE,
+                    training.learningRate(), "must be positive and finite");
+            require(problems, training.warmupFraction() >= 0 && training.warmupFraction() <= 1, WARMUP_FRACTION,
+                    training.warmupFraction(), "is out of range 0..1");
+            require(problems, training.floorFraction() >= 0 && training.floorFraction() <= 1, FLOOR_FRACTION,
+                    training.floorFraction(), "is out of range 0..1 (0 = the paper's floor for the bit width)");
+            require(problems, Float.isFinite(training.weightDecay()) && training.weightDecay() >= 0, WEIGHT_DECAY,
+                    training.weightDecay(), "must be finite and at least 0");
+            require(problems, Float.isFinite(training.gradientClip()) && training.gradientClip() > 0, GRADIENT_CLIP,
+                    training.gradientClip(), "must be positive and finite");
+        }
+        require(problems, sequenceLength == 0 || sequenceLength >= 2, SEQ_LEN, sequenceLength,
+                "must be at least 2 (or 0 for min(512, the model's max positions))");
+        if (usesGptq()) {
+            require(problems, gptqDampening > 0 && gptqDampening < 1, GPTQ_DAMPENING, gptqDampening,
+                    "is out of range (0, 1)");
+        }
+        return problems;
+    }
+
+    /** Throws {@link InvalidInputException} naming every invalid field; returns this recipe when valid. */
+    public QuantizationRecipe validate() {
+        List<RecipeProblem> problems = problems();
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException("invalid recipe: " + problems.stream().map(RecipeProblem::describe)
+                    .collect(Collectors.joining("; ")));
+        }
+        return this;
+    }
+
+    private static void require(List<RecipeProblem> problems, boolean valid, String field, Object value,
+            String requirement) {
+        if (!valid) {
+            problems.add(new RecipeProblem(field, String.valueOf(value), requirement));
+        }
+    }
+
+    /** The quantization format of the normal weights. */
+    public QuantSpec quantSpec() {
+        return new QuantSpec(bits, groupSize, scheme);
+    }
+
+    /** Impact scoring runs for CherryQ with a Fisher-based criterion and a non-zero fraction. */
+    public boolean scores() {
+        return selects() && (criterion == SelectionCriterion.IMPACT || criterion == SelectionCriterion.SALIENCY
+                || criterion == SelectionCriterion.GROUP_AWARE);
+    }
+
+    /** Cherries are selected (by any criterion) for CherryQ with a non-zero fraction. */
+    public boolean selects() {
+        return method == QuantMethod.CHERRYQ && cherryFraction > 0;
+    }
+
+    /** GPTQ runs as the method itself, or as the starting point of training. */
+    public boolean usesGptq() {
+        return method == QuantMethod.GPTQ || (method != null && method.trains() && init == InitMethod.GPTQ);
+    }
+
+    /** Calibration text is read for impact scoring and for GPTQ. */
+    public boolean needsCalibration() {
+        return scores() || usesGptq();
+    }
+
+    /** The window length for a model: the recipe's, or min(512, the model's max positions) when it is 0. */
+    public int sequenceLength(LlamaConfig config) {
+        return sequenceLength > 0 ? sequenceLength
+                : Math.min(DEFAULT_MAX_SEQUENCE_LENGTH, config.maxPositionEmbeddings());
+    }
+
+    /** The floor as a fraction of the peak rate: the recipe's, or the paper's for the bit width. */
+    public double floorFraction() {
+        return training.floorFraction() > 0 ? training.floorFraction() : QatSettings.defaultFloor(bits);
+    }
+
+    /** The trainer's settings for windows of {@code length}, checkpointing every {@code checkpointEvery} steps. */
+    public QatSettings qatSettings(int length, int checkpointEvery) {
+        return new QatSettings(training.steps(), training.batchSize(), length, training.gradientAccumulation(),
+                training.learningRate(), training.warmupFraction(), floorFraction(), training.weightDecay(),
+                training.gradientClip(), seed, checkpointEvery);
+    }
+
+    /** "3-bit g32 sym-full", for result tables. */
+    public String formatName() {
+        return bits + "-bit g" + groupSize + " " + scheme.cliName();
+    }
+
+    /** A one-line description of the method's row in a results table, e.g. for cherryq its fraction and steps. */
+    public String describe() {
+        StringBuilder text = new StringBuilder(formatName());
+        if (usesGptq()) {
+            text.append(method == QuantMethod.GPTQ ? ", GPTQ" : ", GPTQ start").append(String.format(Locale.ROOT,
+                    " (damp %.3g%s)", gptqDampening, gptqActOrder ? ", act-order" : ""));
+        }
+        if (selects()) {
+            text.append(String.format(Locale.ROOT, ", cherry fraction %.5f (%s)", cherryFraction, criterion.cliName()));
+        }
+        if (method.trains()) {
+            text.append(String.format(Locale.ROOT, ", %d QAT steps at lr %.3g", training.steps(),
+                    training.learningRate()));
+        }
+        return text.toString();
+    }
+
+    public QuantizationRecipe withMethod(QuantMethod value) {
+        return new QuantizationRecipe(value, init, bits, groupSize, scheme, criterion, cherryFraction,
+                calibrationSamples, training, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withInit(InitMethod value) {
+        return new QuantizationRecipe(method, value, bits, groupSize, scheme, criterion, cherryFraction,
+                calibrationSamples, training, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withBits(int value) {
+        return new QuantizationRecipe(method, init, value, groupSize, scheme, criterion, cherryFraction,
+                calibrationSamples, training, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withGroupSize(int value) {
+        return new QuantizationRecipe(method, init, bits, value, scheme, criterion, cherryFraction,
+                calibrationSamples, training, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withScheme(QuantScheme value) {
+        return new QuantizationRecipe(method, init, bits, groupSize, value, criterion, cherryFraction,
+                calibrationSamples, training, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withCriterion(SelectionCriterion value) {
+        return new QuantizationRecipe(method, init, bits, groupSize, scheme, value, cherryFraction,
+                calibrationSamples, training, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withCherryFraction(double value) {
+        return new QuantizationRecipe(method, init, bits, groupSize, scheme, criterion, value,
+                calibrationSamples, training, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withCalibrationSamples(int value) {
+        return new QuantizationRecipe(method, init, bits, groupSize, scheme, criterion, cherryFraction,
+                value, training, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withTraining(Training value) {
+        return new QuantizationRecipe(method, init, bits, groupSize, scheme, criterion, cherryFraction,
+                calibrationSamples, value, sequenceLength, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withSequenceLength(int value) {
+        return new QuantizationRecipe(method, init, bits, groupSize, scheme, criterion, cherryFraction,
+                calibrationSamples, training, value, seed, gptqDampening, gptqActOrder);
+    }
+
+    public QuantizationRecipe withSeed(long value) {
+        return new QuantizationRecipe(method, init, bits, groupSize, scheme, criterion, cherryFraction,
+                calibrationSamples, training, sequenceLength, value, gptqDampening, gptqActOrder);
+    }
+}

@@ -1,0 +1,107 @@
+package dev.cherryq.fleet.job;
+
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.recipe.InitMethod;
+import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.selection.SelectionCriterion;
+import dev.cherryq.proto.v1.Criterion;
+import dev.cherryq.proto.v1.Init;
+import dev.cherryq.proto.v1.Method;
+import dev.cherryq.proto.v1.QatHyperparameters;
+import dev.cherryq.proto.v1.QuantizationRequest;
+
+/**
+ * The pure translation between core's {@link QuantizationRecipe} and the recipe fields of a proto
+ * {@link QuantizationRequest}: no defaults and no checks of its own, beyond proto3's zero values. An unspecified enum
+ * becomes null (the recipe's validation names the field); gptq_dampening 0 (unset) becomes the recipe's default.
+ */
+public final class RecipeProto {
+
+    private RecipeProto() {}
+
+    public static QuantizationRecipe toRecipe(QuantizationRequest request) {
+        QatHyperparameters qat = request.getQat();
+        return new QuantizationRecipe(method(request.getMethod()),
+                request.getInit() == Init.INIT_GPTQ ? InitMethod.GPTQ : InitMethod.RTN, request.getBits(),
+                request.getGroupSize(), scheme(request.getScheme()), criterion(request.getCriterion()),
+                request.getCherryFraction(), request.getCalibrationSamples(),
+                new QuantizationRecipe.Training(qat.getSteps(), qat.getBatchSize(), qat.getGradAccum(),
+                        qat.getLearningRate(), qat.getWarmupFraction(), qat.getFloorFraction(), qat.getWeightDecay(),
+                        qat.getGradientClip()), request.getSeqLen(), request.getSeed(),
+                request.getGptqDampening() == 0 ? QuantizationRecipe.DEFAULTS.gptqDampening()
+                        : request.getGptqDampening(), request.getGptqActOrder());
+    }
+
+    /** Sets every recipe field of {@code request} (the segment steps of {@code qat} are kept). */
+    public static QuantizationRequest.Builder apply(QuantizationRecipe recipe, QuantizationRequest.Builder request) {
+        QuantizationRecipe.Training training = recipe.training();
+        QatHyperparameters.Builder qat = request.getQat().toBuilder().setSteps(training.steps())
+                .setBatchSize(training.batchSize()).setGradAccum(training.gradientAccumulation())
+                .setLearningRate(training.learningRate()).setWarmupFraction(training.warmupFraction())
+                .setFloorFraction(training.floorFraction()).setWeightDecay(training.weightDecay())
+                .setGradientClip(training.gradientClip());
+        return request.setMethod(method(recipe.method()))
+                .setInit(recipe.init() == InitMethod.GPTQ ? Init.INIT_GPTQ : Init.INIT_RTN).setBits(recipe.bits())
+                .setGroupSize(recipe.groupSize()).setScheme(scheme(recipe.scheme()))
+                .setCriterion(criterion(recipe.criterion())).setCherryFraction(recipe.cherryFraction())
+                .setCalibrationSamples(recipe.calibrationSamples()).setQat(qat).setSeqLen(recipe.sequenceLength())
+                .setSeed(recipe.seed()).setGptqDampening(recipe.gptqDampening())
+                .setGptqActOrder(recipe.gptqActOrder());
+    }
+
+    static QuantMethod method(Method method) {
+        return switch (method) {
+            case METHOD_RTN -> QuantMethod.RTN;
+            case METHOD_GPTQ -> QuantMethod.GPTQ;
+            case METHOD_QAT -> QuantMethod.QAT;
+            case METHOD_CHERRYQ -> QuantMethod.CHERRYQ;
+            default -> null;
+        };
+    }
+
+    static Method method(QuantMethod method) {
+        return switch (method) {
+            case RTN -> Method.METHOD_RTN;
+            case GPTQ -> Method.METHOD_GPTQ;
+            case QAT -> Method.METHOD_QAT;
+            case CHERRYQ -> Method.METHOD_CHERRYQ;
+        };
+    }
+
+    static QuantScheme scheme(dev.cherryq.proto.v1.QuantScheme scheme) {
+        return switch (scheme) {
+            case QUANT_SCHEME_SYM_FULL -> QuantScheme.SYM_FULL;
+            case QUANT_SCHEME_ASYM -> QuantScheme.ASYM;
+            default -> null;
+        };
+    }
+
+    static dev.cherryq.proto.v1.QuantScheme scheme(QuantScheme scheme) {
+        return switch (scheme) {
+            case SYM_FULL -> dev.cherryq.proto.v1.QuantScheme.QUANT_SCHEME_SYM_FULL;
+            case ASYM -> dev.cherryq.proto.v1.QuantScheme.QUANT_SCHEME_ASYM;
+        };
+    }
+
+    static SelectionCriterion criterion(Criterion criterion) {
+        return switch (criterion) {
+            case CRITERION_IMPACT -> SelectionCriterion.IMPACT;
+            case CRITERION_MAGNITUDE -> SelectionCriterion.MAGNITUDE;
+            case CRITERION_RANDOM -> SelectionCriterion.RANDOM;
+            case CRITERION_SALIENCY -> SelectionCriterion.SALIENCY;
+            case CRITERION_GROUP_AWARE -> SelectionCriterion.GROUP_AWARE;
+            default -> null;
+        };
+    }
+
+    static Criterion criterion(SelectionCriterion criterion) {
+        return switch (criterion) {
+            case IMPACT -> Criterion.CRITERION_IMPACT;
+            case MAGNITUDE -> Criterion.CRITERION_MAGNITUDE;
+            case RANDOM -> Criterion.CRITERION_RANDOM;
+            case SALIENCY -> Criterion.CRITERION_SALIENCY;
+            case GROUP_AWARE -> Criterion.CRITERION_GROUP_AWARE;
+        };
+    }
+}
