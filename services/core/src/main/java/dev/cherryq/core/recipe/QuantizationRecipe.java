@@ -67,7 +67,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
 
     /** Every default. Bits have a default here (3, the paper's headline); {@code cherryq quantize} still asks for them. */
     public static final QuantizationRecipe DEFAULTS = new QuantizationRecipe(QuantMethod.CHERRYQ, InitMethod.RTN, 3, 128,
-            QuantScheme.SYM_FULL, SelectionCriterion.IMPACT, 1.0 / 256, 128, Training.DEFAULTS, 0, 0, 0.01, false);
+            QuantScheme.SYM_FULL, SelectionCriterion.GROUP_AWARE, 1.0 / 256, 128, Training.DEFAULTS, 0, 0, 0.01, false);
 
     /** Field names, as in JSON requests and the proto message. */
     public static final String METHOD = "method";
