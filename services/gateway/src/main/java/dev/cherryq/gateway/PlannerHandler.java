@@ -41,6 +41,7 @@ import java.util.Locale;
 public final class PlannerHandler implements StageHandler<QuantizationRequest> {
 
     private final FleetContext fleet;
+    private final TokenizedTexts tokenizedTexts = new TokenizedTexts();
 
     public PlannerHandler(FleetContext fleet) {
         this.fleet = fleet;
@@ -77,6 +78,7 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         Path modelPath = fleet.resolver().model(submitted.getModel().getUri());
         QuantizationRequest request;
         Tokenizer tokenizer;
+        Path tokenizerFile;
         long parameters;
         int vocabulary;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelPath)) {
@@ -89,15 +91,16 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
                 throw new InvalidInputException("seq_len " + request.getSeqLen() + " exceeds the model's "
                         + "max_position_embeddings " + maxPositions);
             }
-            tokenizer = checkpoint.bundledTokenizer().map(Tokenizer::load).orElseThrow(() ->
+            tokenizerFile = checkpoint.bundledTokenizer().orElseThrow(() ->
                     new InvalidInputException("model '" + submitted.getModel().getUri() + "' has no tokenizer "
                             + "(tokenizer.json or tokenizer.bin in its folder)"));
+            tokenizer = Tokenizer.load(tokenizerFile);
             parameters = checkpoint.config().parameterCount();
             vocabulary = checkpoint.config().vocabSize();
         }
         Path scratch = fleet.scratch(jobId, "planner");
         PreparedData.Builder data = PreparedData.newBuilder().setVocabSize(vocabulary).setParameterCount(parameters);
-        int[] eval = tokens("eval_data", request.getEval().getDataUri(), tokenizer, vocabulary);
+        int[] eval = tokens("eval_data", request.getEval().getDataUri(), tokenizer, tokenizerFile, vocabulary);
         if (eval.length < request.getSeqLen()) {
             throw new InvalidInputException("eval_data has " + eval.length + " tokens, fewer than one window of seq_len "
                     + request.getSeqLen());
@@ -105,7 +108,8 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         data.setEvalTokens(TokenTensors.put(fleet.store(), key(jobId, "eval"), eval, scratch));
         QuantizationRecipe recipe = RequestSettings.recipe(request);
         if (recipe.needsCalibration()) {
-            int[] calibration = tokens("calibration_data", request.getCalibrationDataUri(), tokenizer, vocabulary);
+            int[] calibration = tokens("calibration_data", request.getCalibrationDataUri(), tokenizer, tokenizerFile,
+                    vocabulary);
             if (calibration.length < request.getSeqLen()) {
                 throw new InvalidInputException("calibration_data has " + calibration.length + " tokens, fewer than one "
                         + "sample of seq_len " + request.getSeqLen());
@@ -118,7 +122,7 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         if (recipe.method().trains() && sameText) {
             data.setTrainTokens(data.getCalibrationTokens());
         } else if (recipe.method().trains()) {
-            int[] train = tokens("train_data", request.getTrainDataUri(), tokenizer, vocabulary);
+            int[] train = tokens("train_data", request.getTrainDataUri(), tokenizer, tokenizerFile, vocabulary);
             if (train.length < request.getSeqLen()) {
                 throw new InvalidInputException("train_data has " + train.length + " tokens, fewer than one window of "
                         + "seq_len " + request.getSeqLen());
@@ -167,12 +171,14 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         return TaskOutcome.of(out, 0);
     }
 
-    private int[] tokens(String field, String reference, Tokenizer tokenizer, int vocabulary) throws Exception {
+    private int[] tokens(String field, String reference, Tokenizer tokenizer, Path tokenizerFile, int vocabulary)
+            throws Exception {
         Path text = fleet.resolver().data(reference);
         if (!java.nio.file.Files.isRegularFile(text)) {
             throw new InvalidInputException(field + " '" + reference + "' is not a file");
         }
-        int[] ids = EvalCorpus.tokenizeText(text, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
+        int[] ids = tokenizedTexts.get(text, tokenizerFile,
+                () -> EvalCorpus.tokenizeText(text, tokenizer, EvalCorpus.DocumentJoin.GPTQ));
         PerplexityEvaluator.checkVocabulary(ids, vocabulary);
         return ids;
     }
