@@ -137,7 +137,7 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
             record.put("criterion", cherries.isEmpty() ? "none" : recipe.criterion().cliName());
             record.put("cherry_fraction", cherries.isEmpty() ? 0 : recipe.cherryFraction());
             if (recipe.method().trains()) {
-                train(llama, start, recipe, cherries, tokenizer, meter, record, console);
+                train(llama, checkpoint, start, recipe, cherries, tokenizer, meter, record, console);
             }
             meter.start("export");
             try (ProgressBar bar = new ProgressBar("export")) {
@@ -146,8 +146,9 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
         }
     }
 
-    private void train(LlamaModel llama, CherryqPipeline.Start start, QuantizationRecipe recipe, CherrySet cherries,
-            Tokenizer tokenizer, StageMeter meter, ObjectNode record, PrintWriter console) throws IOException {
+    private void train(LlamaModel llama, LlamaCheckpoint source, CherryqPipeline.Start start,
+            QuantizationRecipe recipe, CherrySet cherries, Tokenizer tokenizer, StageMeter meter, ObjectNode record,
+            PrintWriter console) throws IOException {
         meter.start("train");
         int[] trainTokens = EvalCorpus.tokenizeText(trainText, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
         Path checkpointDir = out.resolve("checkpoint");
@@ -157,8 +158,8 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
         QatTrainer.Result result;
         ArrayNode rssByStep = Json.MAPPER.createArrayNode();
         try (ProgressBar bar = new ProgressBar("qat")) {
-            result = CherryqPipeline.train(llama, start, recipe, cherries, trainTokens, checkpointDir, checkpointEvery,
-                    recipe.training().steps(), (done, total, detail) -> {
+            result = CherryqPipeline.train(llama, source, start, recipe, cherries, trainTokens, checkpointDir,
+                    checkpointEvery, recipe.training().steps(), (done, total, detail) -> {
                         bar.update(done, total, detail);
                         if (done % 10 == 0) { // resident memory over the run: flat means no leak
                             rssByStep.addObject().put("step", done)
@@ -172,6 +173,7 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
         training.put("steps", settings.steps()).put("batch_size", settings.batchSize())
                 .put("seq_len", recipe.sequenceLength()).put("grad_accum", settings.gradientAccumulation())
                 .put("lr", settings.learningRate()).put("floor_fraction", recipe.floorFraction())
+                .put("loss", settings.loss().wireName())
                 .put("resumed_at_step", result.startedAtStep()).put("train_tokens", trainTokens.length);
         training.set("rss_mib_every_10_steps", rssByStep);
         ArrayNode losses = training.putArray("losses");

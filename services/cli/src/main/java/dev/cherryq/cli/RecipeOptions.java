@@ -6,6 +6,7 @@ import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.RecipeProblem;
+import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,6 +45,7 @@ final class RecipeOptions {
         FLAGS.put(QuantizationRecipe.FLOOR_FRACTION, "--floor-fraction");
         FLAGS.put(QuantizationRecipe.WEIGHT_DECAY, "--weight-decay");
         FLAGS.put(QuantizationRecipe.GRADIENT_CLIP, "--gradient-clip");
+        FLAGS.put(QuantizationRecipe.LOSS, "--loss");
         FLAGS.put(QuantizationRecipe.SEQ_LEN, "--seq-len");
         FLAGS.put(QuantizationRecipe.SEED, "--seed");
         FLAGS.put(QuantizationRecipe.GPTQ_DAMPENING, "--gptq-dampening");
@@ -103,6 +105,10 @@ final class RecipeOptions {
     @Option(names = "--gradient-clip", description = "gradient-norm clip (default: ${DEFAULT-VALUE})")
     Float gradientClip;
 
+    @Option(names = "--loss", description = "what QAT minimizes: ce (cross-entropy, the paper's) or kd (KL to the "
+            + "full-precision model's next-token distribution) (default: ${DEFAULT-VALUE})")
+    String loss;
+
     @Option(names = "--seq-len", description = "calibration, training and evaluation window; 0 = min(512, the "
             + "model's max positions) (default: ${DEFAULT-VALUE})")
     Integer sequenceLength;
@@ -125,7 +131,8 @@ final class RecipeOptions {
                 InitMethod.parse("--init", init), bits, groupSize, QuantScheme.parse("--scheme", scheme),
                 SelectionCriterion.parse("--criterion", criterion), cherryFraction, calibrationSamples,
                 new QuantizationRecipe.Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction,
-                        floorFraction, weightDecay, gradientClip), sequenceLength, seed, gptqDampening, gptqActOrder);
+                        floorFraction, weightDecay, gradientClip, TrainingLoss.parse("--loss", loss)), sequenceLength, seed,
+                gptqDampening, gptqActOrder);
         List<RecipeProblem> problems = recipe.problems();
         if (!problems.isEmpty()) {
             throw new InvalidInputException(problems.stream().map(problem -> FLAGS.get(problem.field()) + " "
@@ -162,6 +169,7 @@ final class RecipeOptions {
             values.put("--floor-fraction", Double.toString(training.floorFraction()));
             values.put("--weight-decay", Float.toString(training.weightDecay()));
             values.put("--gradient-clip", Float.toString(training.gradientClip()));
+            values.put("--loss", training.loss().wireName());
             values.put("--seq-len", Integer.toString(base.sequenceLength()));
             values.put("--seed", Long.toString(base.seed()));
             values.put("--gptq-dampening", Double.toString(base.gptqDampening()));

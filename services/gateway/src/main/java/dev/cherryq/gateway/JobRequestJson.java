@@ -9,6 +9,7 @@ import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.fleet.job.RecipeProto;
 import dev.cherryq.fleet.job.RequestSettings;
@@ -65,6 +66,7 @@ public final class JobRequestJson {
         FIELDS.put(QuantizationRecipe.FLOOR_FRACTION, training.floorFraction());
         FIELDS.put(QuantizationRecipe.WEIGHT_DECAY, training.weightDecay());
         FIELDS.put(QuantizationRecipe.GRADIENT_CLIP, training.gradientClip());
+        FIELDS.put(QuantizationRecipe.LOSS, training.loss().wireName());
         FIELDS.put(QuantizationRecipe.SEQ_LEN, recipe.sequenceLength());
         FIELDS.put(QuantizationRecipe.GPTQ_DAMPENING, recipe.gptqDampening());
         FIELDS.put(QuantizationRecipe.GPTQ_ACT_ORDER, recipe.gptqActOrder());
@@ -94,6 +96,7 @@ public final class JobRequestJson {
                 .put(QuantizationRecipe.FLOOR_FRACTION, training.floorFraction())
                 .put(QuantizationRecipe.WEIGHT_DECAY, training.weightDecay())
                 .put(QuantizationRecipe.GRADIENT_CLIP, training.gradientClip())
+                .put(QuantizationRecipe.LOSS, training.loss().wireName())
                 .put(QuantizationRecipe.SEQ_LEN, recipe.sequenceLength()).put(QuantizationRecipe.SEED, recipe.seed())
                 .put(QuantizationRecipe.GPTQ_DAMPENING, recipe.gptqDampening())
                 .put(QuantizationRecipe.GPTQ_ACT_ORDER, recipe.gptqActOrder());
@@ -133,7 +136,8 @@ public final class JobRequestJson {
                         fields.number(QuantizationRecipe.WARMUP_FRACTION),
                         fields.number(QuantizationRecipe.FLOOR_FRACTION),
                         (float) fields.number(QuantizationRecipe.WEIGHT_DECAY),
-                        (float) fields.number(QuantizationRecipe.GRADIENT_CLIP)),
+                        (float) fields.number(QuantizationRecipe.GRADIENT_CLIP),
+                        TrainingLoss.parse(QuantizationRecipe.LOSS, fields.text(QuantizationRecipe.LOSS))),
                 fields.integer(QuantizationRecipe.SEQ_LEN), fields.integer64(QuantizationRecipe.SEED),
                 fields.number(QuantizationRecipe.GPTQ_DAMPENING), fields.bool(QuantizationRecipe.GPTQ_ACT_ORDER));
         EvalSpec eval = EvalSpec.newBuilder().setDataUri(fields.text("eval_data"))

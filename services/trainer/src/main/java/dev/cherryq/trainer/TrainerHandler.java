@@ -122,7 +122,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
             long trainedTokens = 0;
             if (recipe.method().trains()) {
                 int[] tokens = TokenTensors.get(fleet.store(), task.getData().getTrainTokens(), fleet.downloads());
-                QatTrainer.Result result = CherryqPipeline.train(model, start, recipe, cherries, tokens,
+                QatTrainer.Result result = CherryqPipeline.train(model, checkpoint, start, recipe, cherries, tokens,
                         segmentDirectory, 0, task.getToStep(), Progress.NONE);
                 losses = result.losses();
                 trainedTokens = (long) (task.getToStep() - task.getFromStep()) * recipe.training().batchSize()

@@ -185,12 +185,15 @@ public final class LlamaModel implements AutoCloseable {
      * @return (batch, seq-1) f32 NLL in nats
      */
     public NDArray nextTokenNll(NDManager step, NDArray tokenIds) {
+        NDArray targets = tokenIds.get(new NDIndex(":, 1:")).expandDims(-1); // (batch, seq-1, 1)
+        return nextTokenLogProbabilities(step, tokenIds).gather(targets, -1).squeeze(-1).neg();
+    }
+
+    /** Log-probabilities of every next token at positions 0..seq-2: (batch, seq-1, vocab). */
+    public NDArray nextTokenLogProbabilities(NDManager step, NDArray tokenIds) {
         long seq = tokenIds.getShape().get(1);
         NDArray logits = forward(step, tokenIds); // (batch, seq, vocab)
-        NDArray predicting = logits.get(new NDIndex(":, 0:{}, :", seq - 1)); // (batch, seq-1, vocab)
-        NDArray targets = tokenIds.get(new NDIndex(":, 1:")).expandDims(-1); // (batch, seq-1, 1)
-        NDArray logProbabilities = predicting.logSoftmax(-1);
-        return logProbabilities.gather(targets, -1).squeeze(-1).neg();
+        return logits.get(new NDIndex(":, 0:{}, :", seq - 1)).logSoftmax(-1); // (batch, seq-1, vocab)
     }
 
     /** Creates an int64 (batch, seq) id array in the step, validating ids against the vocabulary. */

@@ -52,16 +52,20 @@ public final class QatTrainer {
      */
     public static Result train(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings,
             Path checkpointDir, int untilStep, Progress progress) {
-        return train(model, null, spec, cherries, tokens, settings, checkpointDir, untilStep, progress);
+        return train(model, null, null, spec, cherries, tokens, settings, checkpointDir, untilStep, progress);
     }
 
     /**
      * As above, with the identity of the weights training starts from ({@link QatCheckpoint#fingerprint}): a start
      * that was derived from the loaded model (GPTQ) is named by the caller, so that segments and resumed runs, which
      * load the model again, match their checkpoints.
+     *
+     * @param teacher the full-precision model to distill from ({@link Distillation}), or null to minimize the
+     *     cross-entropy on the text
      */
-    public static Result train(LlamaModel model, String startWeights, QuantSpec spec, CherrySet cherries, int[] tokens,
-            QatSettings settings, Path checkpointDir, int untilStep, Progress progress) {
+    public static Result train(LlamaModel model, LlamaModel teacher, String startWeights, QuantSpec spec,
+            CherrySet cherries, int[] tokens, QatSettings settings, Path checkpointDir, int untilStep,
+            Progress progress) {
         DjlRuntime.prepareComputeThread(); // any thread may train: a fleet worker's, too
         int stopStep = Math.min(untilStep, settings.steps());
         if (stopStep < 1) {
@@ -76,7 +80,8 @@ public final class QatTrainer {
             throw new InvalidInputException("--seq-len " + window + " exceeds the model's max_position_embeddings "
                     + model.config().maxPositionEmbeddings());
         }
-        String fingerprint = QatCheckpoint.fingerprint(model, startWeights, spec, cherries, tokens, settings);
+        String fingerprint = QatCheckpoint.fingerprint(model, startWeights, spec, cherries, tokens, settings)
+                + (teacher != null ? ";loss=distillation" : "");
         int[][] offsets = batchOffsets(tokens.length, settings);
         CosineSchedule schedule = new CosineSchedule(settings.learningRate(), settings.warmupFraction(),
                 settings.floorFraction(), settings.steps());
@@ -100,12 +105,16 @@ public final class QatTrainer {
                     masks.values().forEach(mask -> mask.tempAttach(stepScope));
                     for (int micro = 0; micro < settings.gradientAccumulation(); micro++) {
                         long[] batch = batch(tokens, offsets[step * settings.gradientAccumulation() + micro], window);
+                        // the teacher's next-token distribution, before the student's graph: no gradient reaches it
+                        NDArray target = teacher == null ? null : teacherLogProbabilities(teacher, batch,
+                                settings.batchSize(), window, stepScope); // (B, L-1, V)
                         try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
                             NDArray ids = model.tokenArray(stepScope, batch, settings.batchSize(), window); // (B, L)
-                            NDArray meanNll = model.nextTokenNll(stepScope, ids).mean();
+                            NDArray objective = target == null ? model.nextTokenNll(stepScope, ids).mean()
+                                    : Distillation.klDivergence(model.nextTokenLogProbabilities(stepScope, ids), target);
                             // micro-batch gradients add up in DJL; scale so the step sees their mean
-                            collector.backward(meanNll.div(Scalars.of(stepScope, settings.gradientAccumulation())));
-                            loss += meanNll.getFloat() / settings.gradientAccumulation();
+                            collector.backward(objective.div(Scalars.of(stepScope, settings.gradientAccumulation())));
+                            loss += objective.getFloat() / settings.gradientAccumulation();
                         }
                     }
                     Pretrainer.clipGradients(model, settings.gradientClip(), stepScope);
@@ -123,6 +132,17 @@ public final class QatTrainer {
             return new Result(losses, (System.nanoTime() - started) / 1e9, startStep);
         } finally {
             model.setLinearWeightTransform(null);
+        }
+    }
+
+    /** The teacher's log-probabilities for a batch, (B, L-1, V), moved into the student's step scope. */
+    private static NDArray teacherLogProbabilities(LlamaModel teacher, long[] batch, int batchSize, int window,
+            NDManager stepScope) {
+        try (NDManager teacherStep = teacher.newStep()) {
+            NDArray ids = teacher.tokenArray(teacherStep, batch, batchSize, window); // (B, L)
+            NDArray logProbabilities = teacher.nextTokenLogProbabilities(teacherStep, ids); // (B, L-1, V)
+            logProbabilities.attach(stepScope); // outlives the teacher's step, freed with the student's
+            return logProbabilities;
         }
     }
 

@@ -141,14 +141,19 @@ public final class CherryqPipeline {
     }
 
     /**
-     * Train, from {@link #start}: QAT steps up to {@code untilStep} (the whole run when it equals the recipe's steps), resuming from and
+     * Train, from {@link #start}, with cross-entropy or distillation from {@code source} (the recipe's loss): QAT
+     * steps up to {@code untilStep} (the whole run when it equals the recipe's steps), resuming from and
      * checkpointing to {@code checkpointDir} every {@code checkpointEvery} steps (0 = only at the end).
      */
-    public static QatTrainer.Result train(LlamaModel model, Start start, QuantizationRecipe recipe, CherrySet cherries,
-            int[] trainTokens, Path checkpointDir, int checkpointEvery, int untilStep, Progress progress) {
+    public static QatTrainer.Result train(LlamaModel model, LlamaCheckpoint source, Start start,
+            QuantizationRecipe recipe, CherrySet cherries, int[] trainTokens, Path checkpointDir, int checkpointEvery,
+            int untilStep, Progress progress) {
         int length = recipe.sequenceLength(model.config());
-        return QatTrainer.train(model, start.weights(), recipe.quantSpec(), cherries, trainTokens,
-                recipe.qatSettings(length, checkpointEvery), checkpointDir, untilStep, progress);
+        boolean distill = recipe.training().loss() == TrainingLoss.DISTILLATION;
+        try (LlamaModel teacher = distill ? LlamaModel.load(source) : null) { // the full-precision source
+            return QatTrainer.train(model, teacher, start.weights(), recipe.quantSpec(), cherries, trainTokens,
+                    recipe.qatSettings(length, checkpointEvery), checkpointDir, untilStep, progress);
+        }
     }
 
     /**

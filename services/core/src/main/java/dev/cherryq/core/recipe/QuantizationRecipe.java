@@ -41,24 +41,30 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
      * @param floorFraction 0 = the paper's floor for the bit width ({@link QatSettings#defaultFloor})
      */
     public record Training(int steps, int batchSize, int gradientAccumulation, float learningRate,
-            double warmupFraction, double floorFraction, float weightDecay, float gradientClip) {
+            double warmupFraction, double floorFraction, float weightDecay, float gradientClip, TrainingLoss loss) {
 
         /** The trajectory with every default as chosen (see the class comment). */
-        public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f);
+        public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f,
+                TrainingLoss.CROSS_ENTROPY);
 
         public Training withSteps(int value) {
             return new Training(value, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip);
+                    weightDecay, gradientClip, loss);
         }
 
         public Training withBatchSize(int value) {
             return new Training(steps, value, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip);
+                    weightDecay, gradientClip, loss);
+        }
+
+        public Training withLoss(TrainingLoss value) {
+            return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
+                    weightDecay, gradientClip, value);
         }
 
         public Training withLearningRate(float value) {
             return new Training(steps, batchSize, gradientAccumulation, value, warmupFraction, floorFraction,
-                    weightDecay, gradientClip);
+                    weightDecay, gradientClip, loss);
         }
     }
 
@@ -86,6 +92,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
     public static final String FLOOR_FRACTION = "floor_fraction";
     public static final String WEIGHT_DECAY = "weight_decay";
     public static final String GRADIENT_CLIP = "gradient_clip";
+    public static final String LOSS = "loss";
     public static final String SEQ_LEN = "seq_len";
     public static final String SEED = "seed";
     public static final String GPTQ_DAMPENING = "gptq_dampening";
@@ -122,6 +129,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
                     training.weightDecay(), "must be finite and at least 0");
             require(problems, Float.isFinite(training.gradientClip()) && training.gradientClip() > 0, GRADIENT_CLIP,
                     training.gradientClip(), "must be positive and finite");
+            require(problems, training.loss() != null, LOSS, "null", "is required (ce, kd)");
         }
         require(problems, sequenceLength == 0 || sequenceLength >= 2, SEQ_LEN, sequenceLength,
                 "must be at least 2 (or 0 for min(512, the model's max positions))");
@@ -210,7 +218,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         }
         if (method.trains()) {
             text.append(String.format(Locale.ROOT, ", %d QAT steps at lr %.3g", training.steps(),
-                    training.learningRate()));
+                    training.learningRate())).append(training.loss() == TrainingLoss.DISTILLATION ? ", distilled" : "");
         }
         return text.toString();
     }

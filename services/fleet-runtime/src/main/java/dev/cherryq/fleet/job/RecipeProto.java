@@ -10,6 +10,7 @@ import dev.cherryq.proto.v1.Init;
 import dev.cherryq.proto.v1.Method;
 import dev.cherryq.proto.v1.QatHyperparameters;
 import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.TrainingLoss;
 
 /**
  * The pure translation between core's {@link QuantizationRecipe} and the recipe fields of a proto
@@ -28,7 +29,9 @@ public final class RecipeProto {
                 request.getCherryFraction(), request.getCalibrationSamples(),
                 new QuantizationRecipe.Training(qat.getSteps(), qat.getBatchSize(), qat.getGradAccum(),
                         qat.getLearningRate(), qat.getWarmupFraction(), qat.getFloorFraction(), qat.getWeightDecay(),
-                        qat.getGradientClip()), request.getSeqLen(), request.getSeed(),
+                        qat.getGradientClip(), qat.getLoss() == TrainingLoss.TRAINING_LOSS_DISTILLATION
+                                ? dev.cherryq.core.recipe.TrainingLoss.DISTILLATION
+                                : dev.cherryq.core.recipe.TrainingLoss.CROSS_ENTROPY), request.getSeqLen(), request.getSeed(),
                 request.getGptqDampening() == 0 ? QuantizationRecipe.DEFAULTS.gptqDampening()
                         : request.getGptqDampening(), request.getGptqActOrder());
     }
@@ -40,7 +43,9 @@ public final class RecipeProto {
                 .setBatchSize(training.batchSize()).setGradAccum(training.gradientAccumulation())
                 .setLearningRate(training.learningRate()).setWarmupFraction(training.warmupFraction())
                 .setFloorFraction(training.floorFraction()).setWeightDecay(training.weightDecay())
-                .setGradientClip(training.gradientClip());
+                .setGradientClip(training.gradientClip())
+                .setLoss(training.loss() == dev.cherryq.core.recipe.TrainingLoss.DISTILLATION
+                        ? TrainingLoss.TRAINING_LOSS_DISTILLATION : TrainingLoss.TRAINING_LOSS_CROSS_ENTROPY);
         return request.setMethod(method(recipe.method()))
                 .setInit(recipe.init() == InitMethod.GPTQ ? Init.INIT_GPTQ : Init.INIT_RTN).setBits(recipe.bits())
                 .setGroupSize(recipe.groupSize()).setScheme(scheme(recipe.scheme()))

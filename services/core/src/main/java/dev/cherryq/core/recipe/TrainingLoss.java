@@ -1,0 +1,33 @@
+package dev.cherryq.core.recipe;
+
+import dev.cherryq.core.InvalidInputException;
+
+/** What QAT minimizes. */
+public enum TrainingLoss {
+    /** The paper's: next-token cross-entropy on the training text. */
+    CROSS_ENTROPY("ce"),
+    /**
+     * Knowledge distillation from the full-precision model: KL(teacher || student) between the two next-token
+     * distributions on the same windows, the teacher's computed without gradients per micro-batch.
+     */
+    DISTILLATION("kd");
+
+    private final String wireName;
+
+    TrainingLoss(String wireName) {
+        this.wireName = wireName;
+    }
+
+    public String wireName() {
+        return wireName;
+    }
+
+    public static TrainingLoss parse(String field, String name) {
+        for (TrainingLoss loss : values()) {
+            if (loss.wireName.equals(name)) {
+                return loss;
+            }
+        }
+        throw new InvalidInputException(field + " '" + name + "' is not supported (supported: ce, kd)");
+    }
+}
