@@ -1,12 +1,10 @@
 package dev.cherryq.it.support;
 
 import com.google.protobuf.Message;
-import com.google.protobuf.Parser;
 import com.google.protobuf.TextFormat;
-import dev.cherryq.fleet.kafka.TopicSpec;
+import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
-import dev.cherryq.proto.v1.Stage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -30,27 +28,12 @@ final class HoldingHandler<T extends Message> implements StageHandler<T> {
     HoldingHandler(StageHandler<T> delegate, Path markers) {
         this.delegate = delegate;
         this.markers = markers;
-        this.stage = delegate.stage().name().replace("STAGE_", "").toLowerCase(Locale.ROOT);
+        this.stage = delegate.binding().stage().name().replace("STAGE_", "").toLowerCase(Locale.ROOT);
     }
 
     @Override
-    public Stage stage() {
-        return delegate.stage();
-    }
-
-    @Override
-    public TopicSpec input() {
-        return delegate.input();
-    }
-
-    @Override
-    public Parser<T> parser() {
-        return delegate.parser();
-    }
-
-    @Override
-    public String jobId(T message) {
-        return delegate.jobId(message);
+    public StageBinding<T> binding() {
+        return delegate.binding();
     }
 
     @Override

@@ -3,7 +3,6 @@ package dev.cherryq.evaluator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.google.protobuf.Parser;
 import com.google.protobuf.util.JsonFormat;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.fleet.job.EvalSharding;
@@ -15,6 +14,7 @@ import dev.cherryq.fleet.storage.IntegrityException;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.ObjectStore;
 import dev.cherryq.fleet.task.JobEvents;
+import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
 import dev.cherryq.fleet.FleetContext;
@@ -51,23 +51,9 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
     }
 
     @Override
-    public Stage stage() {
-        return Stage.STAGE_EVALUATOR;
-    }
-
-    @Override
-    public TopicSpec input() {
-        return INPUT;
-    }
-
-    @Override
-    public Parser<EvalResult> parser() {
-        return EvalResult.parser();
-    }
-
-    @Override
-    public String jobId(EvalResult result) {
-        return result.getJobId();
+    public StageBinding<EvalResult> binding() {
+        return new StageBinding<>(Stage.STAGE_EVALUATOR, INPUT, EvalResult.parser(),
+                EvalResult::getJobId);
     }
 
     @Override

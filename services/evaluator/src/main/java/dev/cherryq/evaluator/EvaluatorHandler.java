@@ -1,6 +1,5 @@
 package dev.cherryq.evaluator;
 
-import com.google.protobuf.Parser;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.model.LlamaCheckpoint;
@@ -10,13 +9,13 @@ import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.ModelFolders;
 import dev.cherryq.fleet.job.RequestSettings;
-import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.ObjectStore;
 import dev.cherryq.fleet.storage.TokenTensors;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
 import dev.cherryq.proto.v1.EvalResult;
@@ -46,23 +45,9 @@ public final class EvaluatorHandler implements StageHandler<EvalTask> {
     }
 
     @Override
-    public Stage stage() {
-        return Stage.STAGE_EVALUATOR;
-    }
-
-    @Override
-    public TopicSpec input() {
-        return Topics.EVAL_TASKS;
-    }
-
-    @Override
-    public Parser<EvalTask> parser() {
-        return EvalTask.parser();
-    }
-
-    @Override
-    public String jobId(EvalTask task) {
-        return task.getJobId();
+    public StageBinding<EvalTask> binding() {
+        return new StageBinding<>(Stage.STAGE_EVALUATOR, Topics.EVAL_TASKS, EvalTask.parser(),
+                EvalTask::getJobId);
     }
 
     @Override

@@ -38,7 +38,7 @@ public final class StageVerticle<T extends Message> extends VerticleBase impleme
         consumer = new StageConsumer<>(handler, fleet.clients(), fleet.publisher(),
                 handler.usesCompute() ? fleet.compute() : fleet.bookkeeping(), fleet.metrics(),
                 fleet.config().maxMessageBytes(), fleet.config().taskMaxAttempts(),
-                fleet.processName() + "-" + handler.stage().name().toLowerCase());
+                fleet.processName() + "-" + handler.binding().stage().name().toLowerCase());
         consumer.start();
         return Future.succeededFuture();
     }

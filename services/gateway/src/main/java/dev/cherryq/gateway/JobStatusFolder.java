@@ -1,9 +1,8 @@
 package dev.cherryq.gateway;
 
-import com.google.protobuf.Parser;
-import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
 import dev.cherryq.proto.v1.JobEvent;
@@ -28,23 +27,9 @@ public final class JobStatusFolder implements StageHandler<JobEvent> {
     }
 
     @Override
-    public Stage stage() {
-        return Stage.STAGE_GATEWAY;
-    }
-
-    @Override
-    public TopicSpec input() {
-        return Topics.JOB_EVENTS;
-    }
-
-    @Override
-    public Parser<JobEvent> parser() {
-        return JobEvent.parser();
-    }
-
-    @Override
-    public String jobId(JobEvent event) {
-        return event.getJobId();
+    public StageBinding<JobEvent> binding() {
+        return new StageBinding<>(Stage.STAGE_GATEWAY, Topics.JOB_EVENTS, JobEvent.parser(),
+                JobEvent::getJobId);
     }
 
     @Override

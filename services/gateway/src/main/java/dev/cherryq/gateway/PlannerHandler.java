@@ -1,6 +1,5 @@
 package dev.cherryq.gateway;
 
-import com.google.protobuf.Parser;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.eval.PerplexityEvaluator;
@@ -10,12 +9,12 @@ import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.EvalSharding;
 import dev.cherryq.fleet.job.RequestSettings;
-import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.TokenTensors;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
 import dev.cherryq.proto.v1.JobState;
@@ -48,23 +47,9 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
     }
 
     @Override
-    public Stage stage() {
-        return Stage.STAGE_PLANNER;
-    }
-
-    @Override
-    public TopicSpec input() {
-        return Topics.REQUESTS;
-    }
-
-    @Override
-    public Parser<QuantizationRequest> parser() {
-        return QuantizationRequest.parser();
-    }
-
-    @Override
-    public String jobId(QuantizationRequest request) {
-        return request.getJobId();
+    public StageBinding<QuantizationRequest> binding() {
+        return new StageBinding<>(Stage.STAGE_PLANNER, Topics.REQUESTS, QuantizationRequest.parser(),
+                QuantizationRequest::getJobId);
     }
 
     @Override

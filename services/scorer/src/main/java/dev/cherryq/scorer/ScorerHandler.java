@@ -1,6 +1,5 @@
 package dev.cherryq.scorer;
 
-import com.google.protobuf.Parser;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.Progress;
@@ -10,13 +9,13 @@ import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.ModelFolders;
 import dev.cherryq.fleet.job.RequestSettings;
-import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.ObjectStore;
 import dev.cherryq.fleet.storage.TokenTensors;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
 import dev.cherryq.proto.v1.JobState;
@@ -44,23 +43,9 @@ public final class ScorerHandler implements StageHandler<ScoreTask> {
     }
 
     @Override
-    public Stage stage() {
-        return Stage.STAGE_SCORER;
-    }
-
-    @Override
-    public TopicSpec input() {
-        return Topics.SCORE_TASKS;
-    }
-
-    @Override
-    public Parser<ScoreTask> parser() {
-        return ScoreTask.parser();
-    }
-
-    @Override
-    public String jobId(ScoreTask task) {
-        return task.getJobId();
+    public StageBinding<ScoreTask> binding() {
+        return new StageBinding<>(Stage.STAGE_SCORER, Topics.SCORE_TASKS, ScoreTask.parser(),
+                ScoreTask::getJobId);
     }
 
     @Override

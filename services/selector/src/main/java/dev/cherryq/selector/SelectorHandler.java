@@ -3,7 +3,6 @@ package dev.cherryq.selector;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.google.protobuf.Parser;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.recipe.CherryqPipeline;
@@ -15,7 +14,6 @@ import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.ModelFolders;
 import dev.cherryq.fleet.job.RequestSettings;
-import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.FanInLedger;
 import dev.cherryq.fleet.storage.IntegrityException;
@@ -23,6 +21,7 @@ import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.ObjectStore;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
 import dev.cherryq.proto.v1.JobState;
@@ -58,23 +57,9 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
     }
 
     @Override
-    public Stage stage() {
-        return Stage.STAGE_SELECTOR;
-    }
-
-    @Override
-    public TopicSpec input() {
-        return Topics.SCORE_RESULTS;
-    }
-
-    @Override
-    public Parser<ScoreResult> parser() {
-        return ScoreResult.parser();
-    }
-
-    @Override
-    public String jobId(ScoreResult result) {
-        return result.getJobId();
+    public StageBinding<ScoreResult> binding() {
+        return new StageBinding<>(Stage.STAGE_SELECTOR, Topics.SCORE_RESULTS, ScoreResult.parser(),
+                ScoreResult::getJobId);
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.cherryq.trainer;
 
-import com.google.protobuf.Parser;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
@@ -16,13 +15,13 @@ import dev.cherryq.fleet.job.EvalSharding;
 import dev.cherryq.fleet.job.Folders;
 import dev.cherryq.fleet.job.ModelFolders;
 import dev.cherryq.fleet.job.RequestSettings;
-import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.ObjectStore;
 import dev.cherryq.fleet.storage.TokenTensors;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
 import dev.cherryq.proto.v1.JobState;
@@ -59,23 +58,9 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
     }
 
     @Override
-    public Stage stage() {
-        return Stage.STAGE_TRAINER;
-    }
-
-    @Override
-    public TopicSpec input() {
-        return Topics.TRAIN_TASKS;
-    }
-
-    @Override
-    public Parser<TrainTask> parser() {
-        return TrainTask.parser();
-    }
-
-    @Override
-    public String jobId(TrainTask task) {
-        return task.getJobId();
+    public StageBinding<TrainTask> binding() {
+        return new StageBinding<>(Stage.STAGE_TRAINER, Topics.TRAIN_TASKS, TrainTask.parser(),
+                TrainTask::getJobId);
     }
 
     @Override

@@ -1,9 +1,6 @@
 package dev.cherryq.fleet.task;
 
 import com.google.protobuf.Message;
-import com.google.protobuf.Parser;
-import dev.cherryq.fleet.kafka.TopicSpec;
-import dev.cherryq.proto.v1.Stage;
 
 /**
  * One stage's work on one message type. {@link #handle} runs on the process's compute thread, writes its outputs
@@ -12,14 +9,8 @@ import dev.cherryq.proto.v1.Stage;
  */
 public interface StageHandler<T extends Message> {
 
-    Stage stage();
-
-    TopicSpec input();
-
-    Parser<T> parser();
-
-    /** The message's job id (validated by the consumer before {@link #handle}). */
-    String jobId(T message);
+    /** The stage, input topic, parser and job id of this handler's messages (the job id is validated first). */
+    StageBinding<T> binding();
 
     TaskOutcome handle(T message) throws Exception;
 

@@ -3,7 +3,6 @@ package dev.cherryq.fleet.task;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.Parser;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.StageVerticle;
@@ -60,23 +59,9 @@ class StageConsumerTest {
         final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
 
         @Override
-        public Stage stage() {
-            return Stage.STAGE_SCORER;
-        }
-
-        @Override
-        public TopicSpec input() {
-            return INPUT;
-        }
-
-        @Override
-        public Parser<ScoreTask> parser() {
-            return ScoreTask.parser();
-        }
-
-        @Override
-        public String jobId(ScoreTask task) {
-            return task.getJobId();
+        public StageBinding<ScoreTask> binding() {
+            return new StageBinding<>(Stage.STAGE_SCORER, INPUT, ScoreTask.parser(),
+                    ScoreTask::getJobId);
         }
 
         @Override
