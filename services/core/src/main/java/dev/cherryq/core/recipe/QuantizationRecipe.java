@@ -45,7 +45,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
 
         /** The trajectory with every default as chosen (see the class comment). */
         public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f,
-                TrainingLoss.CROSS_ENTROPY);
+                TrainingLoss.DISTILLATION);
 
         public Training withSteps(int value) {
             return new Training(value, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
