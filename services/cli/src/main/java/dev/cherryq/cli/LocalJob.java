@@ -45,7 +45,8 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
         }
         if (recipe.needsCalibration() && calibText == null) {
             throw new InvalidInputException("--method " + recipe.method().wireName() + (recipe.scores()
-                    ? " with --criterion impact" : "") + (recipe.usesGptq() ? " (GPTQ)" : "") + " needs --calib-text FILE");
+                    ? " with --criterion " + recipe.criterion().cliName() : "") + (recipe.usesGptq() ? " (GPTQ)" : "")
+                    + " needs --calib-text FILE");
         }
         if (checkpointEvery < 0) {
             throw new InvalidInputException("--checkpoint-every " + checkpointEvery + " must be 0 (never) or positive");
@@ -117,7 +118,8 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
                                 .mapToInt(CherrySet.Layer::perRow).min().orElse(0), cherries.layers().values().stream()
                                 .mapToInt(CherrySet.Layer::perRow).max().orElse(0));
             }
-            boolean resuming = QatCheckpoint.exists(out.resolve("checkpoint")); // its checkpoint holds the start
+            // a resumed training run's checkpoint holds its start
+            boolean resuming = recipe.method().trains() && QatCheckpoint.exists(out.resolve("checkpoint"));
             CherryqPipeline.Start start;
             if (recipe.usesGptq() && !resuming) {
                 meter.start("gptq");

@@ -150,30 +150,10 @@ final class RecipeOptions {
         private final Map<String, String> values = new LinkedHashMap<>();
 
         Defaults(QuantizationRecipe base, boolean bitsRequired) {
-            QuantizationRecipe.Training training = base.training();
-            values.put("--method", base.method().wireName());
-            values.put("--init", base.init().wireName());
-            if (!bitsRequired) {
-                values.put("--bits", Integer.toString(base.bits()));
+            base.fields().forEach((field, value) -> values.put(FLAGS.get(field), String.valueOf(value)));
+            if (bitsRequired) {
+                values.remove(FLAGS.get(QuantizationRecipe.BITS));
             }
-            values.put("--group-size", Integer.toString(base.groupSize()));
-            values.put("--scheme", base.scheme().cliName());
-            values.put("--criterion", base.criterion().cliName());
-            values.put("--cherry-fraction", Double.toString(base.cherryFraction()));
-            values.put("--calib-samples", Integer.toString(base.calibrationSamples()));
-            values.put("--steps", Integer.toString(training.steps()));
-            values.put("--batch-size", Integer.toString(training.batchSize()));
-            values.put("--grad-accum", Integer.toString(training.gradientAccumulation()));
-            values.put("--lr", Float.toString(training.learningRate()));
-            values.put("--warmup-fraction", Double.toString(training.warmupFraction()));
-            values.put("--floor-fraction", Double.toString(training.floorFraction()));
-            values.put("--weight-decay", Float.toString(training.weightDecay()));
-            values.put("--gradient-clip", Float.toString(training.gradientClip()));
-            values.put("--loss", training.loss().wireName());
-            values.put("--seq-len", Integer.toString(base.sequenceLength()));
-            values.put("--seed", Long.toString(base.seed()));
-            values.put("--gptq-dampening", Double.toString(base.gptqDampening()));
-            values.put("--gptq-act-order", Boolean.toString(base.gptqActOrder()));
         }
 
         @Override

@@ -12,6 +12,7 @@ import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.scoring.FisherPartial;
@@ -62,6 +63,7 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--eval-seq-len", description = "evaluation window (default: --seq-len)") Integer evalSequenceLength;
     @Option(names = "--batch-size", description = "windows per QAT step (default: ${DEFAULT-VALUE})") int batchSize;
     @Option(names = "--lr", description = "peak QAT learning rate (default: ${DEFAULT-VALUE})") float learningRate;
+    @Option(names = "--loss", description = "ce or kd (default: ${DEFAULT-VALUE})") String loss;
     @Option(names = "--seed", description = "seed for samples, batches and random cherries (default: ${DEFAULT-VALUE})") long seed;
     @Option(names = "--memory-steps", defaultValue = "0", description = "also run one CherryQ training of this many steps and report its RSS over time (0: skip)") int memorySteps;
     @Option(names = "--out", required = true, description = "output folder: report.md, report.json, figures, one folder per run") Path out;
@@ -149,12 +151,12 @@ final class ReportCommand implements Callable<Integer> {
     private Run quantizeAndEvaluate(String method, int width, String criterion, int windowLength, int evalLength)
             throws IOException {
         Path folder = out.resolve(method + "-w" + width + (method.equals("cherryq") ? "-" + criterion : ""));
-        QuantizationRecipe recipe = QuantizationRecipe.DEFAULTS.withMethod(QuantMethod.parse("method", method))
+        QuantizationRecipe recipe = QuantizationRecipe.DEFAULTS.withMethod(QuantMethod.parse("--method", method))
                 .withBits(width).withGroupSize(groupSize).withScheme(QuantScheme.parse("--scheme", scheme))
-                .withCriterion(SelectionCriterion.parse("criterion", criterion)).withCherryFraction(cherryFraction)
+                .withCriterion(SelectionCriterion.parse("--criterion", criterion)).withCherryFraction(cherryFraction)
                 .withCalibrationSamples(calibSamples).withSequenceLength(windowLength).withSeed(seed)
                 .withTraining(QuantizationRecipe.DEFAULTS.training().withSteps(steps).withBatchSize(batchSize)
-                        .withLearningRate(learningRate)).validate();
+                        .withLearningRate(learningRate).withLoss(TrainingLoss.parse("--loss", loss))).validate();
         new LocalJob(recipe, model, tokenizer, calibText, trainText, 50, folder).run(spec.commandLine().getOut());
         JsonNode quantizeRecord = InputFiles.readJson(folder.resolve("quantize.json"), "quantize.json");
         return new Run(method, width, method.equals("cherryq") ? criterion : "-", folder, evaluate(folder, evalLength),

@@ -32,7 +32,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * {@code cherryq run}: the whole fleet on one machine, on the production code paths. Starts a real Kafka broker
  * (KRaft) in this JVM, the filesystem object store, the gateway with its planner and status folder, and one of
  * each stage; optional extra scorers and trainers run as separate local processes against the same broker and
- * store. Submits the request over the gateway's HTTP API, follows it over server-sent events, prints the table.
+ * store. Submits one request per compared method over the gateway's HTTP API (the main one with the fp and rtn
+ * rows), follows them over server-sent events, and prints one table of all their rows.
  */
 @Command(name = "run", mixinStandardHelpOptions = true, defaultValueProvider = RecipeOptions.DemoDefaults.class,
         description = {"Runs a quantization job on an embedded fleet: an in-process Kafka broker, the filesystem",

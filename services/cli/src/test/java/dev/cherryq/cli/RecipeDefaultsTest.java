@@ -53,6 +53,16 @@ class RecipeDefaultsTest {
     }
 
     @Test
+    void shouldReadProtoFieldsLeftUnsetAsTheRecipeDefaults() {
+        QuantizationRequest full = RecipeProto.apply(QuantizationRecipe.DEFAULTS, QuantizationRequest.newBuilder())
+                .build();
+        // a producer that leaves out the fields whose proto3 zero means "unset"
+        QuantizationRequest sparse = full.toBuilder().clearInit().clearGptqDampening()
+                .setQat(full.getQat().toBuilder().clearLoss()).build();
+        assertEquals(QuantizationRecipe.DEFAULTS, RecipeProto.toRecipe(sparse));
+    }
+
+    @Test
     void shouldCarryEveryFieldThroughTheProtoTheJsonAndTheCommandLine() {
         for (QuantizationRecipe recipe : new QuantizationRecipe[] {QuantizationRecipe.DEFAULTS, CHANGED}) {
             QuantizationRequest proto = RecipeProto.apply(recipe, QuantizationRequest.newBuilder()).build();

@@ -42,38 +42,16 @@ public final class JobRequestJson {
     public static final int DEFAULT_EVAL_BATCH_SIZE = 8;
 
     static {
-        QuantizationRecipe recipe = QuantizationRecipe.DEFAULTS;
-        QuantizationRecipe.Training training = recipe.training();
         FIELDS.put("model", null);
         FIELDS.put("eval_data", null);
-        FIELDS.put(QuantizationRecipe.METHOD, recipe.method().wireName());
-        FIELDS.put(QuantizationRecipe.INIT, recipe.init().wireName());
-        FIELDS.put(QuantizationRecipe.BITS, recipe.bits());
-        FIELDS.put(QuantizationRecipe.GROUP_SIZE, recipe.groupSize());
-        FIELDS.put(QuantizationRecipe.SCHEME, recipe.scheme().cliName());
-        FIELDS.put(QuantizationRecipe.CHERRY_FRACTION, recipe.cherryFraction());
-        FIELDS.put(QuantizationRecipe.CRITERION, recipe.criterion().cliName());
         FIELDS.put("calibration_data", "");
-        FIELDS.put(QuantizationRecipe.CALIBRATION_SAMPLES, recipe.calibrationSamples());
-        FIELDS.put("calibration_shards", DEFAULT_CALIBRATION_SHARDS);
         FIELDS.put("train_data", "");
-        FIELDS.put(QuantizationRecipe.STEPS, training.steps());
+        FIELDS.putAll(QuantizationRecipe.DEFAULTS.fields());
+        FIELDS.put("calibration_shards", DEFAULT_CALIBRATION_SHARDS);
         FIELDS.put("segment_steps", DEFAULT_SEGMENT_STEPS);
-        FIELDS.put(QuantizationRecipe.BATCH_SIZE, training.batchSize());
-        FIELDS.put(QuantizationRecipe.GRAD_ACCUM, training.gradientAccumulation());
-        FIELDS.put(QuantizationRecipe.LEARNING_RATE, training.learningRate());
-        FIELDS.put(QuantizationRecipe.WARMUP_FRACTION, training.warmupFraction());
-        FIELDS.put(QuantizationRecipe.FLOOR_FRACTION, training.floorFraction());
-        FIELDS.put(QuantizationRecipe.WEIGHT_DECAY, training.weightDecay());
-        FIELDS.put(QuantizationRecipe.GRADIENT_CLIP, training.gradientClip());
-        FIELDS.put(QuantizationRecipe.LOSS, training.loss().wireName());
-        FIELDS.put(QuantizationRecipe.SEQ_LEN, recipe.sequenceLength());
-        FIELDS.put(QuantizationRecipe.GPTQ_DAMPENING, recipe.gptqDampening());
-        FIELDS.put(QuantizationRecipe.GPTQ_ACT_ORDER, recipe.gptqActOrder());
         FIELDS.put("eval_windows_per_shard", DEFAULT_EVAL_WINDOWS_PER_SHARD);
         FIELDS.put("eval_batch_size", DEFAULT_EVAL_BATCH_SIZE);
         FIELDS.put("baselines", RequestSettings.BASELINES);
-        FIELDS.put(QuantizationRecipe.SEED, recipe.seed());
         FIELDS.put("idempotency_key", "");
     }
 
@@ -81,25 +59,8 @@ public final class JobRequestJson {
 
     /** The recipe fields of a request body, for clients: the inverse of what {@link #parse} reads. */
     public static ObjectNode recipeFields(QuantizationRecipe recipe) {
-        QuantizationRecipe.Training training = recipe.training();
         ObjectNode body = JSON.createObjectNode();
-        body.put(QuantizationRecipe.METHOD, recipe.method().wireName()).put(QuantizationRecipe.INIT, recipe.init().wireName())
-                .put(QuantizationRecipe.BITS, recipe.bits()).put(QuantizationRecipe.GROUP_SIZE, recipe.groupSize())
-                .put(QuantizationRecipe.SCHEME, recipe.scheme().cliName())
-                .put(QuantizationRecipe.CHERRY_FRACTION, recipe.cherryFraction())
-                .put(QuantizationRecipe.CRITERION, recipe.criterion().cliName())
-                .put(QuantizationRecipe.CALIBRATION_SAMPLES, recipe.calibrationSamples())
-                .put(QuantizationRecipe.STEPS, training.steps()).put(QuantizationRecipe.BATCH_SIZE, training.batchSize())
-                .put(QuantizationRecipe.GRAD_ACCUM, training.gradientAccumulation())
-                .put(QuantizationRecipe.LEARNING_RATE, training.learningRate())
-                .put(QuantizationRecipe.WARMUP_FRACTION, training.warmupFraction())
-                .put(QuantizationRecipe.FLOOR_FRACTION, training.floorFraction())
-                .put(QuantizationRecipe.WEIGHT_DECAY, training.weightDecay())
-                .put(QuantizationRecipe.GRADIENT_CLIP, training.gradientClip())
-                .put(QuantizationRecipe.LOSS, training.loss().wireName())
-                .put(QuantizationRecipe.SEQ_LEN, recipe.sequenceLength()).put(QuantizationRecipe.SEED, recipe.seed())
-                .put(QuantizationRecipe.GPTQ_DAMPENING, recipe.gptqDampening())
-                .put(QuantizationRecipe.GPTQ_ACT_ORDER, recipe.gptqActOrder());
+        recipe.fields().forEach((field, value) -> body.set(field, JSON.valueToTree(value)));
         return body;
     }
 

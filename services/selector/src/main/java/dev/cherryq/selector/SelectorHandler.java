@@ -40,7 +40,7 @@ import java.util.TreeMap;
 /**
  * Selector stage: the fan-in of a job's Fisher partials (paper Sec. 3-4). Each result is recorded in the job's
  * {@link FanInLedger}; when every shard is there, the partials are read (sha256-checked) and merged in shard order,
- * the cherries selected per row ({@link CherrySelector}), and the cherry set and heterogeneity report written.
+ * the cherries selected per row ({@code CherrySelector}), and the cherry set and heterogeneity report written.
  * Then the first QAT segment is emitted. A result with {@code shard_count} 0 comes from the planner for criteria
  * that need no scoring (magnitude, random). Duplicates and any arrival order give the same cherry set.
  */

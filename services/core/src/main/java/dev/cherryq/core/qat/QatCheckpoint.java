@@ -24,15 +24,17 @@ import java.util.Map;
 
 /**
  * A QAT checkpoint: parameters, AdamW moments and the losses so far, in one safetensors file written atomically,
- * with the step and a fingerprint in its metadata. The fingerprint names the model, quantization format, cherry
- * set, training data and trajectory settings; a checkpoint whose fingerprint differs refuses to resume and says
- * which part differs.
+ * with the step and a fingerprint in its metadata. The fingerprint names the model (the weights training starts
+ * from), quantization format, cherry set, training data, trajectory settings and, when it is not cross-entropy, the
+ * loss; a checkpoint whose fingerprint differs refuses to resume and says which part differs.
  */
 public final class QatCheckpoint {
 
     public static final String FILE = "qat-checkpoint.safetensors";
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String[] PARTS = {"model", "quantization", "cherries", "data", "settings"};
+    private static final String[] PARTS = {"model", "quantization", "cherries", "data", "settings", "loss"};
+    /** A part a fingerprint may leave out, and what its absence means. */
+    private static final Map<String, String> ABSENT = Map.of("loss", "cross-entropy");
 
     private QatCheckpoint() {}
 
@@ -40,8 +42,10 @@ public final class QatCheckpoint {
         return Files.isRegularFile(dir.resolve(FILE));
     }
 
-    /** "model=...;quantization=...;cherries=...;data=...;settings=..." from the run's inputs. */
     /**
+     * "model=...;quantization=...;cherries=...;data=...;settings=..." from the run's inputs (the trainer appends
+     * ";loss=distillation" when it distills).
+     *
      * @param startWeights what the weights training starts from are (null: a hash of the model's weights now); a
      *     start derived from the source model (GPTQ) names the source and the derivation, so that a resumed run,
      *     which loads the source again, recognises its checkpoint
@@ -122,9 +126,10 @@ public final class QatCheckpoint {
         Map<String, String> b = parts(current);
         List<String> differing = new ArrayList<>();
         for (String part : PARTS) {
-            if (!a.getOrDefault(part, "").equals(b.getOrDefault(part, ""))) {
-                differing.add(part + " (checkpoint: " + a.getOrDefault(part, "?") + "; now: " + b.getOrDefault(part, "?")
-                        + ")");
+            String absent = ABSENT.getOrDefault(part, "?");
+            if (!a.getOrDefault(part, absent).equals(b.getOrDefault(part, absent))) {
+                differing.add(part + " (checkpoint: " + a.getOrDefault(part, absent) + "; now: "
+                        + b.getOrDefault(part, absent) + ")");
             }
         }
         return String.join(", ", differing);
@@ -141,8 +146,7 @@ public final class QatCheckpoint {
         return parts;
     }
 
-    /** A short hash of the model's current weights (taken before training starts). */
-    /** A hash of every parameter of the model as it is now. */
+    /** A hash of every parameter of the model as it is now (taken before training starts). */
     public static String weightsFingerprint(LlamaModel model) {
         Fingerprints fingerprint = Fingerprints.start();
         model.parameters().values().forEach(value -> fingerprint.add(value.toFloatArray()));

@@ -116,6 +116,9 @@ public final class QatTrainer {
                             collector.backward(objective.div(Scalars.of(stepScope, settings.gradientAccumulation())));
                             loss += objective.getFloat() / settings.gradientAccumulation();
                         }
+                        if (target != null) {
+                            target.close(); // (B, L-1, V) per micro-batch: free it before the next one
+                        }
                     }
                     Pretrainer.clipGradients(model, settings.gradientClip(), stepScope);
                 }

@@ -31,8 +31,9 @@ import java.util.Map;
 
 /**
  * The steps of a quantization job, each a plain synchronous call on core types: impact scoring over calibration
- * samples (Cui and Wang, 2024, Sec. 3), cherry selection, training (Sec. 4: unified mixed-precision QAT), export
- * to the packed and dense forms, and perplexity. {@code cherryq quantize} runs them in one process; the fleet's
+ * samples (Cui and Wang, 2024, Sec. 3), cherry selection, the start of training (the model itself, or GPTQ's
+ * rounding, Frantar et al., 2023), training (Sec. 4: unified mixed-precision QAT, with cross-entropy or distillation
+ * from the full-precision model), export to the packed and dense forms, and perplexity. {@code cherryq quantize} runs them in one process; the fleet's
  * stage handlers run the same calls on their share of the work (a scoring shard, a training segment, an evaluation
  * shard), so the two cannot drift apart.
  */

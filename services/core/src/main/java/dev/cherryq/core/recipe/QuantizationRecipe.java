@@ -7,8 +7,10 @@ import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.quant.QuantSpec;
 import dev.cherryq.core.selection.SelectionCriterion;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
@@ -98,6 +100,38 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
     public static final String GPTQ_DAMPENING = "gptq_dampening";
     public static final String GPTQ_ACT_ORDER = "gptq_act_order";
 
+    /**
+     * Every field by its name, in the form a request carries it: enums by their wire names, numbers and booleans as
+     * they are. Clients write requests from it, and front ends show defaults from it.
+     */
+    public Map<String, Object> fields() {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put(METHOD, method.wireName());
+        fields.put(INIT, init.wireName());
+        fields.put(BITS, bits);
+        fields.put(GROUP_SIZE, groupSize);
+        fields.put(SCHEME, scheme.cliName());
+        if (criterion != null) { // only cherryq needs one
+            fields.put(CRITERION, criterion.cliName());
+        }
+        fields.put(CHERRY_FRACTION, cherryFraction);
+        fields.put(CALIBRATION_SAMPLES, calibrationSamples);
+        fields.put(STEPS, training.steps());
+        fields.put(BATCH_SIZE, training.batchSize());
+        fields.put(GRAD_ACCUM, training.gradientAccumulation());
+        fields.put(LEARNING_RATE, training.learningRate());
+        fields.put(WARMUP_FRACTION, training.warmupFraction());
+        fields.put(FLOOR_FRACTION, training.floorFraction());
+        fields.put(WEIGHT_DECAY, training.weightDecay());
+        fields.put(GRADIENT_CLIP, training.gradientClip());
+        fields.put(LOSS, training.loss().wireName());
+        fields.put(SEQ_LEN, sequenceLength);
+        fields.put(SEED, seed);
+        fields.put(GPTQ_DAMPENING, gptqDampening);
+        fields.put(GPTQ_ACT_ORDER, gptqActOrder);
+        return fields;
+    }
+
     /** Every problem of this recipe, in field order; empty when it is valid. */
     public List<RecipeProblem> problems() {
         List<RecipeProblem> problems = new ArrayList<>();
@@ -185,7 +219,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
 
     /** The window length for a model: the recipe's, or min(512, the model's max positions) when it is 0. */
     public int sequenceLength(LlamaConfig config) {
-        return sequenceLength > 0 ? sequenceLength
+        return sequenceLength != 0 ? sequenceLength // a negative length stays, for the checks to name it
                 : Math.min(DEFAULT_MAX_SEQUENCE_LENGTH, config.maxPositionEmbeddings());
     }
 

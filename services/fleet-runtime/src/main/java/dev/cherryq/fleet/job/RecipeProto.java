@@ -14,8 +14,9 @@ import dev.cherryq.proto.v1.TrainingLoss;
 
 /**
  * The pure translation between core's {@link QuantizationRecipe} and the recipe fields of a proto
- * {@link QuantizationRequest}: no defaults and no checks of its own, beyond proto3's zero values. An unspecified enum
- * becomes null (the recipe's validation names the field); gptq_dampening 0 (unset) becomes the recipe's default.
+ * {@link QuantizationRequest}, with no checks of its own. Where proto3's zero means "unset" and the field may be
+ * left out, it becomes the recipe's default ({@code init}, {@code loss}, {@code gptq_dampening}); an unspecified
+ * method, scheme or criterion becomes null, which the recipe's validation names.
  */
 public final class RecipeProto {
 
@@ -24,14 +25,13 @@ public final class RecipeProto {
     public static QuantizationRecipe toRecipe(QuantizationRequest request) {
         QatHyperparameters qat = request.getQat();
         return new QuantizationRecipe(method(request.getMethod()),
-                request.getInit() == Init.INIT_GPTQ ? InitMethod.GPTQ : InitMethod.RTN, request.getBits(),
+                request.getInit() == Init.INIT_UNSPECIFIED ? QuantizationRecipe.DEFAULTS.init()
+                        : request.getInit() == Init.INIT_GPTQ ? InitMethod.GPTQ : InitMethod.RTN, request.getBits(),
                 request.getGroupSize(), scheme(request.getScheme()), criterion(request.getCriterion()),
                 request.getCherryFraction(), request.getCalibrationSamples(),
                 new QuantizationRecipe.Training(qat.getSteps(), qat.getBatchSize(), qat.getGradAccum(),
                         qat.getLearningRate(), qat.getWarmupFraction(), qat.getFloorFraction(), qat.getWeightDecay(),
-                        qat.getGradientClip(), qat.getLoss() == TrainingLoss.TRAINING_LOSS_DISTILLATION
-                                ? dev.cherryq.core.recipe.TrainingLoss.DISTILLATION
-                                : dev.cherryq.core.recipe.TrainingLoss.CROSS_ENTROPY), request.getSeqLen(), request.getSeed(),
+                        qat.getGradientClip(), loss(qat.getLoss())), request.getSeqLen(), request.getSeed(),
                 request.getGptqDampening() == 0 ? QuantizationRecipe.DEFAULTS.gptqDampening()
                         : request.getGptqDampening(), request.getGptqActOrder());
     }
@@ -53,6 +53,14 @@ public final class RecipeProto {
                 .setCalibrationSamples(recipe.calibrationSamples()).setQat(qat).setSeqLen(recipe.sequenceLength())
                 .setSeed(recipe.seed()).setGptqDampening(recipe.gptqDampening())
                 .setGptqActOrder(recipe.gptqActOrder());
+    }
+
+    static dev.cherryq.core.recipe.TrainingLoss loss(TrainingLoss loss) {
+        return switch (loss) {
+            case TRAINING_LOSS_CROSS_ENTROPY -> dev.cherryq.core.recipe.TrainingLoss.CROSS_ENTROPY;
+            case TRAINING_LOSS_DISTILLATION -> dev.cherryq.core.recipe.TrainingLoss.DISTILLATION;
+            default -> QuantizationRecipe.DEFAULTS.training().loss();
+        };
     }
 
     static QuantMethod method(Method method) {
@@ -101,6 +109,9 @@ public final class RecipeProto {
     }
 
     static Criterion criterion(SelectionCriterion criterion) {
+        if (criterion == null) {
+            return Criterion.CRITERION_UNSPECIFIED;
+        }
         return switch (criterion) {
             case IMPACT -> Criterion.CRITERION_IMPACT;
             case MAGNITUDE -> Criterion.CRITERION_MAGNITUDE;

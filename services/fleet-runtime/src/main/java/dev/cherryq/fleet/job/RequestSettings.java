@@ -52,7 +52,8 @@ public final class RequestSettings {
         }
         if (recipe.method() != null && recipe.needsCalibration()) {
             if (request.getCalibrationDataUri().isBlank()) {
-                problems.add("calibration_data: required for " + (recipe.scores() ? "the impact criterion" : "GPTQ"));
+                problems.add("calibration_data: required for " + (recipe.scores()
+                        ? "the " + recipe.criterion().cliName() + " criterion" : "GPTQ"));
             }
             if (request.getCalibrationShards() < 1 || request.getCalibrationShards() > request.getCalibrationSamples()) {
                 problems.add("calibration_shards: " + request.getCalibrationShards() + " must be 1..calibration_samples");

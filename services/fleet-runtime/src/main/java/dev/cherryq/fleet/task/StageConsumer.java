@@ -46,6 +46,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
     private static final Duration POLL = Duration.ofMillis(200);
 
     private final StageHandler<T> handler;
+    private final StageBinding<T> binding;
     private final KafkaConsumer<String, byte[]> consumer;
     private final Publisher publisher;
     private final ComputeExecutor compute;
@@ -61,13 +62,14 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
     public StageConsumer(StageHandler<T> handler, KafkaClients clients, Publisher publisher, ComputeExecutor compute,
             FleetMetrics metrics, int maxMessageBytes, int maxAttempts, String clientId) {
         this.handler = handler;
-        this.consumer = clients.consumer(handler.binding().input().consumerGroup(), clientId);
+        this.binding = handler.binding();
+        this.consumer = clients.consumer(binding.input().consumerGroup(), clientId);
         this.publisher = publisher;
         this.compute = compute;
         this.metrics = metrics;
         this.maxMessageBytes = maxMessageBytes;
         this.maxAttempts = maxAttempts;
-        this.stageLabel = ObjectKeys.stageName(handler.binding().stage());
+        this.stageLabel = ObjectKeys.stageName(binding.stage());
         this.thread = new Thread(this, "cherryq-" + stageLabel + "-consumer");
     }
 
@@ -82,9 +84,9 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
 
     @Override
     public void run() {
-        LOG.info("{}: consuming {} as group {}", stageLabel, handler.binding().input().name(), handler.binding().input().consumerGroup());
+        LOG.info("{}: consuming {} as group {}", stageLabel, binding.input().name(), binding.input().consumerGroup());
         try {
-            consumer.subscribe(List.of(handler.binding().input().name()), new ConsumerRebalanceListener() {
+            consumer.subscribe(List.of(binding.input().name()), new ConsumerRebalanceListener() {
                 @Override
                 public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
                     LOG.info("{}: partitions revoked {}", stageLabel, partitions);
@@ -113,7 +115,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
         } finally {
             running = false;
             consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
-            LOG.info("{}: consumer of {} closed", stageLabel, handler.binding().input().name());
+            LOG.info("{}: consumer of {} closed", stageLabel, binding.input().name());
         }
     }
 
@@ -127,7 +129,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
                 commit(record);
                 return;
             }
-            String jobId = handler.binding().jobId().apply(message);
+            String jobId = binding.jobId().apply(message);
             for (int attempt = 1; running; attempt++) {
                 CompletableFuture<TaskOutcome> future = compute.submit(() -> handler.handle(message));
                 TaskOutcome outcome;
@@ -142,7 +144,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
                     return;
                 } catch (ExecutionException | RuntimeException e) {
                     Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-                    ErrorRecord error = ErrorClassifier.classify(cause, handler.binding().stage()).toBuilder()
+                    ErrorRecord error = ErrorClassifier.classify(cause, binding.stage()).toBuilder()
                             .setTopic(record.topic()).setPartition(record.partition()).setOffset(record.offset())
                             .setAttempts(attempt).build();
                     if (error.getRetriable() && attempt < maxAttempts) {
@@ -188,7 +190,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
         Header type = record.headers().lastHeader(Topics.HEADER_TYPE);
         T message;
         try {
-            message = handler.binding().parser().parseFrom(value);
+            message = binding.parser().parseFrom(value);
         } catch (InvalidProtocolBufferException e) {
             deadLetter(record, FatalTaskException.INVALID_MESSAGE, "not a valid protobuf message: " + e.getMessage(), e);
             return null;
@@ -204,7 +206,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
             deadLetter(record, FatalTaskException.INVALID_MESSAGE, "unknown enum value " + unknownEnum, null);
             return null;
         }
-        if (!ObjectKeys.isValidJobId(handler.binding().jobId().apply(message))) {
+        if (!ObjectKeys.isValidJobId(binding.jobId().apply(message))) {
             deadLetter(record, FatalTaskException.INVALID_MESSAGE, "no valid job id in the " + expected + " message",
                     null);
             return null;
@@ -338,7 +340,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
                             Duration.ofSeconds(2)));
                 }
             }
-            metrics.consumerLag.labelValues(stageLabel, handler.binding().input().name()).set(lag);
+            metrics.consumerLag.labelValues(stageLabel, binding.input().name()).set(lag);
         } catch (KafkaException e) {
             LOG.debug("{}: lag not measured: {}", stageLabel, e.toString());
         }
