@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
                 "  rtn      round to nearest, no data",
                 "  gptq     GPTQ: rounding with second-order error compensation from --calib-text",
                 "  qat      quantization-aware training of all weights through the straight-through estimator",
-                "  cherryq  cherry selection (impact scoring on --calib-text), then QAT with the cherries kept in",
+                "  cherryq  cherry selection (Fisher scoring on --calib-text), then QAT with the cherries kept in",
                 "           full precision (Cui and Wang, 2024); --init gptq starts QAT from GPTQ's weights",
                 "Writes model.safetensors (dense), cherryq-packed.safetensors (deployable), config.json with",
                 "quantization_config, the tokenizer, and quantize.json (settings, losses, time and RSS per stage).",
@@ -29,6 +29,9 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Mixin
     RecipeOptions recipeOptions;
+
+    @Option(names = "--bits", required = true, description = "bits per normal weight, 2..8")
+    int bits;
 
     @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint")
     Path model;
@@ -48,10 +51,14 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "output folder")
     Path out;
 
+    /** The recipe of the options given; every check before any compute. */
+    QuantizationRecipe recipe() {
+        return recipeOptions.toRecipe(bits);
+    }
+
     @Override
     public Integer call() throws IOException {
-        QuantizationRecipe recipe = recipeOptions.toRecipe(); // every check before any compute
-        new LocalJob(recipe, model, tokenizerPath, calibText, trainText, checkpointEvery, out)
+        new LocalJob(recipe(), model, tokenizerPath, calibText, trainText, checkpointEvery, out)
                 .run(spec.commandLine().getOut());
         return 0;
     }

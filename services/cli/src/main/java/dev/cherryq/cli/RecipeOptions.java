@@ -19,7 +19,8 @@ import picocli.CommandLine.Option;
 
 /**
  * The options of a {@link QuantizationRecipe}, shared by every command that runs a job ({@code quantize},
- * {@code run}, {@code report}). Each option maps to one recipe field; its default is the recipe's, supplied by a
+ * {@code run}; {@code report} shares the defaults). Each option maps to one recipe field but {@code --bits}, which
+ * each command declares itself; its default is the recipe's, supplied by a
  * {@link Defaults} provider on the command, so help texts show the values the code uses and nothing is written
  * twice. Problems are reported with the flag that maps to the field.
  */
@@ -58,9 +59,6 @@ final class RecipeOptions {
     @Option(names = "--init", description = "where qat and cherryq training starts: rtn (the model's own weights) or "
             + "gptq (GPTQ's, cherries kept out of its rounding) (default: ${DEFAULT-VALUE})")
     String init;
-
-    @Option(names = "--bits", description = "bits per normal weight, 2..8 (default: ${DEFAULT-VALUE})")
-    Integer bits;
 
     @Option(names = "--group-size", description = "weights per group along a row; -1 = whole row (default: ${DEFAULT-VALUE})")
     Integer groupSize;
@@ -122,11 +120,11 @@ final class RecipeOptions {
     @Option(names = "--gptq-act-order", arity = "0..1", description = "GPTQ in order of decreasing Hessian diagonal (default: ${DEFAULT-VALUE})")
     Boolean gptqActOrder;
 
-    /** The recipe these options describe, validated; every problem is named by its flag. */
-    QuantizationRecipe toRecipe() {
-        if (bits == null) {
-            throw new InvalidInputException("--bits is required (2..8)");
-        }
+    /**
+     * The recipe these options describe with {@code bits} (a command's own option: {@code quantize} requires it),
+     * validated; every problem is named by its flag.
+     */
+    QuantizationRecipe toRecipe(int bits) {
         QuantizationRecipe recipe = new QuantizationRecipe(QuantMethod.parse("--method", method),
                 InitMethod.parse("--init", init), bits, groupSize, QuantScheme.parse("--scheme", scheme),
                 SelectionCriterion.parse("--criterion", criterion), cherryFraction, calibrationSamples,

@@ -61,6 +61,9 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     RecipeOptions recipeOptions;
 
+    @Option(names = "--bits", description = "bits per normal weight, 2..8 (default: ${DEFAULT-VALUE})")
+    int bits;
+
     @Option(names = "--calib-shards", description = "scoring tasks (default: ${DEFAULT-VALUE})")
     int calibShards = DemoJob.CALIBRATION_SHARDS;
 
@@ -88,7 +91,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        QuantizationRecipe recipe = recipeOptions.toRecipe();
+        QuantizationRecipe recipe = recipe();
         List<QuantMethod> methods = methods(recipe);
         DemoCommand.DemoInputs inputs = DemoCommand.DemoInputs.resolve(model, evalText, trainText);
         Path modelPath = inputs.model().toAbsolutePath().normalize();
@@ -183,6 +186,11 @@ final class RunCommand implements Callable<Integer> {
         environment.put(FleetConfig.HTTP_HOST.name(), "127.0.0.1");
         environment.put(FleetConfig.HTTP_PORT.name(), "0");
         return environment;
+    }
+
+    /** The recipe of the options given, validated. */
+    QuantizationRecipe recipe() {
+        return recipeOptions.toRecipe(bits);
     }
 
     /** The main method first, then the compared ones, each once. */

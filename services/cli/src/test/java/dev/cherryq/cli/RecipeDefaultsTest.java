@@ -40,10 +40,10 @@ class RecipeDefaultsTest {
     void shouldGiveTheCommandLineTheRecipeDefaults() {
         QuantizeCommand quantize = new QuantizeCommand();
         new CommandLine(quantize).parseArgs("--model", "m", "--out", "o", "--bits", "3");
-        assertEquals(QuantizationRecipe.DEFAULTS, quantize.recipeOptions.toRecipe());
+        assertEquals(QuantizationRecipe.DEFAULTS, quantize.recipe());
         RunCommand run = new RunCommand();
         new CommandLine(run).parseArgs();
-        assertEquals(DemoJob.RECIPE, run.recipeOptions.toRecipe());
+        assertEquals(DemoJob.RECIPE, run.recipe());
     }
 
     @Test
@@ -77,7 +77,7 @@ class RecipeDefaultsTest {
                 "--grad-accum", "2", "--lr", "3.5e-5", "--warmup-fraction", "0.1", "--floor-fraction", "0.2",
                 "--weight-decay", "0.01", "--gradient-clip", "0.5", "--loss", "ce", "--seq-len", "96", "--seed", "7",
                 "--gptq-dampening", "0.05", "--gptq-act-order");
-        assertEquals(CHANGED, quantize.recipeOptions.toRecipe(), "command line");
+        assertEquals(CHANGED, quantize.recipe(), "command line");
     }
 
     @Test
@@ -101,7 +101,7 @@ class RecipeDefaultsTest {
     void shouldNameFlagsOnTheCommandLineAndFieldsInRequests() {
         QuantizeCommand quantize = new QuantizeCommand();
         new CommandLine(quantize).parseArgs("--model", "m", "--out", "o", "--bits", "9", "--lr", "-1");
-        String cli = assertThrows(InvalidInputException.class, () -> quantize.recipeOptions.toRecipe()).getMessage();
+        String cli = assertThrows(InvalidInputException.class, () -> quantize.recipe()).getMessage();
         assertTrue(cli.contains("--bits 9 is out of range 2..8") && cli.contains("--lr -1.0 must be positive"), cli);
         QuantizationRecipe bad = QuantizationRecipe.DEFAULTS.withBits(9)
                 .withTraining(QuantizationRecipe.DEFAULTS.training().withLearningRate(Float.NaN));
