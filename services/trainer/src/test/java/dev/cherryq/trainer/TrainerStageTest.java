@@ -8,7 +8,6 @@ import dev.cherryq.core.Progress;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
-import dev.cherryq.core.qat.QatTrainer;
 import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.selection.CherrySelector;
@@ -56,9 +55,12 @@ class TrainerStageTest {
             Map<String, long[]> shapes = LlamaTensorNames.linearWeightShapes(checkpoint.config());
             cherries = CherrySelector.select(SelectionCriterion.RANDOM, request.getCherryFraction(), Map.of(),
                     shapes, 1);
-            // independent reference: one uninterrupted core QAT run
-            QatTrainer.train(model, RequestSettings.recipe(request).quantSpec(), cherries, tokens,
-                    RequestSettings.recipe(request).qatSettings(request.getSeqLen(), 0), null, Progress.NONE);
+            // independent reference: one uninterrupted run of the core pipeline in this process (the request leaves
+            // the loss unset, so both train with the recipe's default)
+            QuantizationRecipe recipe = RequestSettings.recipe(request);
+            CherryqPipeline.Start start = CherryqPipeline.start(model, recipe, null, cherries, false, Progress.NONE);
+            CherryqPipeline.train(model, checkpoint, start, recipe, cherries, tokens, null, 0,
+                    recipe.training().steps(), Progress.NONE);
             model.parameters().forEach((name, value) -> expected.put(name, value.toFloatArray()));
         }
         Path cherryFile = directory.resolve("cherries.safetensors");
