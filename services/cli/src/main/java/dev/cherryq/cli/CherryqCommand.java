@@ -60,17 +60,6 @@ public final class CherryqCommand implements Runnable {
         return commandLine.execute(args);
     }
 
-    /** The tokenizer the user named, else the one in the model folder, else a one-line error saying what to pass. */
-    static dev.cherryq.core.tokenizer.Tokenizer tokenizerFor(java.nio.file.Path explicit,
-            dev.cherryq.core.model.LlamaCheckpoint checkpoint) {
-        if (explicit != null) {
-            return dev.cherryq.core.tokenizer.Tokenizer.load(explicit);
-        }
-        return checkpoint.bundledTokenizer().map(dev.cherryq.core.tokenizer.Tokenizer::load).orElseThrow(() ->
-                new InvalidInputException(checkpoint.path() + ": no tokenizer in the model folder; pass --tokenizer PATH "
-                        + "(tokenizer.json or a llama2.c .bin)"));
-    }
-
     /** Deletes a folder and everything in it; nothing happens when it does not exist. */
     static void deleteRecursively(java.nio.file.Path folder) throws java.io.IOException {
         dev.cherryq.fleet.job.Folders.deleteRecursively(folder);

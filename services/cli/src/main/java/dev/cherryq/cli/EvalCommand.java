@@ -61,7 +61,7 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
             int[] ids = input.text != null ? EvalCorpus.tokenizeText(input.text,
-                    CherryqCommand.tokenizerFor(tokenizer, checkpoint),
+                    checkpoint.tokenizer(tokenizer),
                     parseJoin(join))
                     : EvalCorpus.readTokenIds(input.tokenIds);
             PerplexityEvaluator.checkVocabulary(ids, checkpoint.config().vocabSize());

@@ -94,7 +94,7 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
     /** Score, select, GPTQ, train and export, as the recipe asks, on one model in memory. */
     private PackedModel.Summary quantizeWithData(LlamaCheckpoint checkpoint, QuantizationRecipe recipe,
             StageMeter meter, ObjectNode record, PrintWriter console) throws IOException {
-        Tokenizer tokenizer = CherryqCommand.tokenizerFor(tokenizerPath, checkpoint);
+        Tokenizer tokenizer = checkpoint.tokenizer(tokenizerPath);
         int length = recipe.sequenceLength();
         try (LlamaModel llama = LlamaModel.load(checkpoint)) {
             CalibrationSamples samples = recipe.needsCalibration() ? CherryqPipeline.calibrationSamples(recipe,

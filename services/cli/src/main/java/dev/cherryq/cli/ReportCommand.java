@@ -168,7 +168,7 @@ final class ReportCommand implements Callable<Integer> {
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder); LlamaModel llama = LlamaModel.load(checkpoint);
                 ProgressBar bar = new ProgressBar("eval " + folder.getFileName())) {
             if (evalIds == null) {
-                evalIds = EvalCorpus.tokenizeText(evalText, CherryqCommand.tokenizerFor(tokenizer, checkpoint),
+                evalIds = EvalCorpus.tokenizeText(evalText, checkpoint.tokenizer(tokenizer),
                         EvalCorpus.DocumentJoin.GPTQ);
             }
             PerplexityResult result = CherryqPipeline.evaluate(llama, evalIds, evalLength, 0,

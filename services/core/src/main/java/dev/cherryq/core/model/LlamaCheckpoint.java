@@ -5,6 +5,7 @@ import dev.cherryq.core.format.SafetensorsFile;
 import dev.cherryq.core.format.ShardedSafetensors;
 import dev.cherryq.core.format.TensorInfo;
 import dev.cherryq.core.format.TensorSource;
+import dev.cherryq.core.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -101,6 +102,19 @@ public final class LlamaCheckpoint implements AutoCloseable {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * The tokenizer at {@code explicit} when one is given, else the one in the model folder, else a one-line error
+     * saying what to give.
+     */
+    public Tokenizer tokenizer(Path explicit) {
+        if (explicit != null) {
+            return Tokenizer.load(explicit);
+        }
+        return bundledTokenizer().map(Tokenizer::load).orElseThrow(() -> new InvalidInputException(path
+                + ": no tokenizer in the model folder; give one (a tokenizer.json or a llama2.c tokenizer .bin; "
+                + "on the command line --tokenizer PATH)"));
     }
 
     public Path path() {
