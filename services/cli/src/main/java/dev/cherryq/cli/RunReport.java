@@ -3,11 +3,11 @@ package dev.cherryq.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.fleet.job.ResultsTable;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -35,20 +35,9 @@ final class RunReport {
             int index = ORDER.indexOf(row.path("variant").asText());
             return index < 0 ? ORDER.size() : index;
         }));
-        double baseline = rows.containsKey("fp") ? rows.get("fp").path("mean_nll").asDouble() : Double.NaN;
         ObjectNode combined = Json.object();
-        ArrayNode results = combined.putArray("results");
-        StringBuilder table = new StringBuilder("| variant | format | bits per linear weight | mean NLL (nats) "
-                + "| perplexity | vs fp |\n|---|---|---:|---:|---:|---:|\n");
-        for (JsonNode row : ordered) {
-            results.add(row);
-            double meanNll = row.path("mean_nll").asDouble();
-            table.append(String.format(Locale.ROOT, "| %s | %s | %.3f | %.4f | %.3f | %s |%n",
-                    row.path("variant").asText(), row.path("format").asText(), row.path("effective_bits").asDouble(),
-                    meanNll, row.path("perplexity").asDouble(), Double.isNaN(baseline) ? "-"
-                            : String.format(Locale.ROOT, "%+.2f%%", 100 * (Math.exp(meanNll - baseline) - 1))));
-        }
-        combined.put("table_markdown", table.toString());
+        combined.putArray("results").addAll(ordered);
+        combined.put("table_markdown", ResultsTable.markdown(ordered));
         ArrayNode jobs = combined.putArray("jobs");
         reports.forEach(jobs::add);
         return combined;

@@ -7,6 +7,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.fleet.job.EvalSharding;
 import dev.cherryq.fleet.job.RequestSettings;
+import dev.cherryq.fleet.job.ResultsTable;
 import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.FanInLedger;
@@ -118,20 +119,12 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
         root.put("job_id", request.getJobId());
         root.set("request", JSON.readTree(JsonFormat.printer().preservingProtoFieldNames().print(request)));
         ArrayNode rows = root.putArray("results");
-        double baseline = result.getVariantsList().stream().filter(v -> v.getVariant().equals("fp"))
-                .mapToDouble(VariantResult::getMeanNll).findFirst().orElse(Double.NaN);
-        StringBuilder table = new StringBuilder("| variant | format | bits per linear weight | mean NLL (nats) "
-                + "| perplexity | vs fp |\n|---|---|---:|---:|---:|---:|\n");
         for (VariantResult row : result.getVariantsList()) {
             rows.addObject().put("variant", row.getVariant()).put("format", row.getFormat())
                     .put("mean_nll", row.getMeanNll()).put("perplexity", row.getPerplexity())
                     .put("predicted_tokens", row.getPredictedTokens()).put("effective_bits", row.getEffectiveBits());
-            table.append(String.format(Locale.ROOT, "| %s | %s | %.3f | %.4f | %.3f | %s |%n", row.getVariant(),
-                    row.getFormat(), row.getEffectiveBits(), row.getMeanNll(), row.getPerplexity(),
-                    Double.isNaN(baseline) ? "-"
-                            : String.format(Locale.ROOT, "%+.2f%%", 100 * (Math.exp(row.getMeanNll() - baseline) - 1))));
         }
-        root.put("table_markdown", table.toString());
+        root.put("table_markdown", ResultsTable.markdown(rows));
         if (result.hasQuantized()) {
             root.put("effective_bits", result.getQuantized().getEffectiveBits());
             root.put("cherries", result.getQuantized().getCherries());
