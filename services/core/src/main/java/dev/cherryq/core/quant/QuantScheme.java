@@ -1,8 +1,6 @@
 package dev.cherryq.core.quant;
 
-import dev.cherryq.core.InvalidInputException;
-import java.util.Arrays;
-import java.util.stream.Collectors;
+import dev.cherryq.core.WireNames;
 
 /** How a group's levels are placed. */
 public enum QuantScheme {
@@ -30,12 +28,6 @@ public enum QuantScheme {
 
     /** Parses a name; the error names {@code field} (a JSON field or a command-line flag) and the supported values. */
     public static QuantScheme parse(String field, String name) {
-        for (QuantScheme scheme : values()) {
-            if (scheme.cliName.equals(name)) {
-                return scheme;
-            }
-        }
-        throw new InvalidInputException(field + " '" + name + "' is not supported (supported: "
-                + Arrays.stream(values()).map(QuantScheme::cliName).collect(Collectors.joining(", ")) + ")");
+        return WireNames.parse(field, name, values(), QuantScheme::cliName);
     }
 }

@@ -1,6 +1,6 @@
 package dev.cherryq.core.recipe;
 
-import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.WireNames;
 
 /**
  * Where training starts. QAT keeps latent full-precision weights and rounds them in every forward pass, so its
@@ -22,11 +22,6 @@ public enum InitMethod {
     }
 
     public static InitMethod parse(String field, String name) {
-        for (InitMethod init : values()) {
-            if (init.wireName.equals(name)) {
-                return init;
-            }
-        }
-        throw new InvalidInputException(field + " '" + name + "' is not supported (supported: rtn, gptq)");
+        return WireNames.parse(field, name, values(), InitMethod::wireName);
     }
 }

@@ -1,8 +1,6 @@
 package dev.cherryq.core.recipe;
 
-import dev.cherryq.core.InvalidInputException;
-import java.util.Arrays;
-import java.util.stream.Collectors;
+import dev.cherryq.core.WireNames;
 
 /** How the normal weights are quantized. */
 public enum QuantMethod {
@@ -32,15 +30,10 @@ public enum QuantMethod {
 
     /** Parses a wire name; the error names {@code field} and the supported values. */
     public static QuantMethod parse(String field, String name) {
-        for (QuantMethod method : values()) {
-            if (method.wireName.equals(name)) {
-                return method;
-            }
-        }
-        throw new InvalidInputException(field + " '" + name + "' is not supported (supported: " + names() + ")");
+        return WireNames.parse(field, name, values(), QuantMethod::wireName);
     }
 
     public static String names() {
-        return Arrays.stream(values()).map(QuantMethod::wireName).collect(Collectors.joining(", "));
+        return WireNames.names(values(), QuantMethod::wireName);
     }
 }

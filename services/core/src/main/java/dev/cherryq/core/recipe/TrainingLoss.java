@@ -1,6 +1,6 @@
 package dev.cherryq.core.recipe;
 
-import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.WireNames;
 
 /** What QAT minimizes. */
 public enum TrainingLoss {
@@ -23,11 +23,6 @@ public enum TrainingLoss {
     }
 
     public static TrainingLoss parse(String field, String name) {
-        for (TrainingLoss loss : values()) {
-            if (loss.wireName.equals(name)) {
-                return loss;
-            }
-        }
-        throw new InvalidInputException(field + " '" + name + "' is not supported (supported: ce, kd)");
+        return WireNames.parse(field, name, values(), TrainingLoss::wireName);
     }
 }

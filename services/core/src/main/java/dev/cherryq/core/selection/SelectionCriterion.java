@@ -1,6 +1,6 @@
 package dev.cherryq.core.selection;
 
-import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.WireNames;
 
 /** How cherries are ranked within a row. */
 public enum SelectionCriterion {
@@ -37,11 +37,6 @@ public enum SelectionCriterion {
 
     /** Parses a name; the error names {@code field} (a JSON field or a command-line flag) and the supported values. */
     public static SelectionCriterion parse(String field, String name) {
-        for (SelectionCriterion criterion : values()) {
-            if (criterion.cliName.equals(name)) {
-                return criterion;
-            }
-        }
-        throw new InvalidInputException(field + " '" + name + "' is not supported (supported: impact, saliency, group-aware, magnitude, random)");
+        return WireNames.parse(field, name, values(), SelectionCriterion::cliName);
     }
 }
