@@ -110,9 +110,7 @@ final class DemoCommand implements Callable<Integer> {
                     .withScheme(quantScheme).withSequenceLength(sequenceLength)
                     .withTraining(DemoJob.RECIPE.training().withSteps(steps)).validate();
             new LocalJob(recipe, modelPath, null, training, training, 50, quantized).run(console);
-            rows.add(new Row("cherryq", cherryqBits + "-bit g" + groupSize + " " + quantScheme.cliName()
-                    + ", 1 cherry/row, " + steps + " QAT steps at lr " + DemoJob.RECIPE.training().learningRate(),
-                    evaluate(quantized, windows, "eval cherryq")));
+            rows.add(new Row("cherryq", recipe.describe(), evaluate(quantized, windows, "eval cherryq")));
         }
         report(rows, console);
         return 0;

@@ -77,7 +77,7 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
         record.put("method", recipe.method().wireName()).put("bits", recipe.bits()).put("group_size", recipe.groupSize())
                 .put("scheme", recipe.scheme().cliName()).put("seed", recipe.seed()).put("model", model.toString())
                 .put("effective_bits_per_weight", summary.effectiveBits()).put("cherries", summary.cherries());
-        record.set("recipe", Json.MAPPER.valueToTree(recipe));
+        record.set("recipe", Json.MAPPER.valueToTree(recipe.fields())); // as a request would carry it
         record.set("stages", meter.stages());
         Files.writeString(out.resolve("quantize.json"), Json.MAPPER.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(record) + "\n");
@@ -97,8 +97,10 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
         Tokenizer tokenizer = checkpoint.tokenizer(tokenizerPath);
         int length = recipe.sequenceLength();
         try (LlamaModel llama = LlamaModel.load(checkpoint)) {
-            CalibrationSamples samples = recipe.needsCalibration() ? CherryqPipeline.calibrationSamples(recipe,
-                    EvalCorpus.tokenizeText(calibText, tokenizer, EvalCorpus.DocumentJoin.GPTQ), length) : null;
+            int[] calibration = recipe.needsCalibration()
+                    ? EvalCorpus.tokenizeText(calibText, tokenizer, EvalCorpus.DocumentJoin.GPTQ) : null;
+            CalibrationSamples samples = calibration == null ? null
+                    : CherryqPipeline.calibrationSamples(recipe, calibration, length);
             CherrySet cherries = CherrySet.empty();
             if (recipe.selects()) {
                 FisherPartial fisher = null;
@@ -139,7 +141,11 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
             record.put("criterion", cherries.isEmpty() ? "none" : recipe.criterion().cliName());
             record.put("cherry_fraction", cherries.isEmpty() ? 0 : recipe.cherryFraction());
             if (recipe.method().trains()) {
-                train(llama, checkpoint, start, recipe, cherries, tokenizer, meter, record, console);
+                meter.start("train");
+                // one text for calibration and training (as the demo uses) is tokenized once
+                int[] trainTokens = calibration != null && trainText.equals(calibText) ? calibration
+                        : EvalCorpus.tokenizeText(trainText, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
+                train(llama, checkpoint, start, recipe, cherries, trainTokens, record, console);
             }
             meter.start("export");
             try (ProgressBar bar = new ProgressBar("export")) {
@@ -149,10 +155,8 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
     }
 
     private void train(LlamaModel llama, LlamaCheckpoint source, CherryqPipeline.Start start,
-            QuantizationRecipe recipe, CherrySet cherries, Tokenizer tokenizer, StageMeter meter, ObjectNode record,
-            PrintWriter console) throws IOException {
-        meter.start("train");
-        int[] trainTokens = EvalCorpus.tokenizeText(trainText, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
+            QuantizationRecipe recipe, CherrySet cherries, int[] trainTokens, ObjectNode record, PrintWriter console)
+            throws IOException {
         Path checkpointDir = out.resolve("checkpoint");
         if (QatCheckpoint.exists(checkpointDir)) {
             console.printf("resuming from the checkpoint in %s%n", checkpointDir);
