@@ -137,14 +137,11 @@ public final class JobRequestJson {
         }
 
         int integer(String name) {
-            JsonNode node = node(name);
-            if (node == null) {
-                return ((Number) FIELDS.get(name)).intValue();
-            }
-            if (!node.isIntegralNumber() || !node.canConvertToInt()) {
+            long value = integer64(name);
+            if (value != (int) value) {
                 throw new InvalidInputException("field '" + name + "' must be an integer");
             }
-            return node.asInt();
+            return (int) value;
         }
 
         boolean bool(String name) {

@@ -43,21 +43,23 @@ public final class QatCheckpoint {
     }
 
     /**
-     * "model=...;quantization=...;cherries=...;data=...;settings=..." from the run's inputs (the trainer appends
-     * ";loss=distillation" when it distills).
+     * "model=...;quantization=...;cherries=...;data=...;settings=..." from the run's inputs, and ";loss=distillation"
+     * when it distills (cross-entropy, the part's absence, keeps older checkpoints valid).
      *
      * @param startWeights what the weights training starts from are (null: a hash of the model's weights now); a
      *     start derived from the source model (GPTQ) names the source and the derivation, so that a resumed run,
      *     which loads the source again, recognises its checkpoint
+     * @param distilled the loss is distillation from a teacher rather than cross-entropy
      */
     static String fingerprint(LlamaModel model, String startWeights, QuantSpec spec, CherrySet cherries, int[] tokens,
-            QatSettings settings) {
+            QatSettings settings, boolean distilled) {
         return "model=" + model.config() + " weights " + (startWeights != null ? startWeights : weightsFingerprint(model))
                 + ";quantization=" + spec
                 + ";cherries=" + (cherries.isEmpty() ? "none" : cherries.criterion().cliName() + " " + cherries.fraction()
                         + " " + cherries.fingerprint())
                 + ";data=" + Fingerprints.of(tokens)
-                + ";settings=" + settings.trajectoryKey();
+                + ";settings=" + settings.trajectoryKey()
+                + (distilled ? ";loss=distillation" : "");
     }
 
     static void save(Path dir, String fingerprint, int step, LlamaModel model, AdamW optimizer, List<Float> losses) {

@@ -80,8 +80,8 @@ public final class QatTrainer {
             throw new InvalidInputException("--seq-len " + window + " exceeds the model's max_position_embeddings "
                     + model.config().maxPositionEmbeddings());
         }
-        String fingerprint = QatCheckpoint.fingerprint(model, startWeights, spec, cherries, tokens, settings)
-                + (teacher != null ? ";loss=distillation" : "");
+        String fingerprint = QatCheckpoint.fingerprint(model, startWeights, spec, cherries, tokens, settings,
+                teacher != null);
         int[][] offsets = batchOffsets(tokens.length, settings);
         CosineSchedule schedule = new CosineSchedule(settings.learningRate(), settings.warmupFraction(),
                 settings.floorFraction(), settings.steps());
