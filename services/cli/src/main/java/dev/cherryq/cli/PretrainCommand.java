@@ -3,7 +3,10 @@ package dev.cherryq.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.Progress;
 import dev.cherryq.core.eval.EvalCorpus;
+import dev.cherryq.core.eval.PerplexityEvaluator;
+import dev.cherryq.core.eval.TokenWindows;
 import dev.cherryq.core.format.DType;
 import dev.cherryq.core.format.TensorData;
 import dev.cherryq.core.model.HfModelWriter;
@@ -33,8 +36,19 @@ final class PretrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--text", required = true, description = "UTF-8 training text")
-    Path text;
+    @Option(names = "--text", required = true, description = "UTF-8 training text; repeat to train on several, joined in order")
+    List<Path> texts;
+
+    @Option(names = "--validation-text", description = "UTF-8 text scored at every checkpoint (mean NLL), never trained on")
+    Path validationText;
+
+    @Option(names = "--validation-windows", defaultValue = "32",
+            description = "windows of --seq-len scored from --validation-text (default: ${DEFAULT-VALUE})")
+    int validationWindows;
+
+    @Option(names = "--checkpoint-every", defaultValue = "0",
+            description = "every N steps, score --validation-text and keep the weights in OUT/checkpoints/step-N (0: never)")
+    int checkpointEvery;
 
     @Option(names = "--tokenizer", required = true, description = "tokenizer.json or llama2.c tokenizer .bin")
     Path tokenizerPath;
@@ -64,28 +78,46 @@ final class PretrainCommand implements Callable<Integer> {
         if (hidden % heads != 0) {
             throw new InvalidInputException("--hidden " + hidden + " must be divisible by --heads " + heads);
         }
+        if (checkpointEvery < 0) {
+            throw new InvalidInputException("--checkpoint-every " + checkpointEvery + " must be 0 (never) or positive");
+        }
         Tokenizer tokenizer = Tokenizer.load(tokenizerPath);
-        int[] tokens = EvalCorpus.tokenizeText(text, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
+        int[] tokens = texts.stream().map(t -> EvalCorpus.tokenizeText(t, tokenizer, EvalCorpus.DocumentJoin.GPTQ))
+                .flatMapToInt(java.util.Arrays::stream).toArray();
+        TokenWindows validation = validationText == null ? null : validationWindows(tokenizer);
         LlamaConfig config = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads,
                 tokenizer.vocabSize(), sequenceLength, 1e-5, 10000.0, tied, 1, 2);
         Pretrainer.Settings settings = new Pretrainer.Settings(steps, batchSize, sequenceLength, learningRate, 0.02, 0.1,
                 0f, 1.0f, seed);
         var out0 = spec.commandLine().getOut();
-        out0.printf("pretraining %,d parameters on %,d tokens from %s%n", config.parameterCount(), tokens.length, text);
+        out0.printf("pretraining %,d parameters on %,d tokens from %s%n", config.parameterCount(), tokens.length, texts);
         Pretrainer.Result result;
-        List<TensorData> tensors = new ArrayList<>();
+        ArrayNode checkpoints = Json.MAPPER.createArrayNode();
         try (LlamaModel model = LlamaModel.fromTensors(config, LlamaInitializer.initialize(config, seed));
                 ProgressBar bar = new ProgressBar("pretrain")) {
-            result = Pretrainer.train(model, tokens, settings, bar);
-            for (var entry : model.parameters().entrySet()) {
-                tensors.add(TensorData.ofFloats(entry.getKey(), storage, entry.getValue().getShape().getShape(),
-                        entry.getValue().toFloatArray()));
-            }
+            int every = checkpointEvery == 0 ? Integer.MAX_VALUE : checkpointEvery;
+            result = Pretrainer.train(model, tokens, settings, bar, every, (step, trained) -> {
+                ObjectNode checkpoint = checkpoints.addObject().put("step", step)
+                        .put("tokens_seen", (long) step * batchSize * (sequenceLength - 1))
+                        .put("epochs", (double) step * batchSize * sequenceLength / tokens.length);
+                if (validation != null) {
+                    checkpoint.put("validation_nll", new PerplexityEvaluator(trained, 8)
+                            .evaluate(validation, Progress.NONE).meanNll());
+                }
+                if (checkpointEvery > 0 && step < steps) {
+                    writeModel(out.resolve("checkpoints").resolve(String.format("step-%06d", step)), config, trained,
+                            storage);
+                }
+            });
+            writeModel(out, config, model, storage);
         }
-        HfModelWriter.write(out, config, null, tensors, Map.of("cherryq.trained_by", "cherryq pretrain"), Long.MAX_VALUE);
-        HfModelWriter.copyTokenizer(tokenizerPath, out);
         ObjectNode provenance = Json.object();
-        provenance.put("text", text.getFileName().toString());
+        ArrayNode textNames = provenance.putArray("texts");
+        texts.forEach(t -> textNames.add(t.getFileName().toString()));
+        if (validationText != null) {
+            provenance.put("validation_text", validationText.getFileName().toString());
+            provenance.put("validation_tokens", validation.predictedTokens());
+        }
         provenance.put("text_tokens", tokens.length);
         provenance.put("tokenizer", tokenizer.describe());
         provenance.put("parameters", config.parameterCount());
@@ -97,15 +129,42 @@ final class PretrainCommand implements Callable<Integer> {
         provenance.put("seconds", result.seconds());
         provenance.put("final_loss_mean_last_50", result.losses().subList(Math.max(0, steps - 50), steps).stream()
                 .mapToDouble(Float::doubleValue).average().orElse(Double.NaN));
+        provenance.set("checkpoints", checkpoints);
         ArrayNode losses = provenance.putArray("losses");
         result.losses().forEach(losses::add);
         Files.writeString(out.resolve("training.json"), Json.MAPPER.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(provenance) + "\n");
         TrainingPlots.lossCurveOrWarn(result.losses().stream().map(Float::doubleValue).toList(),
-                "Training loss, " + config.parameterCount() / 1000 + "k parameters, " + text.getFileName(),
+                "Training loss, " + config.parameterCount() / 1000 + "k parameters, " + textNames.size() + " text(s)",
                 out.resolve("loss.png"));
         out0.printf("wrote %s: %d steps in %.0f s (%.0f tokens/s), mean loss of the last 50 steps %.4f%n", out, steps,
                 result.seconds(), result.tokensSeen() / result.seconds(), provenance.get("final_loss_mean_last_50").asDouble());
         return 0;
+    }
+
+    /** The first --validation-windows windows of --validation-text; refuses text too short for one window. */
+    private TokenWindows validationWindows(Tokenizer tokenizer) {
+        if (validationWindows < 1) {
+            throw new InvalidInputException("--validation-windows " + validationWindows + " must be at least 1");
+        }
+        int[] ids = EvalCorpus.tokenizeText(validationText, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
+        int used = Math.min(ids.length, validationWindows * sequenceLength);
+        if (used < sequenceLength) {
+            throw new InvalidInputException("--validation-text " + validationText + " has " + ids.length
+                    + " tokens, fewer than one window of --seq-len " + sequenceLength);
+        }
+        return new TokenWindows(java.util.Arrays.copyOf(ids, used - used % sequenceLength), sequenceLength);
+    }
+
+    /** Writes the model's parameters as an HF folder with the tokenizer, in the stored dtype. */
+    private void writeModel(Path folder, LlamaConfig config, LlamaModel model, DType storage) {
+        List<TensorData> tensors = new ArrayList<>();
+        for (var entry : model.parameters().entrySet()) {
+            tensors.add(TensorData.ofFloats(entry.getKey(), storage, entry.getValue().getShape().getShape(),
+                    entry.getValue().toFloatArray()));
+        }
+        HfModelWriter.write(folder, config, null, tensors, Map.of("cherryq.trained_by", "cherryq pretrain"),
+                Long.MAX_VALUE);
+        HfModelWriter.copyTokenizer(tokenizerPath, folder);
     }
 }

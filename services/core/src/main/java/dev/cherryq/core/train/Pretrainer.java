@@ -37,9 +37,26 @@ public final class Pretrainer {
     /** Loss after each step, and the wall time. */
     public record Result(List<Float> losses, double seconds, long tokensSeen) {}
 
+    /** Called with the model after every {@code every}-th step (and after the last); may save or evaluate it. */
+    @FunctionalInterface
+    public interface Checkpoints {
+        Checkpoints NONE = (step, model) -> {};
+
+        void at(int step, LlamaModel model);
+    }
+
     private Pretrainer() {}
 
     public static Result train(LlamaModel model, int[] tokens, Settings settings, Progress progress) {
+        return train(model, tokens, settings, progress, Integer.MAX_VALUE, Checkpoints.NONE);
+    }
+
+    /** As {@link #train(LlamaModel, int[], Settings, Progress)}, handing the model to {@code checkpoints} every {@code every} steps. */
+    public static Result train(LlamaModel model, int[] tokens, Settings settings, Progress progress, int every,
+            Checkpoints checkpoints) {
+        if (every < 1) {
+            throw new InvalidInputException("checkpoint interval " + every + " must be at least 1 step");
+        }
         DjlRuntime.prepareComputeThread();
         int window = settings.sequenceLength();
         if (tokens.length < window + 1) {
@@ -76,6 +93,9 @@ public final class Pretrainer {
                 zeroGradients(model);
                 losses.add(loss);
                 progress.update(step + 1, settings.steps(), String.format("loss %.4f", loss));
+                if ((step + 1) % every == 0 || step + 1 == settings.steps()) {
+                    checkpoints.at(step + 1, model);
+                }
             }
         }
         return new Result(losses, (System.nanoTime() - started) / 1e9,
