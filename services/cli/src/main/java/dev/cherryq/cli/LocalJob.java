@@ -19,6 +19,7 @@ import dev.cherryq.core.scoring.CalibrationSamples;
 import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.fleet.job.ResultsTable;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -100,7 +101,7 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
             int[] calibration = recipe.needsCalibration()
                     ? EvalCorpus.tokenizeText(calibText, tokenizer, EvalCorpus.DocumentJoin.GPTQ) : null;
             CalibrationSamples samples = calibration == null ? null
-                    : CherryqPipeline.calibrationSamples(recipe, calibration, length);
+                    : CherryqPipeline.calibrationSamples(recipe, calibration, length, calibText.equals(trainText));
             CherrySet cherries = CherrySet.empty();
             if (recipe.selects()) {
                 FisherPartial fisher = null;
@@ -182,6 +183,15 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
                 .put("loss", settings.loss().wireName())
                 .put("resumed_at_step", result.startedAtStep()).put("train_tokens", trainTokens.length);
         training.set("rss_mib_every_10_steps", rssByStep);
+        if (!result.validation().isEmpty()) { // as a fleet job's report has it
+            ObjectNode validation = training.putObject("validation");
+            validation.put("best_step", result.bestStep()).put("steps", settings.steps())
+                    .put("windows", settings.validationWindows());
+            ArrayNode scores = validation.putArray("scores");
+            result.validation().forEach(point -> scores.addObject().put("step", point.step())
+                    .put("mean_nll", point.meanNll()));
+            console.println(ResultsTable.validationNote(recipe.method().wireName(), validation).strip());
+        }
         ArrayNode losses = training.putArray("losses");
         result.losses().forEach(losses::add);
         TrainingPlots.lossCurveOrWarn(result.losses().stream().map(Float::doubleValue).toList(),

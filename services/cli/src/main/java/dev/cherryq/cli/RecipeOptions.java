@@ -47,6 +47,7 @@ final class RecipeOptions {
         FLAGS.put(QuantizationRecipe.WEIGHT_DECAY, "--weight-decay");
         FLAGS.put(QuantizationRecipe.GRADIENT_CLIP, "--gradient-clip");
         FLAGS.put(QuantizationRecipe.LOSS, "--loss");
+        FLAGS.put(QuantizationRecipe.VALIDATION_WINDOWS, "--validation-windows");
         FLAGS.put(QuantizationRecipe.SEQ_LEN, "--seq-len");
         FLAGS.put(QuantizationRecipe.SEED, "--seed");
         FLAGS.put(QuantizationRecipe.GPTQ_DAMPENING, "--gptq-dampening");
@@ -107,6 +108,11 @@ final class RecipeOptions {
             + "full-precision model's next-token distribution) (default: ${DEFAULT-VALUE})")
     String loss;
 
+    @Option(names = "--validation-windows", description = "windows held out from the end of the training text and "
+            + "scored at every segment's end; the job returns the best weights on them, never worse than its start; "
+            + "0 = none (default: ${DEFAULT-VALUE})")
+    Integer validationWindows;
+
     @Option(names = "--seq-len", description = "calibration, training and evaluation window; 0 = min(512, the "
             + "model's max positions) (default: ${DEFAULT-VALUE})")
     Integer sequenceLength;
@@ -129,7 +135,8 @@ final class RecipeOptions {
                 InitMethod.parse("--init", init), bits, groupSize, QuantScheme.parse("--scheme", scheme),
                 SelectionCriterion.parse("--criterion", criterion), cherryFraction, calibrationSamples,
                 new QuantizationRecipe.Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction,
-                        floorFraction, weightDecay, gradientClip, TrainingLoss.parse("--loss", loss)), sequenceLength, seed,
+                        floorFraction, weightDecay, gradientClip, TrainingLoss.parse("--loss", loss),
+                        validationWindows), sequenceLength, seed,
                 gptqDampening, gptqActOrder);
         List<RecipeProblem> problems = recipe.problems();
         if (!problems.isEmpty()) {

@@ -86,6 +86,10 @@ class EmbeddedFleetTest {
         assertEquals("fp", rows.get(0).path("variant").asText());
         assertEquals("cherryq", rows.get(1).path("variant").asText());
         double fleetNll = rows.get(1).path("mean_nll").asDouble();
+        // validation windows scored at the start and after every step (a quarter of 4 steps), over two segments
+        JsonNode validation = rows.get(1).path("validation");
+        assertEquals(5, validation.path("scores").size(), validation.toString());
+        assertTrue(report.path("table_markdown").asText().contains("\ncherryq: "), report.path("table_markdown").asText());
 
         // independent reference: the same job by the one-process commands
         Path quantized = directory.resolve("in-process");

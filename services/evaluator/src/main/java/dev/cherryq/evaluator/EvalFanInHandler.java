@@ -119,10 +119,19 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
         root.put("job_id", request.getJobId());
         root.set("request", JSON.readTree(JsonFormat.printer().preservingProtoFieldNames().print(request)));
         ArrayNode rows = root.putArray("results");
+        String method = RequestSettings.recipe(request).method().wireName();
         for (VariantResult row : result.getVariantsList()) {
-            rows.addObject().put("variant", row.getVariant()).put("format", row.getFormat())
+            ObjectNode line = rows.addObject().put("variant", row.getVariant()).put("format", row.getFormat())
                     .put("mean_nll", row.getMeanNll()).put("perplexity", row.getPerplexity())
                     .put("predicted_tokens", row.getPredictedTokens()).put("effective_bits", row.getEffectiveBits());
+            if (row.getVariant().equals(method) && result.getQuantized().getValidationCount() > 0) {
+                QuantizedModelSummary trained = result.getQuantized();
+                ObjectNode validation = line.putObject("validation");
+                validation.put("best_step", trained.getBestStep()).put("steps", request.getQat().getSteps());
+                ArrayNode points = validation.putArray("scores");
+                trained.getValidationList().forEach(point -> points.addObject().put("step", point.getStep())
+                        .put("mean_nll", point.getMeanNll()));
+            }
         }
         root.put("table_markdown", ResultsTable.markdown(rows));
         if (result.hasQuantized()) {

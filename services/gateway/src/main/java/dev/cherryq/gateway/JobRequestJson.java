@@ -98,7 +98,8 @@ public final class JobRequestJson {
                         fields.number(QuantizationRecipe.FLOOR_FRACTION),
                         (float) fields.number(QuantizationRecipe.WEIGHT_DECAY),
                         (float) fields.number(QuantizationRecipe.GRADIENT_CLIP),
-                        TrainingLoss.parse(QuantizationRecipe.LOSS, fields.text(QuantizationRecipe.LOSS))),
+                        TrainingLoss.parse(QuantizationRecipe.LOSS, fields.text(QuantizationRecipe.LOSS)),
+                        fields.integer(QuantizationRecipe.VALIDATION_WINDOWS)),
                 fields.integer(QuantizationRecipe.SEQ_LEN), fields.integer64(QuantizationRecipe.SEED),
                 fields.number(QuantizationRecipe.GPTQ_DAMPENING), fields.bool(QuantizationRecipe.GPTQ_ACT_ORDER));
         EvalSpec eval = EvalSpec.newBuilder().setDataUri(fields.text("eval_data"))

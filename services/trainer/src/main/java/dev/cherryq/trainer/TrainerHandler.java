@@ -31,6 +31,7 @@ import dev.cherryq.proto.v1.QuantizedModelSummary;
 import dev.cherryq.proto.v1.Stage;
 import dev.cherryq.proto.v1.TensorRef;
 import dev.cherryq.proto.v1.TrainTask;
+import dev.cherryq.proto.v1.ValidationScore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -99,17 +100,18 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
             // the start: GPTQ runs in the first task (GPTQ alone, or the start of training); later segments resume
             CalibrationSamples samples = recipe.usesGptq() ? CherryqPipeline.calibrationSamples(recipe,
                     TokenTensors.get(fleet.store(), task.getData().getCalibrationTokens(), fleet.downloads()),
-                    request.getSeqLen()) : null;
+                    request.getSeqLen(), task.getData().getCalibrationTokens().equals(task.getData().getTrainTokens()))
+                    : null;
             CherryqPipeline.Start start = CherryqPipeline.start(model, recipe, samples, cherries,
                     task.hasPreviousCheckpoint(), Progress.NONE);
             String detail = start.gptq() != null ? CherryqPipeline.describe(start.gptq()) : "";
-            List<Float> losses = List.of();
+            QatTrainer.Result result = null;
             long trainedTokens = 0;
             if (recipe.method().trains()) {
                 int[] tokens = TokenTensors.get(fleet.store(), task.getData().getTrainTokens(), fleet.downloads());
-                QatTrainer.Result result = CherryqPipeline.train(model, checkpoint, start, recipe, cherries, tokens,
+                result = CherryqPipeline.train(model, checkpoint, start, recipe, cherries, tokens,
                         segmentDirectory, 0, task.getToStep(), Progress.NONE);
-                losses = result.losses();
+                List<Float> losses = result.losses();
                 trainedTokens = (long) (task.getToStep() - task.getFromStep()) * recipe.training().batchSize()
                         * recipe.training().gradientAccumulation() * request.getSeqLen();
                 detail = String.format(Locale.ROOT, "step %d/%d loss %.4f", task.getToStep(), steps,
@@ -121,7 +123,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
                     return TaskOutcome.of(next(task, checkpointRef, detail), trainedTokens);
                 }
             }
-            QuantizedModelSummary summary = export(task, recipe, checkpoint, model, cherries, losses,
+            QuantizedModelSummary summary = export(task, recipe, checkpoint, model, cherries, result,
                     segmentDirectory.resolve("model"));
             fleet.store().putBytes(summaryKey, summary.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
             Folders.deleteRecursively(segmentDirectory);
@@ -131,7 +133,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
 
     /** Writes the packed + dense model folder and uploads every file. */
     private QuantizedModelSummary export(TrainTask task, QuantizationRecipe recipe, LlamaCheckpoint checkpoint,
-            LlamaModel model, CherrySet cherries, List<Float> losses, Path folder) throws IOException {
+            LlamaModel model, CherrySet cherries, QatTrainer.Result training, Path folder) throws IOException {
         PackedModel.Summary packed = CherryqPipeline.export(model, checkpoint, recipe, cherries, folder, Progress.NONE);
         ModelRef.Builder modelRef = ModelRef.newBuilder()
                 .setUri(fleet.store().uri(ObjectKeys.of(task.getJobId(), Stage.STAGE_TRAINER, "model/")));
@@ -147,7 +149,12 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
                     file, media, ""));
         }
         QuantizedModelSummary.Builder summary = QuantizedModelSummary.newBuilder().setModel(modelRef)
-                .setEffectiveBits(packed.effectiveBits()).setCherries(packed.cherries()).addAllLosses(losses);
+                .setEffectiveBits(packed.effectiveBits()).setCherries(packed.cherries());
+        if (training != null) { // the run's losses, and its validation scores with the step it returned
+            summary.addAllLosses(training.losses()).setBestStep(training.bestStep());
+            training.validation().forEach(point -> summary.addValidation(ValidationScore.newBuilder()
+                    .setStep(point.step()).setMeanNll(point.meanNll())));
+        }
         if (task.hasCherries()) {
             summary.setCherrySet(task.getCherries());
         }

@@ -153,7 +153,8 @@ class TrainerStageTest {
                     LlamaModel model = LlamaModel.load(checkpoint)) {
                 int[] calibration = StageFixtures.tokens(harness, data.getCalibrationTokens());
                 CherryqPipeline.gptq(model, recipe, CherryqPipeline.calibrationSamples(recipe, calibration,
-                        request.getSeqLen()), CherrySet.empty(), Progress.NONE);
+                        request.getSeqLen(), data.getCalibrationTokens().equals(data.getTrainTokens())),
+                        CherrySet.empty(), Progress.NONE);
                 CherryqPipeline.export(model, checkpoint, recipe, CherrySet.empty(), reference, Progress.NONE);
             }
             harness.send(Topics.TRAIN_TASKS, "job-gptq", TrainTask.newBuilder().setJobId("job-gptq")

@@ -62,7 +62,8 @@ public final class QatCheckpoint {
                 + (distilled ? ";loss=distillation" : "");
     }
 
-    static void save(Path dir, String fingerprint, int step, LlamaModel model, AdamW optimizer, List<Float> losses) {
+    static void save(Path dir, String fingerprint, int step, LlamaModel model, AdamW optimizer, List<Float> losses,
+            BestWeights best) {
         List<TensorData> tensors = new ArrayList<>();
         model.parameters().forEach((name, value) -> tensors.add(TensorData.ofFloats("param." + name, DType.F32,
                 value.getShape().getShape(), value.toFloatArray())));
@@ -70,6 +71,10 @@ public final class QatCheckpoint {
                 value.getShape().getShape(), value.toFloatArray())));
         optimizer.secondMoments().forEach((name, value) -> tensors.add(TensorData.ofFloats("adam.v." + name, DType.F32,
                 value.getShape().getShape(), value.toFloatArray())));
+        if (best.holdsOtherThan(step)) { // the best weights differ from the current ones: keep them too
+            best.weights().forEach((name, values) -> tensors.add(TensorData.ofFloats("best." + name, DType.F32,
+                    model.parameters().get(name).getShape().getShape(), values)));
+        }
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("cherryq.kind", "qat-checkpoint");
         metadata.put("cherryq.step", Integer.toString(step));
@@ -77,6 +82,11 @@ public final class QatCheckpoint {
         metadata.put("cherryq.fingerprint", fingerprint);
         try {
             metadata.put("cherryq.losses", JSON.writeValueAsString(losses));
+            if (!best.points().isEmpty()) {
+                metadata.put("cherryq.validation", JSON.writeValueAsString(best.points()));
+                metadata.put("cherryq.best_step", Integer.toString(best.step()));
+                metadata.put("cherryq.best_nll", Double.toString(best.meanNll()));
+            }
             Files.createDirectories(dir);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
@@ -84,8 +94,9 @@ public final class QatCheckpoint {
         SafetensorsWriter.write(dir.resolve(FILE), metadata, tensors);
     }
 
-    /** Loads the checkpoint into the model and optimizer; returns the step to continue from. */
-    static int restore(Path dir, String fingerprint, LlamaModel model, AdamW optimizer, List<Float> losses) {
+    /** Loads the checkpoint into the model, optimizer, losses and best weights; returns the step to continue from. */
+    static int restore(Path dir, String fingerprint, LlamaModel model, AdamW optimizer, List<Float> losses,
+            BestWeights best) {
         Path file = dir.resolve(FILE);
         try (SafetensorsFile checkpoint = SafetensorsFile.open(file)) {
             Map<String, String> metadata = checkpoint.requireKind("qat-checkpoint");
@@ -117,7 +128,22 @@ public final class QatCheckpoint {
             for (var loss : JSON.readTree(metadata.get("cherryq.losses"))) {
                 losses.add((float) loss.asDouble());
             }
-            return Integer.parseInt(metadata.get("cherryq.step"));
+            int step = Integer.parseInt(metadata.get("cherryq.step"));
+            if (metadata.containsKey("cherryq.validation")) {
+                List<QatTrainer.ValidationPoint> points = new ArrayList<>();
+                for (var point : JSON.readTree(metadata.get("cherryq.validation"))) {
+                    points.add(new QatTrainer.ValidationPoint(point.get("step").asInt(),
+                            point.get("meanNll").asDouble()));
+                }
+                int bestStep = Integer.parseInt(metadata.get("cherryq.best_step"));
+                Map<String, float[]> weights = new LinkedHashMap<>();
+                for (String name : model.parameters().keySet()) { // the best are stored only when not the current
+                    weights.put(name, bestStep == step ? model.parameters().get(name).toFloatArray()
+                            : checkpoint.readFloats("best." + name));
+                }
+                best.restore(points, bestStep, Double.parseDouble(metadata.get("cherryq.best_nll")), weights);
+            }
+            return step;
         } catch (IOException e) {
             throw new InvalidInputException(file + ": unreadable checkpoint metadata: " + e.getMessage());
         }

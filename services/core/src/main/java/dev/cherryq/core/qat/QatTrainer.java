@@ -8,6 +8,8 @@ import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.Scalars;
+import dev.cherryq.core.eval.PerplexityEvaluator;
+import dev.cherryq.core.eval.TokenWindows;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.quant.QuantSpec;
@@ -35,8 +37,35 @@ import java.util.SplittableRandom;
  */
 public final class QatTrainer {
 
-    /** Losses per step (including those of the run before a resume) and where this run started. */
-    public record Result(List<Float> losses, double seconds, int startedAtStep) {}
+    /**
+     * Losses per step (including those of the run before a resume), where this run started, and the validation
+     * scores so far with the step whose weights the model holds at the end of the whole run (the best score's).
+     */
+    public record Result(List<Float> losses, double seconds, int startedAtStep, List<ValidationPoint> validation,
+            int bestStep) {
+
+        /** Training beat its start on validation (always true without validation). */
+        public boolean improvedOnStart() {
+            return validation.isEmpty() || bestStep > 0;
+        }
+    }
+
+    /**
+     * Held-out windows scored on the quantized forward before the first step, every {@code every} steps, at the end
+     * of every segment and of the run. At the end of the run the model holds the weights of the best score, which
+     * is its start when no step improved on it.
+     */
+    public record Validation(TokenWindows windows, int every, int batchSize) {
+        public Validation {
+            if (every < 1 || batchSize < 1) {
+                throw new InvalidInputException("validation every " + every + " steps in batches of " + batchSize
+                        + ": both must be at least 1");
+            }
+        }
+    }
+
+    /** Mean NLL over the validation windows after {@code step} steps (0 = the start). */
+    public record ValidationPoint(int step, double meanNll) {}
 
     private QatTrainer() {}
 
@@ -52,7 +81,7 @@ public final class QatTrainer {
      */
     public static Result train(LlamaModel model, QuantSpec spec, CherrySet cherries, int[] tokens, QatSettings settings,
             Path checkpointDir, int untilStep, Progress progress) {
-        return train(model, null, null, spec, cherries, tokens, settings, checkpointDir, untilStep, progress);
+        return train(model, null, null, spec, cherries, tokens, null, settings, checkpointDir, untilStep, progress);
     }
 
     /**
@@ -62,10 +91,11 @@ public final class QatTrainer {
      *
      * @param teacher the full-precision model to distill from ({@link Distillation}), or null to minimize the
      *     cross-entropy on the text
+     * @param validation held-out windows to keep the best weights by, or null to return the last step's
      */
     public static Result train(LlamaModel model, LlamaModel teacher, String startWeights, QuantSpec spec,
-            CherrySet cherries, int[] tokens, QatSettings settings, Path checkpointDir, int untilStep,
-            Progress progress) {
+            CherrySet cherries, int[] tokens, Validation validation, QatSettings settings, Path checkpointDir,
+            int untilStep, Progress progress) {
         DjlRuntime.prepareComputeThread(); // any thread may train: a fleet worker's, too
         int stopStep = Math.min(untilStep, settings.steps());
         if (stopStep < 1) {
@@ -95,9 +125,13 @@ public final class QatTrainer {
             model.setLinearWeightTransform((name, weight) -> linear.contains(name)
                     ? quantizer.apply(weight, masks.get(name)) : weight);
             List<Float> losses = new ArrayList<>();
+            BestWeights best = new BestWeights();
             int startStep = 0;
             if (checkpointDir != null && QatCheckpoint.exists(checkpointDir)) {
-                startStep = QatCheckpoint.restore(checkpointDir, fingerprint, model, optimizer, losses);
+                startStep = QatCheckpoint.restore(checkpointDir, fingerprint, model, optimizer, losses, best);
+            }
+            if (validation != null && startStep == 0) {
+                best.offer(0, validate(model, validation), model); // the start: what training has to beat
             }
             for (int step = startStep; step < stopStep; step++) {
                 float loss = 0;
@@ -127,15 +161,46 @@ public final class QatTrainer {
                 losses.add(loss);
                 progress.update(step + 1, settings.steps(), String.format("loss %.4f", loss));
                 boolean last = step + 1 == stopStep;
+                if (validation != null && (last || (step + 1) % validation.every() == 0)) {
+                    best.offer(step + 1, validate(model, validation), model);
+                }
                 if (checkpointDir != null && (last || settings.checkpointEvery() > 0
                         && (step + 1) % settings.checkpointEvery() == 0)) {
-                    QatCheckpoint.save(checkpointDir, fingerprint, step + 1, model, optimizer, losses);
+                    QatCheckpoint.save(checkpointDir, fingerprint, step + 1, model, optimizer, losses, best);
                 }
             }
-            return new Result(losses, (System.nanoTime() - started) / 1e9, startStep);
+            int endStep = Math.max(stopStep, startStep);
+            if (endStep == settings.steps() && best.holdsOtherThan(endStep)) {
+                best.restoreInto(model); // the run's result is its best weights on validation, perhaps its start
+            }
+            return new Result(losses, (System.nanoTime() - started) / 1e9, startStep, best.points(),
+                    best.points().isEmpty() ? endStep : best.step());
         } finally {
             model.setLinearWeightTransform(null);
         }
+    }
+
+    /**
+     * Mean NLL over the validation windows of the model as training scores it: its linear weights fake-quantized
+     * under {@code spec} with the cherries kept in full precision.
+     */
+    public static double scoreQuantized(LlamaModel model, QuantSpec spec, CherrySet cherries, Validation validation) {
+        FakeQuantizer quantizer = new FakeQuantizer(spec);
+        Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(model.config()));
+        try (NDManager manager = DjlRuntime.newManager()) {
+            Map<String, NDArray> masks = cherryMasks(manager, cherries);
+            model.setLinearWeightTransform((name, weight) -> linear.contains(name)
+                    ? quantizer.apply(weight, masks.get(name)) : weight);
+            return validate(model, validation);
+        } finally {
+            model.setLinearWeightTransform(null);
+        }
+    }
+
+    /** Mean NLL of the model as it is now (quantized forward) over the validation windows. */
+    private static double validate(LlamaModel model, Validation validation) {
+        return new PerplexityEvaluator(model, validation.batchSize()).evaluate(validation.windows(), Progress.NONE)
+                .meanNll();
     }
 
     /** The teacher's log-probabilities for a batch, (B, L-1, V), moved into the student's step scope. */

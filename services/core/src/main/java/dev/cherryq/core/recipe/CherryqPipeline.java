@@ -41,9 +41,40 @@ public final class CherryqPipeline {
 
     private CherryqPipeline() {}
 
-    /** The recipe's calibration samples of {@code length} tokens drawn from {@code tokens} with its seed. */
-    public static CalibrationSamples calibrationSamples(QuantizationRecipe recipe, int[] tokens, int length) {
-        return new CalibrationSamples(tokens, recipe.calibrationSamples(), length, recipe.seed());
+    /**
+     * The recipe's calibration samples of {@code length} tokens drawn from {@code tokens} with its seed. When the
+     * calibration text is also the training text, they are drawn only from the part training uses, never from the
+     * validation windows at its end ({@link #split}).
+     */
+    public static CalibrationSamples calibrationSamples(QuantizationRecipe recipe, int[] tokens, int length,
+            boolean alsoTrainingText) {
+        int[] drawn = alsoTrainingText ? split(recipe, tokens, length).train() : tokens;
+        return new CalibrationSamples(drawn, recipe.calibrationSamples(), length, recipe.seed());
+    }
+
+    /**
+     * The training text cut in two: the windows trained on, and the last {@code validationWindows} whole windows,
+     * held out for validation (none when the recipe sets none or the method does not train).
+     *
+     * @param validation null when there is none
+     */
+    public record Split(int[] train, TokenWindows validation) {}
+
+    /** Splits training tokens as the recipe says; refuses text too short to leave a window to train on. */
+    public static Split split(QuantizationRecipe recipe, int[] tokens, int length) {
+        int windows = recipe.method().trains() ? recipe.training().validationWindows() : 0;
+        if (windows == 0) {
+            return new Split(tokens, null);
+        }
+        int held = windows * length;
+        if (tokens.length - held < length) {
+            throw new dev.cherryq.core.InvalidInputException("the training text has " + tokens.length + " tokens: "
+                    + "too few to hold out validation_windows " + windows + " of " + length + " tokens and train on "
+                    + "at least one more window; give more text or fewer validation windows (0 = none)");
+        }
+        int cut = tokens.length - held;
+        return new Split(Arrays.copyOf(tokens, cut), new TokenWindows(Arrays.copyOfRange(tokens, cut, tokens.length),
+                length));
     }
 
     /** Score: the empirical Fisher diagonal over calibration samples [from, to), a partial that merges with others. */
@@ -144,17 +175,31 @@ public final class CherryqPipeline {
     /**
      * Train, from {@link #start}, with cross-entropy or distillation from {@code source} (the recipe's loss): QAT
      * steps up to {@code untilStep} (the whole run when it equals the recipe's steps), resuming from and
-     * checkpointing to {@code checkpointDir} every {@code checkpointEvery} steps (0 = only at the end).
+     * checkpointing to {@code checkpointDir} every {@code checkpointEvery} steps (0 = only at the end). The last
+     * validation windows of the training text ({@link #split}) are never trained on; they are scored at the start,
+     * every {@link #validationEvery} steps and at every segment's end, and the run ends holding the best weights on
+     * them, its start when no step beat it.
      */
     public static QatTrainer.Result train(LlamaModel model, LlamaCheckpoint source, Start start,
             QuantizationRecipe recipe, CherrySet cherries, int[] trainTokens, Path checkpointDir, int checkpointEvery,
             int untilStep, Progress progress) {
         int length = recipe.sequenceLength(model.config());
+        Split split = split(recipe, trainTokens, length);
+        QatTrainer.Validation validation = split.validation() == null ? null : new QatTrainer.Validation(
+                split.validation(), validationEvery(recipe, checkpointEvery), VALIDATION_BATCH);
         boolean distill = recipe.training().loss() == TrainingLoss.DISTILLATION;
         try (LlamaModel teacher = distill ? LlamaModel.load(source) : null) { // the full-precision source
-            return QatTrainer.train(model, teacher, start.weights(), recipe.quantSpec(), cherries, trainTokens,
-                    recipe.qatSettings(length, checkpointEvery), checkpointDir, untilStep, progress);
+            return QatTrainer.train(model, teacher, start.weights(), recipe.quantSpec(), cherries, split.train(),
+                    validation, recipe.qatSettings(length, checkpointEvery), checkpointDir, untilStep, progress);
         }
+    }
+
+    /** Windows per forward pass when scoring validation windows. */
+    private static final int VALIDATION_BATCH = 8;
+
+    /** Steps between validation scores: the checkpoint interval when there is one, else a quarter of the run. */
+    public static int validationEvery(QuantizationRecipe recipe, int checkpointEvery) {
+        return checkpointEvery > 0 ? checkpointEvery : Math.max(1, (recipe.training().steps() + 3) / 4);
     }
 
     /**

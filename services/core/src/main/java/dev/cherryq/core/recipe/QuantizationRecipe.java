@@ -41,32 +41,43 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
      * floor (a fraction of the peak rate), gradient-norm clipping.
      *
      * @param floorFraction 0 = the paper's floor for the bit width ({@link QatSettings#defaultFloor})
+     * @param validationWindows windows cut from the end of the training text, never trained on, scored at every
+     *     segment boundary: the run returns its best weights on them, and never weights worse than its start; 0 = off
      */
     public record Training(int steps, int batchSize, int gradientAccumulation, float learningRate,
-            double warmupFraction, double floorFraction, float weightDecay, float gradientClip, TrainingLoss loss) {
+            double warmupFraction, double floorFraction, float weightDecay, float gradientClip, TrainingLoss loss,
+            int validationWindows) {
 
         /** The trajectory with every default as chosen (see the class comment). */
         public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f,
-                TrainingLoss.DISTILLATION);
+                TrainingLoss.DISTILLATION, 16);
+
+        /** The most validation windows a run may set aside. */
+        public static final int MAX_VALIDATION_WINDOWS = 4096;
 
         public Training withSteps(int value) {
             return new Training(value, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss);
+                    weightDecay, gradientClip, loss, validationWindows);
         }
 
         public Training withBatchSize(int value) {
             return new Training(steps, value, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss);
+                    weightDecay, gradientClip, loss, validationWindows);
         }
 
         public Training withLoss(TrainingLoss value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, value);
+                    weightDecay, gradientClip, value, validationWindows);
+        }
+
+        public Training withValidationWindows(int value) {
+            return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
+                    weightDecay, gradientClip, loss, value);
         }
 
         public Training withLearningRate(float value) {
             return new Training(steps, batchSize, gradientAccumulation, value, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss);
+                    weightDecay, gradientClip, loss, validationWindows);
         }
     }
 
@@ -95,6 +106,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
     public static final String WEIGHT_DECAY = "weight_decay";
     public static final String GRADIENT_CLIP = "gradient_clip";
     public static final String LOSS = "loss";
+    public static final String VALIDATION_WINDOWS = "validation_windows";
     public static final String SEQ_LEN = "seq_len";
     public static final String SEED = "seed";
     public static final String GPTQ_DAMPENING = "gptq_dampening";
@@ -125,6 +137,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         fields.put(WEIGHT_DECAY, training.weightDecay());
         fields.put(GRADIENT_CLIP, training.gradientClip());
         fields.put(LOSS, training.loss().wireName());
+        fields.put(VALIDATION_WINDOWS, training.validationWindows());
         fields.put(SEQ_LEN, sequenceLength);
         fields.put(SEED, seed);
         fields.put(GPTQ_DAMPENING, gptqDampening);
@@ -164,6 +177,10 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
             require(problems, Float.isFinite(training.gradientClip()) && training.gradientClip() > 0, GRADIENT_CLIP,
                     training.gradientClip(), "must be positive and finite");
             require(problems, training.loss() != null, LOSS, "null", "is required (ce, kd)");
+            require(problems, training.validationWindows() >= 0
+                    && training.validationWindows() <= Training.MAX_VALIDATION_WINDOWS, VALIDATION_WINDOWS,
+                    training.validationWindows(), "is out of range 0.." + Training.MAX_VALIDATION_WINDOWS
+                    + " (0 = no validation)");
         }
         require(problems, sequenceLength == 0 || sequenceLength >= 2, SEQ_LEN, sequenceLength,
                 "must be at least 2 (or 0 for min(512, the model's max positions))");

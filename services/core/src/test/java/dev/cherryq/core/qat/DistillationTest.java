@@ -89,11 +89,11 @@ class DistillationTest {
         QatSettings settings = new QatSettings(30, 2, 16, 1, 3e-3f, 0.05, 0.25, 0f, 1f, 3, 0);
         try (LlamaModel teacher = fresh(config); LlamaModel fine = fresh(config); LlamaModel coarse = fresh(config)) {
             List<Float> fineLosses = QatTrainer.train(fine, teacher, null, new QuantSpec(8, 8, QuantScheme.SYM_FULL),
-                    CherrySet.empty(), tokens, settings, null, 30, Progress.NONE).losses();
+                    CherrySet.empty(), tokens, null, settings, null, 30, Progress.NONE).losses();
             // 8 bits in groups of 8: the student is nearly the teacher, so the divergence starts near 0
             assertTrue(fineLosses.get(0) >= 0 && fineLosses.get(0) < 1e-3, "8-bit KL " + fineLosses.get(0));
             List<Float> coarseLosses = QatTrainer.train(coarse, teacher, null,
-                    new QuantSpec(2, 8, QuantScheme.SYM_FULL), CherrySet.empty(), tokens, settings, null, 30,
+                    new QuantSpec(2, 8, QuantScheme.SYM_FULL), CherrySet.empty(), tokens, null, settings, null, 30,
                     Progress.NONE).losses();
             assertTrue(coarseLosses.get(0) > 10 * fineLosses.get(0), "2 bits diverge more: " + coarseLosses.get(0));
             double first = (coarseLosses.get(0) + coarseLosses.get(1) + coarseLosses.get(2)) / 3;

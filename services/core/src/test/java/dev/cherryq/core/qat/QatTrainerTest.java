@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.Progress;
+import dev.cherryq.core.eval.TokenWindows;
 import dev.cherryq.core.model.LlamaConfig;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
@@ -119,6 +120,74 @@ class QatTrainerTest {
         }
         // the same batches, schedule and optimizer state on one PyTorch thread: bit for bit the same weights
         uninterrupted.forEach((name, values) -> assertArrayEquals(values, segmented.get().get(name), 0f, name));
+    }
+
+    /** Validation windows from held-out random text: the model cannot learn them, so later steps rarely help. */
+    private static QatTrainer.Validation validation(int every) {
+        int[] heldOut = new Random(99).ints(8 * 16, 0, CONFIG.vocabSize()).toArray();
+        return new QatTrainer.Validation(new TokenWindows(heldOut, 16), every, 4);
+    }
+
+    private static double validationNll(LlamaModel model, QatTrainer.Validation validation) {
+        // the model's own forward without fake quantization is not what was scored: score it as the trainer does
+        return QatTrainer.scoreQuantized(model, SPEC, cherries(1), validation);
+    }
+
+    @Test
+    void shouldReturnItsStartWhenNoStepImprovesOnValidation() {
+        CherrySet cherries = cherries(1);
+        QatTrainer.Validation validation = validation(2);
+        // a rate a thousand times too high: every step makes the held-out score worse than the start
+        QatSettings diverging = new QatSettings(6, 2, 16, 1, 1.0f, 0.0, 1.0, 0f, 100f, 2, 0);
+        try (LlamaModel model = freshModel()) {
+            Map<String, float[]> start = snapshot(model);
+            double startNll = validationNll(model, validation);
+            QatTrainer.Result result = QatTrainer.train(model, null, null, SPEC, cherries, TOKENS, validation,
+                    diverging, null, 6, Progress.NONE);
+            assertEquals(List.of(0, 2, 4, 6), result.validation().stream().map(QatTrainer.ValidationPoint::step)
+                    .toList(), "scored at the start, every 2 steps and at the end");
+            assertEquals(startNll, result.validation().get(0).meanNll(), 1e-9, "the start is scored as it is");
+            assertTrue(result.validation().subList(1, 4).stream().allMatch(point -> point.meanNll() > startNll),
+                    "lr 1.0 should make every later score worse: " + result.validation());
+            assertEquals(0, result.bestStep());
+            assertTrue(!result.improvedOnStart());
+            Map<String, float[]> after = snapshot(model);
+            start.forEach((name, values) -> assertArrayEquals(values, after.get(name), 0f, name));
+        }
+    }
+
+    @Test
+    void shouldEndOnTheBestScoredWeightsAndKeepThemAcrossSegments() {
+        CherrySet cherries = cherries(1);
+        QatTrainer.Validation validation = validation(2);
+        QatSettings settings = new QatSettings(6, 2, 16, 1, 3e-3f, 0.05, 0.25, 0f, 1f, 4, 0);
+        QatTrainer.Result whole;
+        Map<String, float[]> wholeWeights;
+        try (LlamaModel model = freshModel()) {
+            whole = QatTrainer.train(model, null, null, SPEC, cherries, TOKENS, validation, settings, null, 6,
+                    Progress.NONE);
+            wholeWeights = snapshot(model);
+            QatTrainer.ValidationPoint lowest = whole.validation().stream()
+                    .min(java.util.Comparator.comparingDouble(QatTrainer.ValidationPoint::meanNll)).orElseThrow();
+            assertEquals(lowest.step(), whole.bestStep(), "the best step is the lowest score's");
+            assertEquals(lowest.meanNll(), validationNll(model, validation), 1e-6,
+                    "the model ends holding the weights that scored best");
+        }
+        // segments of 2 steps in fresh models, as fleet trainers run them: the same scores, best and weights
+        Path checkpoints = dir.resolve("validated-segments");
+        QatTrainer.Result last = null;
+        Map<String, float[]> segmented = null;
+        for (int until : new int[] {2, 4, 6}) {
+            try (LlamaModel model = freshModel()) {
+                last = QatTrainer.train(model, null, null, SPEC, cherries, TOKENS, validation, settings, checkpoints,
+                        until, Progress.NONE);
+                segmented = snapshot(model);
+            }
+        }
+        assertEquals(whole.validation(), last.validation());
+        assertEquals(whole.bestStep(), last.bestStep());
+        Map<String, float[]> finalWeights = segmented;
+        wholeWeights.forEach((name, values) -> assertArrayEquals(values, finalWeights.get(name), 0f, name));
     }
 
     @Test

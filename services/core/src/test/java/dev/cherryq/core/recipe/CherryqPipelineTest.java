@@ -1,5 +1,9 @@
 package dev.cherryq.core.recipe;
 
+import dev.cherryq.core.InvalidInputException;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -27,7 +31,7 @@ class CherryqPipelineTest {
     private static final int[] TOKENS = new Random(8).ints(3000, 0, CONFIG.vocabSize()).toArray();
     private static final QuantizationRecipe RECIPE = QuantizationRecipe.DEFAULTS.withMethod(QuantMethod.QAT)
             .withInit(InitMethod.GPTQ).withGroupSize(8).withCalibrationSamples(4).withSequenceLength(16)
-            .withTraining(new QuantizationRecipe.Training(4, 2, 1, 1e-3f, 0.05, 0, 0f, 1f, TrainingLoss.CROSS_ENTROPY));
+            .withTraining(new QuantizationRecipe.Training(4, 2, 1, 1e-3f, 0.05, 0, 0f, 1f, TrainingLoss.CROSS_ENTROPY, 0));
 
     @TempDir
     Path directory;
@@ -38,7 +42,7 @@ class CherryqPipelineTest {
 
     @Test
     void shouldResumeTrainingFromGptqInSegmentsToTheWeightsOfOneRun() {
-        CalibrationSamples samples = CherryqPipeline.calibrationSamples(RECIPE, TOKENS, 16);
+        CalibrationSamples samples = CherryqPipeline.calibrationSamples(RECIPE, TOKENS, 16, false);
         float[] uninterrupted;
         String weight = "model.layers.0.self_attn.q_proj.weight";
         try (LlamaModel model = fresh()) {
@@ -65,5 +69,27 @@ class CherryqPipelineTest {
             // one PyTorch thread in tests: the segmented run ends bit for bit where the uninterrupted one ends
             assertArrayEquals(uninterrupted, second.parameters().get(weight).toFloatArray(), 0f);
         }
+    }
+
+    @Test
+    void shouldHoldOutTheLastWindowsOfTheTrainingTextFromTrainingAndFromCalibrationOnTheSameText() {
+        QuantizationRecipe validated = RECIPE.withTraining(RECIPE.training().withValidationWindows(5));
+        CherryqPipeline.Split split = CherryqPipeline.split(validated, TOKENS, 16);
+        assertEquals(3000 - 5 * 16, split.train().length);
+        assertEquals(5, split.validation().count());
+        assertArrayEquals(java.util.Arrays.copyOfRange(TOKENS, 3000 - 80, 3000), split.validation().tokens());
+        assertNull(CherryqPipeline.split(RECIPE, TOKENS, 16).validation(), "0 windows: no validation");
+        assertNull(CherryqPipeline.split(validated.withMethod(QuantMethod.GPTQ), TOKENS, 16).validation(),
+                "a method that does not train holds nothing out");
+        // calibration on the training text draws only from the trained part: as if that part were the whole text
+        CalibrationSamples shared = CherryqPipeline.calibrationSamples(validated.withCalibrationSamples(64), TOKENS,
+                16, true);
+        CalibrationSamples trainedPart = new CalibrationSamples(split.train(), 64, 16, validated.seed());
+        for (int i = 0; i < 64; i++) {
+            assertArrayEquals(trainedPart.sample(i), shared.sample(i));
+        }
+        assertThrows(InvalidInputException.class, () -> CherryqPipeline.split(
+                validated.withTraining(validated.training().withValidationWindows(187)), TOKENS, 16),
+                "3000 tokens hold 187 windows of 16 but leave fewer than one to train on");
     }
 }

@@ -31,7 +31,9 @@ public final class RecipeProto {
                 request.getCherryFraction(), request.getCalibrationSamples(),
                 new QuantizationRecipe.Training(qat.getSteps(), qat.getBatchSize(), qat.getGradAccum(),
                         qat.getLearningRate(), qat.getWarmupFraction(), qat.getFloorFraction(), qat.getWeightDecay(),
-                        qat.getGradientClip(), loss(qat.getLoss())), request.getSeqLen(), request.getSeed(),
+                        qat.getGradientClip(), loss(qat.getLoss()), qat.hasValidationWindows()
+                                ? qat.getValidationWindows() : QuantizationRecipe.Training.DEFAULTS.validationWindows()),
+                request.getSeqLen(), request.getSeed(),
                 request.getGptqDampening() == 0 ? QuantizationRecipe.DEFAULTS.gptqDampening()
                         : request.getGptqDampening(), request.getGptqActOrder());
     }
@@ -43,7 +45,7 @@ public final class RecipeProto {
                 .setBatchSize(training.batchSize()).setGradAccum(training.gradientAccumulation())
                 .setLearningRate(training.learningRate()).setWarmupFraction(training.warmupFraction())
                 .setFloorFraction(training.floorFraction()).setWeightDecay(training.weightDecay())
-                .setGradientClip(training.gradientClip())
+                .setGradientClip(training.gradientClip()).setValidationWindows(training.validationWindows())
                 .setLoss(training.loss() == dev.cherryq.core.recipe.TrainingLoss.DISTILLATION
                         ? TrainingLoss.TRAINING_LOSS_DISTILLATION : TrainingLoss.TRAINING_LOSS_CROSS_ENTROPY);
         return request.setMethod(method(recipe.method()))

@@ -32,6 +32,39 @@ public final class ResultsTable {
                     meanNll, row.path("perplexity").asDouble(), Double.isNaN(baseline) ? "-"
                             : String.format(Locale.ROOT, "%+.2f%%", 100 * (Math.exp(meanNll - baseline) - 1))));
         }
+        for (JsonNode row : rows) {
+            JsonNode validation = row.path("validation");
+            if (!validation.isMissingNode()) {
+                table.append(validationNote(row.path("variant").asText(), validation)).append('\n');
+            }
+        }
         return table.toString();
+    }
+
+    /**
+     * One line on a trained row's validation: where its best score was, against its start; said plainly when
+     * training did not beat its start, whose weights the job then returned.
+     *
+     * @param validation {@code best_step}, {@code steps} and {@code scores} (each {@code step}, {@code mean_nll}),
+     *     the start (step 0) first
+     */
+    public static String validationNote(String variant, JsonNode validation) {
+        int best = validation.path("best_step").asInt();
+        double start = Double.NaN;
+        double bestNll = Double.NaN;
+        for (JsonNode score : validation.path("scores")) {
+            if (score.path("step").asInt() == 0) {
+                start = score.path("mean_nll").asDouble();
+            }
+            if (score.path("step").asInt() == best) {
+                bestNll = score.path("mean_nll").asDouble();
+            }
+        }
+        if (best == 0) {
+            return String.format(Locale.ROOT, "%n%s: training did not improve on its start on the validation windows "
+                    + "(start %.4f nats; no later score was lower), so the job returned its start.", variant, start);
+        }
+        return String.format(Locale.ROOT, "%n%s: validation mean NLL %.4f at the start, %.4f at step %d of %d "
+                + "(the weights returned).", variant, start, bestNll, best, validation.path("steps").asInt());
     }
 }
