@@ -5,14 +5,15 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.eval.EvalCorpus;
+import dev.cherryq.core.eval.HeldOutCheck;
 import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.recipe.CherryqPipeline;
-import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.recipe.InitMethod;
+import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
-import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.scoring.FisherPartial;
@@ -22,54 +23,61 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code cherryq report}: the comparison of the paper on one model. FP, RTN, QAT and CherryQ at each bit width, the
- * cherry-criterion ablation (impact vs magnitude vs random at equal cherry count and steps), the heterogeneity of
- * parameter impact, training-loss curves, and time and peak RSS per stage. Every run goes through the same
- * {@code quantize} and {@code eval} code paths a user runs; the report is Markdown, JSON and PNG.
+ * {@code cherryq report}: the fidelity table of the paper's comparison on one model (Cui and Wang, 2024, Sec. 5).
+ * At each bit width: fp, rtn, gptq, qat, cherryq, and gptq+cherryq, at equal training tokens, the trained rows over
+ * several seeds; two controls at equal bits (cherryq with random cherries at the same fraction: does the choice of
+ * cherries matter? and qat with a group size that spends the bits the cherries spend: does the budget matter more?);
+ * the criterion ablation; the heterogeneity of impact against magnitude in comparable units (F against w squared),
+ * also over training checkpoints when given; and a check that the evaluation text is held out. Every run is a
+ * {@link LocalJob}, the code path of {@code cherryq quantize}, and the report prints the command that reproduces it.
  */
 @Command(name = "report", mixinStandardHelpOptions = true, defaultValueProvider = RecipeOptions.StandardDefaults.class,
-        description = {"Runs FP, RTN, QAT and CherryQ at each --bits and the criterion ablation,",
-                "evaluates all of them on --eval-text, and writes report.md, report.json",
-                "and PNG figures to --out."})
+        description = {"Runs fp, rtn, gptq, qat, cherryq and gptq+cherryq at each --bits over --seeds, the",
+                "equal-bits controls and the criterion ablation, evaluates all on --eval-text, and writes",
+                "report.md, report.json and PNG figures to --out."})
 final class ReportCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
+    @Mixin
+    RecipeOptions recipeOptions;
+
     @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint") Path model;
     @Option(names = "--tokenizer", description = "tokenizer (default: the model folder's)") Path tokenizer;
-    @Option(names = "--calib-text", required = true, description = "calibration text for impact scoring") Path calibText;
+    @Option(names = "--calib-text", required = true, description = "calibration text for impact scoring and GPTQ") Path calibText;
     @Option(names = "--train-text", required = true, description = "training text for QAT") Path trainText;
     @Option(names = "--eval-text", required = true, description = "held-out text; never used for training or choices") Path evalText;
-    @Option(names = "--bits", split = ",", defaultValue = "3,4", description = "bit widths to compare (default: ${DEFAULT-VALUE})") List<Integer> bits;
-    @Option(names = "--ablation-bits", defaultValue = "3", description = "bit width of the criterion ablation (default: ${DEFAULT-VALUE})") int ablationBits;
-    @Option(names = "--group-size", description = "weights per group; -1 = whole row (default: ${DEFAULT-VALUE})") int groupSize;
-    @Option(names = "--scheme", description = "sym-full or asym (default: ${DEFAULT-VALUE})") String scheme;
-    @Option(names = "--cherry-fraction", description = "share of each row kept in f16 (default: ${DEFAULT-VALUE})") double cherryFraction;
-    @Option(names = "--calib-samples", description = "calibration samples (default: ${DEFAULT-VALUE})") int calibSamples;
-    @Option(names = "--steps", description = "QAT steps per run (default: ${DEFAULT-VALUE})") int steps;
-    @Option(names = "--seq-len", description = "calibration and training window; 0 = min(512, max positions) (default: ${DEFAULT-VALUE})") int sequenceLength;
+    @Option(names = "--bits", split = ",", defaultValue = "2,3,4", description = "bit widths to compare (default: ${DEFAULT-VALUE})") List<Integer> widths;
+    @Option(names = "--seeds", split = ",", defaultValue = "0,1,2", description = "seeds of the trained rows (default: ${DEFAULT-VALUE})") List<Long> seeds;
+    @Option(names = "--ablation-bits", defaultValue = "3", description = "bit width of the criterion ablation, 0 = none (default: ${DEFAULT-VALUE})") int ablationBits;
     @Option(names = "--eval-seq-len", description = "evaluation window (default: --seq-len)") Integer evalSequenceLength;
-    @Option(names = "--batch-size", description = "windows per QAT step (default: ${DEFAULT-VALUE})") int batchSize;
-    @Option(names = "--lr", description = "peak QAT learning rate (default: ${DEFAULT-VALUE})") float learningRate;
-    @Option(names = "--loss", description = "ce or kd (default: ${DEFAULT-VALUE})") String loss;
-    @Option(names = "--seed", description = "seed for samples, batches and random cherries (default: ${DEFAULT-VALUE})") long seed;
+    @Option(names = "--training-checkpoints", description = "folder of step-N model folders (cherryq pretrain --checkpoint-every): heterogeneity over training") Path trainingCheckpoints;
     @Option(names = "--memory-steps", defaultValue = "0", description = "also run one CherryQ training of this many steps and report its RSS over time (0: skip)") int memorySteps;
     @Option(names = "--out", required = true, description = "output folder: report.md, report.json, figures, one folder per run") Path out;
 
-    private record Run(String method, int bits, String criterion, Path folder, JsonNode eval, JsonNode quantize) {}
+    /** Variants in table order. */
+    private static final List<String> VARIANTS = List.of("rtn", "gptq", "qat", "cherryq", "gptq+cherryq",
+            "cherryq-random", "qat-equal-bits");
 
+    private final FidelityTable table = new FidelityTable();
+    private final List<JsonNode> trainedRecords = new ArrayList<>();
+    private QuantizationRecipe base;
+    private int windowLength;
+    private int evalLength;
     /** The held-out text's ids, tokenized by the first evaluation. */
     private int[] evalIds;
 
@@ -77,28 +85,58 @@ final class ReportCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter console = spec.commandLine().getOut();
         Files.createDirectories(out);
-        int windowLength;
         long parameters;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
-            windowLength = QuantizationRecipe.DEFAULTS.withSequenceLength(sequenceLength).sequenceLength(checkpoint.config());
+            base = recipeOptions.toRecipe(widths.get(0));
+            windowLength = base.sequenceLength(checkpoint.config());
+            base = base.withSequenceLength(windowLength);
             parameters = checkpoint.config().parameterCount();
         }
-        int evalLength = evalSequenceLength != null ? evalSequenceLength : windowLength;
-        List<Run> runs = new ArrayList<>();
-        console.printf("report: %s (%,d parameters); %d runs to go%n", model, parameters, 1 + 3 * bits.size() + 2);
-        runs.add(new Run("fp", 32, "-", model, evaluate(model, evalLength), null));
-        for (int width : bits) {
-            runs.add(quantizeAndEvaluate("rtn", width, "impact", windowLength, evalLength));
-            runs.add(quantizeAndEvaluate("qat", width, "impact", windowLength, evalLength));
-            runs.add(quantizeAndEvaluate("cherryq", width, "impact", windowLength, evalLength));
+        evalLength = evalSequenceLength != null ? evalSequenceLength : windowLength;
+        int trained = widths.size() * 5 * seeds.size() + (ablationBits == 0 ? 0 : 2 * seeds.size());
+        console.printf("report: %s (%,d parameters); %d runs, %d of them trained%n", model, parameters,
+                1 + 2 * widths.size() + trained, trained);
+        HeldOutCheck.Result heldOut = heldOutCheck();
+        console.println("evaluation text: " + heldOut.describe());
+        double storedBits;
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            storedBits = CherryqPipeline.storedBitsPerLinearWeight(checkpoint);
         }
-        for (String criterion : List.of("magnitude", "random")) {
-            runs.add(quantizeAndEvaluate("cherryq", ablationBits, criterion, windowLength, evalLength));
+        table.add(new FidelityTable.Run("fp", 0, 0, evaluate(model).get("mean_nll").asDouble(), storedBits,
+                "cherryq eval --model " + model + " --text " + evalText + " --seq-len " + evalLength));
+        Path fisher = null;
+        for (int bits : widths) {
+            QuantizationRecipe atWidth = base.withBits(bits);
+            run("rtn", atWidth.withMethod(QuantMethod.RTN), base.seed());
+            run("gptq", atWidth.withMethod(QuantMethod.GPTQ), base.seed());
+            for (long seed : seeds) {
+                run("qat", atWidth.withMethod(QuantMethod.QAT), seed);
+                Path folder = run("cherryq", atWidth.withMethod(QuantMethod.CHERRYQ), seed);
+                if (fisher == null && Files.exists(folder.resolve("fisher.safetensors"))) {
+                    fisher = folder.resolve("fisher.safetensors");
+                }
+                run("gptq+cherryq", atWidth.withMethod(QuantMethod.CHERRYQ).withInit(InitMethod.GPTQ), seed);
+                run("cherryq-random", atWidth.withMethod(QuantMethod.CHERRYQ).withCriterion(SelectionCriterion.RANDOM),
+                        seed);
+                run("qat-equal-bits", atWidth.withMethod(QuantMethod.QAT).withGroupSize(equalBitsGroupSize(bits)),
+                        seed);
+            }
         }
-        ArrayNode heterogeneity = heterogeneity(runs);
-        lossCurves(runs);
-        String memory = memorySteps > 0 ? memoryRun(windowLength, evalLength, parameters) : "";
-        writeReport(runs, heterogeneity, parameters, windowLength, evalLength, console);
+        for (SelectionCriterion criterion : List.of(SelectionCriterion.IMPACT, SelectionCriterion.SALIENCY,
+                SelectionCriterion.MAGNITUDE)) {
+            if (criterion == base.criterion() || ablationBits == 0) {
+                continue;
+            }
+            for (long seed : seeds) {
+                run("cherryq-" + criterion.cliName(), base.withBits(ablationBits).withMethod(QuantMethod.CHERRYQ)
+                        .withCriterion(criterion), seed);
+            }
+        }
+        ArrayNode heterogeneity = fisher == null ? Json.MAPPER.createArrayNode() : heterogeneity(fisher);
+        ArrayNode overTraining = trainingCheckpoints == null ? Json.MAPPER.createArrayNode() : heterogeneityOverTraining();
+        lossCurves();
+        String memory = memorySteps > 0 ? memoryRun(parameters) : "";
+        writeReport(heldOut, heterogeneity, overTraining, parameters, console);
         if (!memory.isEmpty()) {
             Files.writeString(out.resolve("report.md"), "\n## Memory over a long run\n\n" + memory,
                     java.nio.file.StandardOpenOption.APPEND);
@@ -107,25 +145,75 @@ final class ReportCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** One long CherryQ training: RSS every 10 steps and the peak, against 5 x fp32 parameter bytes + 1.5 GiB. */
-    private String memoryRun(int windowLength, int evalLength, long parameters) throws IOException {
-        int saved = steps;
-        steps = memorySteps;
-        Run run;
-        try {
-            run = quantizeAndEvaluate("cherryq", ablationBits, "impact", windowLength, evalLength);
-        } finally {
-            steps = saved;
+    /** Evaluation windows that share a span with the calibration or training text: the report says so when any do. */
+    private HeldOutCheck.Result heldOutCheck() {
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            Tokenizer words = checkpoint.tokenizer(tokenizer);
+            evalIds = EvalCorpus.tokenizeText(evalText, words, EvalCorpus.DocumentJoin.GPTQ);
+            int[] calibration = EvalCorpus.tokenizeText(calibText, words, EvalCorpus.DocumentJoin.GPTQ);
+            int[] training = calibText.equals(trainText) ? new int[0]
+                    : EvalCorpus.tokenizeText(trainText, words, EvalCorpus.DocumentJoin.GPTQ);
+            return HeldOutCheck.check(evalIds, evalLength, Math.min(HeldOutCheck.DEFAULT_SPAN, evalLength),
+                    calibration, training);
         }
+    }
+
+    /**
+     * The group size at which plain QAT spends the bits per weight that CherryQ spends at the recipe's group size:
+     * the scale bits per group of qat's run over cherryq's extra bits per weight, from the runs' own measured
+     * effective bits.
+     */
+    private int equalBitsGroupSize(int bits) {
+        double qat = table.row("qat", bits).effectiveBits();
+        double cherryq = table.row("cherryq", bits).effectiveBits();
+        double bitsPerGroup = (qat - bits) * base.groupSize();
+        return Math.max(1, (int) Math.round(bitsPerGroup / (cherryq - bits)));
+    }
+
+    /** Quantizes with the recipe under {@code seed}, evaluates, adds the run to the table; returns its folder. */
+    private Path run(String variant, QuantizationRecipe recipe, long seed) throws IOException {
+        QuantizationRecipe seeded = recipe.withSeed(seed).validate();
+        Path folder = out.resolve(variant + "-w" + recipe.bits() + "-s" + seed);
+        JsonNode record = new LocalJob(seeded, model, tokenizer, calibText, trainText, 0, folder)
+                .run(spec.commandLine().getOut());
+        if (record.has("training")) {
+            ((ObjectNode) record).put("variant", variant);
+            trainedRecords.add(record);
+        }
+        table.add(new FidelityTable.Run(variant, recipe.bits(), seed, evaluate(folder).get("mean_nll").asDouble(),
+                record.path("effective_bits_per_weight").asDouble(), command(seeded, folder)));
+        return folder;
+    }
+
+    /** The quantize and eval commands that reproduce a run: every recipe field that is not its default, as a flag. */
+    private String command(QuantizationRecipe recipe, Path folder) {
+        StringBuilder command = new StringBuilder("cherryq quantize --model " + model
+                + (tokenizer != null ? " --tokenizer " + tokenizer : "") + " --calib-text " + calibText
+                + " --train-text " + trainText);
+        Map<String, Object> defaults = QuantizationRecipe.DEFAULTS.fields();
+        recipe.fields().forEach((field, value) -> {
+            if (field.equals(QuantizationRecipe.BITS) || !value.equals(defaults.get(field))) {
+                command.append(' ').append(RecipeOptions.FLAGS.get(field)).append(' ').append(value);
+            }
+        });
+        return command + " --out " + folder + " && cherryq eval --model " + folder + " --text " + evalText
+                + " --seq-len " + evalLength;
+    }
+
+    /** One long CherryQ training: RSS every 10 steps and the peak, against 5 x fp32 parameter bytes + 1.5 GiB. */
+    private String memoryRun(long parameters) throws IOException {
+        QuantizationRecipe recipe = base.withBits(ablationBits).withMethod(QuantMethod.CHERRYQ)
+                .withTraining(base.training().withSteps(memorySteps)).validate();
         Path folder = out.resolve("memory-" + memorySteps + "-steps");
-        CherryqCommand.deleteRecursively(folder);
-        Files.move(run.folder(), folder);
-        JsonNode rss = run.quantize().get("training").get("rss_mib_every_10_steps");
-        double first = rss.get(Math.min(4, rss.size() - 1)).get("rss_mib").asDouble();
+        JsonNode record = new LocalJob(recipe, model, tokenizer, calibText, trainText, 0, folder)
+                .run(spec.commandLine().getOut());
+        JsonNode rss = record.get("training").get("rss_mib_every_10_steps");
+        int firstIndex = Math.min(4, rss.size() - 1);
+        double first = rss.get(firstIndex).get("rss_mib").asDouble();
         double middle = rss.get(rss.size() / 2).get("rss_mib").asDouble();
         double last = rss.get(rss.size() - 1).get("rss_mib").asDouble();
         double peak = 0;
-        for (JsonNode stage : run.quantize().get("stages")) {
+        for (JsonNode stage : record.get("stages")) {
             if (stage.get("stage").asText().equals("train") && !stage.get("peak_rss_mib").isNull()) {
                 peak = stage.get("peak_rss_mib").asDouble();
             }
@@ -139,55 +227,35 @@ final class ReportCommand implements Callable<Integer> {
         }
         tryDraw(() -> new LinePlot("Resident memory during " + memorySteps + " CherryQ steps", "step", "RSS (MiB)")
                 .series("RSS", x, y).write(out.resolve("memory.png")));
-        return String.format("CherryQ %d-bit, %d steps: RSS %.0f MiB at step %d, %.0f MiB at step %d, %.0f MiB at step %d "
-                + "(change over the run after step %d: %+.1f%%). Peak RSS of the training stage %.0f MiB; the bound "
-                + "5 x fp32 parameter bytes + 1.5 GiB is %.0f MiB: %s.%n%n![memory](memory.png)%n", ablationBits,
-                memorySteps, first, rss.get(Math.min(4, rss.size() - 1)).get("step").asInt(), middle,
+        return String.format(Locale.ROOT, "CherryQ %d-bit, %d steps: RSS %.0f MiB at step %d, %.0f MiB at step %d, "
+                + "%.0f MiB at step %d (change over the run after step %d: %+.1f%%). Peak RSS of the training stage "
+                + "%.0f MiB; the bound 5 x fp32 parameter bytes + 1.5 GiB is %.0f MiB: %s.%n%n![memory](memory.png)%n",
+                ablationBits, memorySteps, first, rss.get(firstIndex).get("step").asInt(), middle,
                 rss.get(rss.size() / 2).get("step").asInt(), last, rss.get(rss.size() - 1).get("step").asInt(),
-                rss.get(Math.min(4, rss.size() - 1)).get("step").asInt(), 100 * (last - first) / first, peak, bound,
+                rss.get(firstIndex).get("step").asInt(), 100 * (last - first) / first, peak, bound,
                 peak <= bound ? "met" : "MISSED");
     }
 
-    private Run quantizeAndEvaluate(String method, int width, String criterion, int windowLength, int evalLength)
-            throws IOException {
-        Path folder = out.resolve(method + "-w" + width + (method.equals("cherryq") ? "-" + criterion : ""));
-        QuantizationRecipe recipe = QuantizationRecipe.DEFAULTS.withMethod(QuantMethod.parse("--method", method))
-                .withBits(width).withGroupSize(groupSize).withScheme(QuantScheme.parse("--scheme", scheme))
-                .withCriterion(SelectionCriterion.parse("--criterion", criterion)).withCherryFraction(cherryFraction)
-                .withCalibrationSamples(calibSamples).withSequenceLength(windowLength).withSeed(seed)
-                .withTraining(QuantizationRecipe.DEFAULTS.training().withSteps(steps).withBatchSize(batchSize)
-                        .withLearningRate(learningRate).withLoss(TrainingLoss.parse("--loss", loss))).validate();
-        new LocalJob(recipe, model, tokenizer, calibText, trainText, 50, folder).run(spec.commandLine().getOut());
-        JsonNode quantizeRecord = InputFiles.readJson(folder.resolve("quantize.json"), "quantize.json");
-        return new Run(method, width, method.equals("cherryq") ? criterion : "-", folder, evaluate(folder, evalLength),
-                quantizeRecord);
-    }
-
-    /** Mean NLL of a model on --eval-text, in this process; the held-out ids are tokenized once per report. */
-    private JsonNode evaluate(Path folder, int evalLength) {
+    /** Mean NLL of a model on --eval-text, in this process. */
+    private JsonNode evaluate(Path folder) {
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder); LlamaModel llama = LlamaModel.load(checkpoint);
                 ProgressBar bar = new ProgressBar("eval " + folder.getFileName())) {
-            if (evalIds == null) {
-                evalIds = EvalCorpus.tokenizeText(evalText, checkpoint.tokenizer(tokenizer),
-                        EvalCorpus.DocumentJoin.GPTQ);
-            }
             PerplexityResult result = CherryqPipeline.evaluate(llama, evalIds, evalLength, 0,
                     evalIds.length / evalLength, 8, bar);
             return Json.object().put("model", folder.toString()).put("mean_nll", result.meanNll())
-                    .put("perplexity", result.perplexity()).put("predicted_tokens", result.predictedTokens())
-                    .put("windows", result.windows()).put("seq_len", result.sequenceLength())
+                    .put("perplexity", result.perplexity()).put("windows", result.windows())
                     .put("seconds", result.seconds());
         }
     }
 
-    private ArrayNode heterogeneity(List<Run> runs) throws IOException {
-        Path fisherFile = runs.stream().filter(r -> r.method().equals("cherryq") && r.criterion().equals("impact"))
-                .map(r -> r.folder().resolve("fisher.safetensors")).filter(Files::exists).findFirst().orElse(null);
-        ArrayNode scores = Json.MAPPER.createArrayNode();
-        if (fisherFile == null) {
-            return scores;
-        }
+    /**
+     * The paper's heterogeneity score per matrix (mean of the top 1% over the max of the bottom 99%) for impact F and
+     * for squared magnitude w^2, the same units of "squared size" (|w| would favour impact by construction), and
+     * the paper's Figure 1 scatter for the middle layer.
+     */
+    private ArrayNode heterogeneity(Path fisherFile) throws IOException {
         Map<String, float[]> impacts = FisherPartial.read(fisherFile).impacts();
+        ArrayNode scores = Json.MAPPER.createArrayNode();
         List<LinePlot> panels = new ArrayList<>();
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
             int middle = checkpoint.config().numberOfLayers() / 2;
@@ -200,50 +268,111 @@ final class ReportCommand implements Callable<Integer> {
                 float[] impact = impacts.get(name);
                 float[] weights = checkpoint.tensors().readFloats(name);
                 double impactScore = HeterogeneityScore.of(impact, false);
-                double magnitudeScore = HeterogeneityScore.of(weights, true);
-                scores.addObject().put("matrix", name).put("impact_score", impactScore).put("magnitude_score", magnitudeScore);
+                double magnitudeScore = HeterogeneityScore.of(squares(weights), false);
+                scores.addObject().put("matrix", name).put("impact_score", impactScore)
+                        .put("squared_magnitude_score", magnitudeScore);
                 index[i] = i;
                 impactScores[i] = Math.log10(impactScore);
                 magnitudeScores[i] = Math.log10(magnitudeScore);
                 if (name.startsWith("model.layers." + middle + ".")) {
                     // the paper's Figure 1: impacts of 4096 randomly sampled parameters of one matrix
-                    SplittableRandom random = new SplittableRandom(seed + i);
+                    SplittableRandom random = new SplittableRandom(base.seed() + i);
                     int n = Math.min(4096, impact.length);
                     double[] x = new double[n];
                     double[] y = new double[n];
-                    for (int s = 0; s < n; s++) {
-                        x[s] = s;
-                        y[s] = impact[random.nextInt(impact.length)];
+                    for (int sample = 0; sample < n; sample++) {
+                        x[sample] = sample;
+                        y[sample] = impact[random.nextInt(impact.length)];
                     }
                     String shortName = name.replace("model.layers.", "layer ").replace(".weight", "");
                     panels.add(new LinePlot(shortName + ": impact of " + n + " sampled parameters", "sampled parameter",
-                            "impact (mean squared gradient)").scatter(String.format("score %.1f", impactScore), x, y));
+                            "impact (mean squared gradient)").scatter(String.format(Locale.ROOT, "score %.1f",
+                            impactScore), x, y));
                 }
             }
             tryDraw(() -> new LinePlot("Heterogeneity per matrix: mean of top 1% / max of bottom 99%",
                     "matrix (layer x 7 + q, k, v, o, gate, up, down)", "log10 score")
-                    .series("impact", index, impactScores)
-                    .series("magnitude |w|", index, magnitudeScores)
+                    .series("impact F", index, impactScores)
+                    .series("squared magnitude w^2", index, magnitudeScores)
                     .write(out.resolve("heterogeneity-scores.png")));
             tryDraw(() -> LinePlot.writeGrid(panels, 2, out.resolve("heterogeneity-scatter.png")));
         }
         return scores;
     }
 
-    private void lossCurves(List<Run> runs) {
-        for (int width : bits) {
+    /**
+     * The median heterogeneity over matrices, for impact and squared magnitude, at every training checkpoint in
+     * --training-checkpoints (and the final model): do cherries emerge as a model learns? Impact is scored on the
+     * recipe's calibration samples at each checkpoint.
+     */
+    private ArrayNode heterogeneityOverTraining() throws IOException {
+        List<Path> folders;
+        try (var listing = Files.list(trainingCheckpoints)) {
+            folders = listing.filter(folder -> folder.getFileName().toString().startsWith("step-")).sorted().toList();
+        }
+        JsonNode training = InputFiles.readJson(model.resolve("training.json"), "the model's training.json");
+        long tokensPerStep = training.path("settings").path("batch_size").asLong()
+                * (training.path("settings").path("seq_len").asLong() - 1);
+        List<Path> all = new ArrayList<>(folders);
+        all.add(model);
+        ArrayNode points = Json.MAPPER.createArrayNode();
+        for (Path folder : all) {
+            long step = folder.equals(model) ? training.path("settings").path("steps").asLong()
+                    : Long.parseLong(folder.getFileName().toString().substring("step-".length()));
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder); LlamaModel llama = LlamaModel.load(checkpoint);
+                    ProgressBar bar = new ProgressBar("score " + folder.getFileName())) {
+                int[] calibration = EvalCorpus.tokenizeText(calibText, checkpoint.tokenizer(tokenizer),
+                        EvalCorpus.DocumentJoin.GPTQ);
+                var samples = CherryqPipeline.calibrationSamples(base, calibration, windowLength, false);
+                Map<String, float[]> impacts = CherryqPipeline.score(llama, samples, 0, samples.count(), bar).impacts();
+                List<Double> impactScores = new ArrayList<>();
+                List<Double> magnitudeScores = new ArrayList<>();
+                for (String name : LlamaTensorNames.linearWeights(checkpoint.config())) {
+                    impactScores.add(HeterogeneityScore.of(impacts.get(name), false));
+                    magnitudeScores.add(HeterogeneityScore.of(squares(checkpoint.tensors().readFloats(name)), false));
+                }
+                points.addObject().put("step", step).put("tokens", step * tokensPerStep)
+                        .put("impact_median", median(impactScores)).put("squared_magnitude_median",
+                                median(magnitudeScores));
+            }
+        }
+        double[] tokens = new double[points.size()];
+        double[] impact = new double[points.size()];
+        double[] magnitude = new double[points.size()];
+        for (int i = 0; i < points.size(); i++) {
+            tokens[i] = points.get(i).get("tokens").asDouble() / 1e6;
+            impact[i] = points.get(i).get("impact_median").asDouble();
+            magnitude[i] = points.get(i).get("squared_magnitude_median").asDouble();
+        }
+        tryDraw(() -> new LinePlot("Median heterogeneity over matrices during pretraining", "training tokens (millions)",
+                "median score").series("impact F", tokens, impact).series("squared magnitude w^2", tokens, magnitude)
+                .write(out.resolve("heterogeneity-over-training.png")));
+        return points;
+    }
+
+    private static float[] squares(float[] values) {
+        float[] squared = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            squared[i] = values[i] * values[i];
+        }
+        return squared;
+    }
+
+    /** Training loss of the first seed's run of each trained variant, per width. */
+    private void lossCurves() {
+        for (int width : widths) {
             LinePlot plot = new LinePlot("QAT training loss, " + width + "-bit (moving average over 10 steps)", "step",
                     "training loss (nats)");
-            for (Run run : runs) {
-                if (run.bits() == width && run.quantize() != null && run.quantize().has("training")) {
-                    JsonNode losses = run.quantize().get("training").get("losses");
+            for (JsonNode record : trainedRecords) {
+                if (record.path("bits").asInt() == width && record.path("seed").asLong() == seeds.get(0)) {
+                    JsonNode losses = record.get("training").get("losses");
                     double[] x = new double[losses.size()];
                     double[] y = new double[losses.size()];
                     for (int i = 0; i < x.length; i++) {
                         x[i] = i + 1;
                         y[i] = losses.get(i).asDouble();
                     }
-                    plot.series(label(run), x, LinePlot.movingAverage(y, 10));
+                    plot.series(record.path("variant").asText(), x, LinePlot.movingAverage(y, 10));
                 }
             }
             tryDraw(() -> plot.write(out.resolve("loss-" + width + "bit.png")));
@@ -262,102 +391,118 @@ final class ReportCommand implements Callable<Integer> {
         }
     }
 
-    private static String label(Run run) {
-        return run.method().equals("cherryq") ? "cherryq (" + run.criterion() + ")" : run.method();
+    /** NLL against bits per weight for each variant (means over seeds): where each method sits on the trade-off. */
+    private void tradeOffPlot() {
+        LinePlot plot = new LinePlot("Mean NLL against bits per linear weight", "bits per linear weight",
+                "mean NLL (nats)");
+        for (String variant : VARIANTS) {
+            List<FidelityTable.Row> rows = table.rows().stream().filter(row -> row.variant().equals(variant)).toList();
+            if (!rows.isEmpty()) {
+                plot.series(variant, rows.stream().mapToDouble(FidelityTable.Row::effectiveBits).toArray(),
+                        rows.stream().mapToDouble(FidelityTable.Row::mean).toArray());
+            }
+        }
+        tryDraw(() -> plot.write(out.resolve("nll-vs-bits.png")));
     }
 
-    private void writeReport(List<Run> runs, ArrayNode heterogeneity, long parameters, int windowLength, int evalLength,
-            PrintWriter console) throws IOException {
-        double fpNll = runs.get(0).eval().get("mean_nll").asDouble();
-        StringBuilder md = new StringBuilder();
-        md.append("| method | bits | cherries | effective bits | mean NLL | perplexity | vs fp | train s |\n");
-        md.append("|---|---:|---|---:|---:|---:|---:|---:|\n");
-        ArrayNode json = Json.MAPPER.createArrayNode();
-        for (Run run : runs) {
-            double nll = run.eval().get("mean_nll").asDouble();
-            JsonNode record = run.quantize();
-            double effective = record == null ? 32 : record.path("effective_bits_per_weight").asDouble();
-            String cherries = record == null || record.path("cherries").asLong() == 0 ? "-"
-                    : String.format("%,d (%s)", record.get("cherries").asLong(), run.criterion());
-            md.append(String.format("| %s | %s | %s | %.3f | %.4f | %.3f | %+.1f%% | %s |%n", label(run),
-                    run.bits() == 32 ? "fp32" : run.bits(), cherries, effective, nll, Math.exp(nll),
-                    100 * (Math.exp(nll - fpNll) - 1), trainSeconds(record)));
-            ObjectNode entry = json.addObject();
-            entry.put("method", run.method()).put("bits", run.bits()).put("criterion", run.criterion())
-                    .put("mean_nll", nll).put("perplexity", Math.exp(nll)).put("effective_bits", effective);
-            entry.set("eval", run.eval());
-            if (record != null) {
-                entry.set("stages", record.get("stages"));
+    private void writeReport(HeldOutCheck.Result heldOut, ArrayNode heterogeneity, ArrayNode overTraining,
+            long parameters, PrintWriter console) throws IOException {
+        tradeOffPlot();
+        String fidelity = table.markdown(widths, VARIANTS);
+        StringBuilder controls = new StringBuilder();
+        for (int bits : widths) {
+            controls.append(table.compare("criterion control", "cherryq", "cherryq-random", bits))
+                    .append(table.compare("budget control", "cherryq", "qat-equal-bits", bits))
+                    .append(table.compare("against plain QAT", "cherryq", "qat", bits))
+                    .append(table.compare("GPTQ start", "gptq+cherryq", "cherryq", bits));
+        }
+        long unhelped = trainedRecords.stream().filter(record -> record.path("training").path("validation")
+                .path("best_step").asInt(-1) == 0).count();
+        controls.append(String.format(Locale.ROOT, "- validation: in %d of %d trained runs no step improved on the "
+                + "start's score on the held-out training windows, so those runs returned their start.%n", unhelped,
+                trainedRecords.size()));
+        List<String> criteria = new ArrayList<>(List.of("cherryq", "cherryq-random"));
+        for (SelectionCriterion criterion : List.of(SelectionCriterion.IMPACT, SelectionCriterion.SALIENCY,
+                SelectionCriterion.MAGNITUDE)) {
+            if (criterion != base.criterion()) {
+                criteria.add("cherryq-" + criterion.cliName());
             }
         }
-        StringBuilder stages = new StringBuilder("| run | stage | wall s | peak RSS MiB |\n|---|---|---:|---:|\n");
-        for (Run run : runs) {
-            if (run.quantize() != null) {
-                for (JsonNode stage : run.quantize().get("stages")) {
-                    stages.append(String.format("| %s %d-bit | %s | %.1f | %s |%n", label(run), run.bits(),
-                            stage.get("stage").asText(), stage.get("seconds").asDouble(),
-                            stage.get("peak_rss_mib").isNull() ? "?" : String.format("%.0f", stage.get("peak_rss_mib").asDouble())));
-                }
+        StringBuilder ablation = new StringBuilder("| criterion | mean NLL (nats) | seeds |\n|---|---:|---:|\n");
+        for (String variant : criteria) {
+            FidelityTable.Row row = table.row(variant, ablationBits);
+            if (row != null) {
+                String name = variant.equals("cherryq") ? base.criterion().cliName() + " (the default)"
+                        : variant.substring("cherryq-".length());
+                ablation.append(String.format(Locale.ROOT, "| %s | %s | %d |%n", name, FidelityTable.meanWithSpread(row),
+                        row.runs().size()));
             }
-            stages.append(String.format("| %s %s | eval | %.1f | |%n", label(run), run.bits() == 32 ? "" : run.bits() + "-bit",
-                    run.eval().get("seconds").asDouble()));
         }
-        double[] impactScores = new double[heterogeneity.size()];
-        double[] magnitudeScores = new double[heterogeneity.size()];
-        for (int i = 0; i < heterogeneity.size(); i++) {
-            impactScores[i] = heterogeneity.get(i).get("impact_score").asDouble();
-            magnitudeScores[i] = heterogeneity.get(i).get("magnitude_score").asDouble();
+        List<Double> impactScores = new ArrayList<>();
+        List<Double> magnitudeScores = new ArrayList<>();
+        heterogeneity.forEach(entry -> {
+            impactScores.add(entry.get("impact_score").asDouble());
+            magnitudeScores.add(entry.get("squared_magnitude_score").asDouble());
+        });
+        String summary = heterogeneity.isEmpty() ? "No Fisher-based run: no heterogeneity scores.\n" : String.format(
+                Locale.ROOT, "Over %d matrices (mean of the top 1%% / max of the bottom 99%%): impact F median %.2f "
+                + "(min %.2f, max %.2f); squared magnitude w^2 median %.2f (min %.2f, max %.2f).%n", heterogeneity.size(),
+                median(impactScores), Collections.min(impactScores), Collections.max(impactScores),
+                median(magnitudeScores), Collections.min(magnitudeScores), Collections.max(magnitudeScores));
+        StringBuilder training = new StringBuilder();
+        if (!overTraining.isEmpty()) {
+            training.append("\n### Over pretraining\n\n| step | training tokens | impact F median | w^2 median |\n"
+                    + "|---:|---:|---:|---:|\n");
+            overTraining.forEach(point -> training.append(String.format(Locale.ROOT, "| %d | %,d | %.2f | %.2f |%n",
+                    point.get("step").asLong(), point.get("tokens").asLong(), point.get("impact_median").asDouble(),
+                    point.get("squared_magnitude_median").asDouble())));
+            training.append("\n![over training](heterogeneity-over-training.png)\n");
         }
-        String summary = String.format("Heterogeneity over %d matrices (mean of the top 1%% / max of the bottom 99%%): "
-                + "impact median %.2f (min %.2f, max %.2f); magnitude median %.2f (min %.2f, max %.2f).%n",
-                heterogeneity.size(), median(impactScores), min(impactScores), max(impactScores), median(magnitudeScores),
-                min(magnitudeScores), max(magnitudeScores));
-        String settings = String.format("Model %s (%,d parameters). Calibration: %d samples x %d tokens of %s. QAT: %d "
-                + "steps x %d windows x %d tokens of %s, lr %s, AdamW (0.9, 0.95), cosine with 5%% warm-up to 0.25x (3-bit) "
-                + "or 0.1x (4-bit), seed %d. Group size %d, %s, cherry fraction %s. Evaluation: %s, windows of %d.%n",
-                model, parameters, calibSamples, windowLength, calibText.getFileName(), steps, batchSize, windowLength,
-                trainText.getFileName(), learningRate, seed, groupSize, scheme, cherryFraction, evalText.getFileName(),
-                evalLength);
-        String report = "# CherryQ report\n\n" + settings + "\n## Perplexity\n\n" + md + "\n## Heterogeneity\n\n" + summary
-                + "\n![scores](heterogeneity-scores.png)\n\n![scatter](heterogeneity-scatter.png)\n\n## Training loss\n\n"
-                + bits.stream().map(b -> "![loss " + b + "-bit](loss-" + b + "bit.png)").reduce((a, b) -> a + "\n" + b)
-                        .orElse("") + "\n\n## Time and memory per stage\n\n" + stages;
+        StringBuilder commands = new StringBuilder();
+        for (FidelityTable.Row row : table.rows()) {
+            for (FidelityTable.Run run : row.runs()) {
+                commands.append(String.format(Locale.ROOT, "- %s %s seed %d: `%s`%n", run.variant(),
+                        run.bits() == 0 ? "" : run.bits() + "-bit", run.seed(), run.command()));
+            }
+        }
+        String settings = String.format(Locale.ROOT, "Model %s (%,d parameters). Recipe (every row but its own method, "
+                + "bits, criterion, start or group size): %s, %d calibration samples of %d tokens from %s, training on "
+                + "%s, seeds %s. Evaluation: %s in windows of %d, %s.%n", model, parameters, base.describe(),
+                base.calibrationSamples(), windowLength, calibText.getFileName(), trainText.getFileName(), seeds,
+                evalText.getFileName(), evalLength, heldOut.describe());
+        String report = "# CherryQ report\n\n" + settings
+                + "\n## Fidelity\n\nMean NLL on the evaluation text; trained rows are the mean ± sample standard "
+                + "deviation over the seeds. cherryq-random keeps the same number of cherries chosen at random; "
+                + "qat-equal-bits is plain QAT at the group size that spends cherryq's bits per weight.\n\n" + fidelity
+                + "\n![trade-off](nll-vs-bits.png)\n\n### Controls\n\n" + controls
+                + (ablationBits == 0 ? "" : "\n## Criterion ablation (" + ablationBits + " bits, equal fraction)\n\n"
+                        + ablation)
+                + "\n## Heterogeneity\n\n" + summary
+                + "\n![scores](heterogeneity-scores.png)\n\n![scatter](heterogeneity-scatter.png)\n" + training
+                + "\n## Training loss\n\n" + widths.stream().map(b -> "![loss " + b + "-bit](loss-" + b + "bit.png)")
+                        .reduce((a, b) -> a + "\n" + b).orElse("")
+                + "\n\n## Commands\n\n" + commands;
         Files.writeString(out.resolve("report.md"), report);
         ObjectNode root = Json.object();
         root.put("settings", settings.strip());
-        root.set("runs", json);
+        root.putObject("evaluation_text").put("held_out", heldOut.heldOut()).put("windows", heldOut.windows())
+                .put("windows_sharing_text", heldOut.windowsSharingText()).put("span", heldOut.span());
+        root.set("results", table.json());
         root.set("heterogeneity", heterogeneity);
+        root.set("heterogeneity_over_training", overTraining);
         Files.writeString(out.resolve("report.json"), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(root));
         console.println();
-        console.print(md);
+        console.print(fidelity);
+        console.println();
+        console.print(controls);
         console.println();
         console.print(summary);
         console.printf("%nwrote %s, report.json and figures%n", out.resolve("report.md"));
     }
 
-    private static String trainSeconds(JsonNode record) {
-        if (record == null) {
-            return "-";
-        }
-        for (JsonNode stage : record.get("stages")) {
-            if (stage.get("stage").asText().equals("train")) {
-                return String.format("%.0f", stage.get("seconds").asDouble());
-            }
-        }
-        return "-";
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted.length == 0 ? Double.NaN : sorted[sorted.length / 2];
-    }
-
-    private static double min(double[] values) {
-        return Arrays.stream(values).min().orElse(Double.NaN);
-    }
-
-    private static double max(double[] values) {
-        return Arrays.stream(values).max().orElse(Double.NaN);
+    private static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        return sorted.isEmpty() ? Double.NaN : sorted.get(sorted.size() / 2);
     }
 }

@@ -245,24 +245,43 @@ class CliTest {
     }
 
     @Test
-    void shouldWriteTheComparisonReportWithFigures() throws IOException {
+    void shouldWriteTheFidelityReportWithControlsSeedsAndFigures() throws IOException {
         Path demoModel = Path.of("../../models/demo").toAbsolutePath().normalize();
         Path text = demoText();
         Path out = dir.resolve("report");
         Run run = cherryq("report", "--model", demoModel, "--calib-text", text, "--train-text", text, "--eval-text", text,
-                "--bits", "4", "--ablation-bits", 4, "--group-size", 64, "--steps", 2, "--seq-len", 64, "--batch-size", 2,
-                "--calib-samples", 2, "--memory-steps", 20, "--out", out);
+                "--bits", "4", "--seeds", "0,1", "--ablation-bits", 4, "--group-size", 64, "--steps", 2, "--seq-len", 64,
+                "--batch-size", 2, "--calib-samples", 2, "--validation-windows", 2, "--memory-steps", 20, "--out", out);
         assertEquals(0, run.exitCode(), run.err());
         JsonNode report = JSON.readTree(out.resolve("report.json").toFile());
-        assertEquals(6, report.get("runs").size(), "fp, rtn, qat, cherryq (impact), cherryq (magnitude), cherryq (random)");
+        List<String> variants = new ArrayList<>();
+        report.get("results").forEach(row -> variants.add(row.get("variant").asText()));
+        assertEquals(List.of("fp", "rtn", "gptq", "qat", "cherryq", "gptq+cherryq", "cherryq-random", "qat-equal-bits",
+                "cherryq-impact", "cherryq-saliency", "cherryq-magnitude"), variants);
+        JsonNode qat = report.get("results").get(3);
+        assertEquals(2, qat.get("runs").size(), "one run per seed");
+        double mean = (qat.get("runs").get(0).get("mean_nll").asDouble() + qat.get("runs").get(1).get("mean_nll")
+                .asDouble()) / 2;
+        assertEquals(mean, qat.get("mean_nll").asDouble(), 1e-12);
+        String command = qat.get("runs").get(1).get("command").asText();
+        assertTrue(command.contains("--method qat") && command.contains("--seed 1") && command.contains("--bits 4"),
+                command);
+        // the equal-bits control spends about the bits cherryq spends, fewer per group than qat's
+        JsonNode cherryq = report.get("results").get(4);
+        JsonNode equalBits = report.get("results").get(7);
+        assertTrue(Math.abs(equalBits.get("effective_bits").asDouble() - cherryq.get("effective_bits").asDouble())
+                < Math.abs(qat.get("effective_bits").asDouble() - cherryq.get("effective_bits").asDouble()), report
+                .toString());
+        assertFalse(report.get("evaluation_text").get("held_out").asBoolean(), "the evaluation text is the training text");
         assertEquals(LlamaTensorNames.linearWeights(dev.cherryq.core.model.LlamaConfig.read(
                 demoModel.resolve("config.json"))).size(), report.get("heterogeneity").size());
         for (String figure : new String[] {"heterogeneity-scores.png", "heterogeneity-scatter.png", "loss-4bit.png",
-                "memory.png"}) {
+                "nll-vs-bits.png", "memory.png"}) {
             assertTrue(Files.size(out.resolve(figure)) > 1000, figure);
         }
         String markdown = Files.readString(out.resolve("report.md"));
-        assertTrue(markdown.contains("| cherryq (random) | 4 |") && markdown.contains("## Memory over a long run"),
+        assertTrue(markdown.contains("| cherryq-random | 4 |") && markdown.contains("NOT held out")
+                && markdown.contains("criterion control, 4 bits") && markdown.contains("## Memory over a long run"),
                 markdown);
     }
 
