@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InputFiles;
+import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.eval.HeldOutCheck;
 import dev.cherryq.core.eval.PerplexityResult;
@@ -63,6 +64,9 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--eval-text", required = true, description = "held-out text; never used for training or choices") Path evalText;
     @Option(names = "--bits", split = ",", defaultValue = "2,3,4", description = "bit widths to compare (default: ${DEFAULT-VALUE})") List<Integer> widths;
     @Option(names = "--seeds", split = ",", defaultValue = "0,1,2", description = "seeds of the trained rows (default: ${DEFAULT-VALUE})") List<Long> seeds;
+    @Option(names = "--variants", split = ",", description = "rows to run, a subset of rtn, gptq, qat, cherryq, "
+            + "gptq+cherryq, cherryq-random, qat-equal-bits (default: all; qat-equal-bits needs qat and cherryq)")
+    List<String> variants;
     @Option(names = "--ablation-bits", defaultValue = "3", description = "bit width of the criterion ablation, 0 = none (default: ${DEFAULT-VALUE})") int ablationBits;
     @Option(names = "--eval-seq-len", description = "evaluation window (default: --seq-len)") Integer evalSequenceLength;
     @Option(names = "--training-checkpoints", description = "folder of step-N model folders (cherryq pretrain --checkpoint-every): heterogeneity over training") Path trainingCheckpoints;
@@ -93,7 +97,21 @@ final class ReportCommand implements Callable<Integer> {
             parameters = checkpoint.config().parameterCount();
         }
         evalLength = evalSequenceLength != null ? evalSequenceLength : windowLength;
-        int trained = widths.size() * 5 * seeds.size() + (ablationBits == 0 ? 0 : 2 * seeds.size());
+        if (variants == null) {
+            variants = VARIANTS;
+        }
+        for (String variant : variants) {
+            if (!VARIANTS.contains(variant)) {
+                throw new InvalidInputException("--variants: unknown row '" + variant + "' (known: "
+                        + String.join(", ", VARIANTS) + ")");
+            }
+        }
+        if (variants.contains("qat-equal-bits") && !(variants.contains("qat") && variants.contains("cherryq"))) {
+            throw new InvalidInputException("--variants: qat-equal-bits takes its group size from the qat and cherryq "
+                    + "rows; add them");
+        }
+        int trained = widths.size() * (int) variants.stream().filter(v -> !v.equals("rtn") && !v.equals("gptq"))
+                .count() * seeds.size() + (ablationBits == 0 ? 0 : 2 * seeds.size());
         console.printf("report: %s (%,d parameters); %d runs, %d of them trained%n", model, parameters,
                 1 + 2 * widths.size() + trained, trained);
         HeldOutCheck.Result heldOut = heldOutCheck();
@@ -112,14 +130,16 @@ final class ReportCommand implements Callable<Integer> {
             for (long seed : seeds) {
                 run("qat", atWidth.withMethod(QuantMethod.QAT), seed);
                 Path folder = run("cherryq", atWidth.withMethod(QuantMethod.CHERRYQ), seed);
-                if (fisher == null && Files.exists(folder.resolve("fisher.safetensors"))) {
+                if (fisher == null && folder != null && Files.exists(folder.resolve("fisher.safetensors"))) {
                     fisher = folder.resolve("fisher.safetensors");
                 }
                 run("gptq+cherryq", atWidth.withMethod(QuantMethod.CHERRYQ).withInit(InitMethod.GPTQ), seed);
                 run("cherryq-random", atWidth.withMethod(QuantMethod.CHERRYQ).withCriterion(SelectionCriterion.RANDOM),
                         seed);
-                run("qat-equal-bits", atWidth.withMethod(QuantMethod.QAT).withGroupSize(equalBitsGroupSize(bits)),
-                        seed);
+                if (variants.contains("qat-equal-bits")) {
+                    run("qat-equal-bits", atWidth.withMethod(QuantMethod.QAT).withGroupSize(equalBitsGroupSize(bits)),
+                            seed);
+                }
             }
         }
         for (SelectionCriterion criterion : List.of(SelectionCriterion.IMPACT, SelectionCriterion.SALIENCY,
@@ -170,8 +190,14 @@ final class ReportCommand implements Callable<Integer> {
         return Math.max(1, (int) Math.round(bitsPerGroup / (cherryq - bits)));
     }
 
-    /** Quantizes with the recipe under {@code seed}, evaluates, adds the run to the table; returns its folder. */
+    /**
+     * Quantizes with the recipe under {@code seed}, evaluates, adds the run to the table; returns its folder, or null
+     * when --variants leaves the row out (ablation rows always run).
+     */
     private Path run(String variant, QuantizationRecipe recipe, long seed) throws IOException {
+        if (VARIANTS.contains(variant) && !variants.contains(variant)) {
+            return null;
+        }
         QuantizationRecipe seeded = recipe.withSeed(seed).validate();
         Path folder = out.resolve(variant + "-w" + recipe.bits() + "-s" + seed);
         JsonNode record = new LocalJob(seeded, model, tokenizer, calibText, trainText, 0, folder)

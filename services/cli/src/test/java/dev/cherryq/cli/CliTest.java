@@ -286,6 +286,48 @@ class CliTest {
     }
 
     @Test
+    void shouldPretrainWithCheckpointsAndReportHeterogeneityOverThem() throws IOException {
+        Path tokenizer = Path.of("../../models/demo/tokenizer.json").toAbsolutePath().normalize();
+        Path text = demoText();
+        Path model = dir.resolve("tiny");
+        Run pretrain = cherryq("pretrain", "--text", text, "--text", text, "--validation-text", text,
+                "--validation-windows", 2, "--tokenizer", tokenizer, "--hidden", 32, "--intermediate", 64, "--layers", 2,
+                "--heads", 2, "--kv-heads", 1, "--seq-len", 32, "--batch-size", 2, "--steps", 6, "--checkpoint-every", 3,
+                "--out", model);
+        assertEquals(0, pretrain.exitCode(), pretrain.err());
+        JsonNode training = JSON.readTree(model.resolve("training.json").toFile());
+        assertEquals(2, training.get("texts").size());
+        List<Integer> steps = new ArrayList<>();
+        training.get("checkpoints").forEach(point -> {
+            steps.add(point.get("step").asInt());
+            assertTrue(Double.isFinite(point.get("validation_nll").asDouble()) && point.get("validation_nll")
+                    .asDouble() > 0, point.toString());
+        });
+        assertEquals(List.of(3, 6), steps, "every 3 steps, the last one included");
+        assertTrue(Files.isRegularFile(model.resolve("checkpoints/step-000003/model.safetensors")));
+        assertFalse(Files.exists(model.resolve("checkpoints/step-000006")), "the last step is the model itself");
+
+        Path out = dir.resolve("tiny-report");
+        Run report = cherryq("report", "--model", model, "--calib-text", text, "--train-text", text, "--eval-text", text,
+                "--bits", 4, "--seeds", 0, "--variants", "rtn,qat", "--ablation-bits", 0, "--group-size", 32,
+                "--steps", 2, "--seq-len", 32, "--batch-size", 2, "--calib-samples", 2, "--validation-windows", 1,
+                "--training-checkpoints", model.resolve("checkpoints"), "--out", out);
+        assertEquals(0, report.exitCode(), report.err());
+        JsonNode json = JSON.readTree(out.resolve("report.json").toFile());
+        JsonNode overTraining = json.get("heterogeneity_over_training");
+        assertEquals(2, overTraining.size(), "the checkpoint at step 3 and the final model");
+        assertEquals(List.of(3L, 6L), List.of(overTraining.get(0).get("step").asLong(),
+                overTraining.get(1).get("step").asLong()));
+        assertEquals(3L * 2 * 31, overTraining.get(0).get("tokens").asLong(), "steps x windows x predicted tokens");
+        assertTrue(Files.size(out.resolve("heterogeneity-over-training.png")) > 1000);
+        List<String> variants = new ArrayList<>();
+        json.get("results").forEach(row -> variants.add(row.get("variant").asText()));
+        assertEquals(List.of("fp", "rtn", "qat"), variants, "only the rows asked for");
+        assertOneLineError(cherryq("report", "--model", model, "--calib-text", text, "--train-text", text,
+                "--eval-text", text, "--variants", "rtn,qat-equal-bits", "--out", out), "qat-equal-bits");
+    }
+
+    @Test
     void shouldRejectBadQuantizationSettingsBeforeAnyWork() throws IOException {
         Path demoModel = Path.of("../../models/demo").toAbsolutePath().normalize();
         Path text = demoText();
