@@ -9,8 +9,10 @@ import java.nio.file.NoSuchFileException;
 
 /**
  * Retriable or fatal, by walking the cause chain. Fatal: invalid requests and messages ({@link InvalidInputException},
- * {@link FatalTaskException}), integrity failures, missing objects. Retriable: I/O, network, Kafka and S3 client
- * errors, and anything unexpected (retried a bounded number of times, then failed for good).
+ * {@link FatalTaskException}), integrity failures, missing objects, and JVM errors ({@link VirtualMachineError}:
+ * out of memory, stack overflow; {@link LinkageError}), which the same task on the same worker would only repeat.
+ * Retriable: I/O, network, Kafka and S3 client errors, and any other exception (retried a bounded number of times,
+ * then failed for good).
  */
 public final class ErrorClassifier {
 
@@ -29,6 +31,9 @@ public final class ErrorClassifier {
             }
             if (cause instanceof NoSuchFileException) {
                 return record(FatalTaskException.NOT_FOUND, cause, stage, false);
+            }
+            if (cause instanceof VirtualMachineError || cause instanceof LinkageError) {
+                return record(FatalTaskException.RESOURCE_EXHAUSTED, cause, stage, false);
             }
         }
         Throwable root = error;

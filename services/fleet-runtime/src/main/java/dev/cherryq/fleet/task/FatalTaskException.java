@@ -10,6 +10,8 @@ public final class FatalTaskException extends RuntimeException {
     public static final String INTEGRITY = "INTEGRITY";
     public static final String NOT_FOUND = "NOT_FOUND";
     public static final String RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED";
+    /** The JVM ran out of a resource (memory, stack) or could not link code: retrying the same task repeats it. */
+    public static final String RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED";
 
     private final String code;
 
