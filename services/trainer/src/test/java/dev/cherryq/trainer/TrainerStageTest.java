@@ -39,8 +39,12 @@ class TrainerStageTest {
     @TempDir
     Path directory;
 
-    /** What the fleet trained in two segments, and what one uninterrupted core run trained from the same inputs. */
-    private record SegmentedRun(TrainTask first, EvalTask evalTask, Path exported, Map<String, float[]> expected) {}
+    /**
+     * What the fleet trained in two segments, and what one uninterrupted core run trained from the same inputs: its
+     * parameters, and its export (packed and dense) in a folder of its own.
+     */
+    private record SegmentedRun(TrainTask first, EvalTask evalTask, Path exported, Map<String, float[]> expected,
+            Path expectedExport) {}
 
     /** Sends the first segment of a 4-step CherryQ job to the trainer and waits for its evaluation tasks. */
     private SegmentedRun trainInSegments(FleetHarness harness) throws Exception {
@@ -62,6 +66,8 @@ class TrainerStageTest {
             CherryqPipeline.train(model, checkpoint, start, recipe, cherries, tokens, null, 0,
                     recipe.training().steps(), Progress.NONE);
             model.parameters().forEach((name, value) -> expected.put(name, value.toFloatArray()));
+            CherryqPipeline.export(model, checkpoint, recipe, cherries, directory.resolve("reference-export"),
+                    Progress.NONE);
         }
         Path cherryFile = directory.resolve("cherries.safetensors");
         cherries.write(cherryFile);
@@ -85,7 +91,7 @@ class TrainerStageTest {
             Path local = store.fetch(file, directory);
             exported = local.getParent();
         }
-        return new SegmentedRun(first, evalTask, exported, expected);
+        return new SegmentedRun(first, evalTask, exported, expected, directory.resolve("reference-export"));
     }
 
     @Test
@@ -133,6 +139,13 @@ class TrainerStageTest {
                         moved = Math.max(moved, Math.abs(before[i] - trained[i]));
                     }
                     assertTrue(moved > 1e-3, "training moved the embeddings by " + moved);
+                }
+                // the quantized linear weights (dequantized codes with the cherries in place) match as well
+                try (LlamaCheckpoint reference = LlamaCheckpoint.open(run.expectedExport())) {
+                    for (String name : LlamaTensorNames.linearWeights(checkpoint.config())) {
+                        assertArrayEquals(reference.tensors().readFloats(name), checkpoint.tensors().readFloats(name),
+                                0f, name);
+                    }
                 }
             }
         }
