@@ -140,30 +140,47 @@ class FaultToleranceIT {
     void shouldChangeNothingWhenTheTopicsAreReplayedFromOffsetZero() throws Exception {
         String jobId = undisturbed.jobId();
         Map<String, String> before = objects(jobId);
+        long completedBefore = completedTasks();
+        long duplicatesBefore = duplicateTasks();
         int replayed = 0;
         for (var topic : List.of(Topics.SCORE_TASKS, Topics.SCORE_RESULTS, Topics.TRAIN_TASKS, Topics.EVAL_TASKS,
                 Topics.EVAL_RESULTS)) {
             replayed += replay(topic.name(), jobId);
         }
         assertTrue(replayed >= 2 + 2 + 2 + 2 + 2, "replayed " + replayed + " records of job " + jobId);
-        // every replayed record is consumed again: wait until the workers have received them all
+        // every replayed record is consumed again: wait until the workers have handled every one of them (a
+        // duplicate task re-emits its output; a fan-in result is recomputed from the ledger), each counted once
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        int received = 0;
-        while (System.nanoTime() < deadline) {
-            received = 0;
-            for (WorkerProcess worker : fleet.workers()) {
-                received += Metrics.sum(worker.metrics(), "cherryq_tasks_deduplicated_total");
-            }
-            if (received >= replayed - 4) { // fan-in results are recomputed from the ledger, not counted as duplicates
-                break;
-            }
+        long handled = 0;
+        while (System.nanoTime() < deadline && handled < replayed) {
             Thread.sleep(250);
+            handled = completedTasks() - completedBefore;
         }
+        assertTrue(handled >= replayed, "the workers handled " + handled + " of the " + replayed + " replayed records");
+        long received = duplicateTasks() - duplicatesBefore;
         Thread.sleep(2000);
         assertEquals(before, objects(jobId), "a replay writes no new object and changes none");
         JobOutcome again = JobOutcome.of(fleet, api, jobId);
         again.assertSameResultAs(undisturbed);
         LOG.info("replayed {} records of job {}; {} handled as duplicates; store unchanged", replayed, jobId, received);
+    }
+
+    /** Tasks completed by every worker so far (duplicates included). */
+    private static long completedTasks() throws Exception {
+        long sum = 0;
+        for (WorkerProcess worker : fleet.workers()) {
+            sum += Metrics.sum(worker.metrics(), "cherryq_tasks_completed_total");
+        }
+        return sum;
+    }
+
+    /** Tasks every worker found already done (its output existed) so far. */
+    private static long duplicateTasks() throws Exception {
+        long sum = 0;
+        for (WorkerProcess worker : fleet.workers()) {
+            sum += Metrics.sum(worker.metrics(), "cherryq_tasks_deduplicated_total");
+        }
+        return sum;
     }
 
     private static void awaitState(String jobId, String state) throws Exception {
