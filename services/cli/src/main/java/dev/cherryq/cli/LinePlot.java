@@ -25,7 +25,8 @@ final class LinePlot {
     private static final int TOP = 50;
     private static final int BOTTOM = 60;
     private static final Color[] PALETTE = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44),
-        new Color(214, 39, 40), new Color(148, 103, 189), new Color(140, 86, 75)};
+        new Color(214, 39, 40), new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194),
+        new Color(127, 127, 127)};
 
     private record Series(String name, double[] x, double[] y, Color color, float width, boolean dots) {}
 
@@ -58,6 +59,15 @@ final class LinePlot {
             throw new IllegalArgumentException(name + ": " + x.length + " x values for " + y.length + " y values");
         }
         series.add(new Series(name, x, y, PALETTE[series.size() % PALETTE.length], 1f, true));
+        return this;
+    }
+
+    /** Large points, no line: a few labelled positions (one per variant, say) that must stand out. */
+    LinePlot points(String name, double[] x, double[] y) {
+        if (x.length != y.length) {
+            throw new IllegalArgumentException(name + ": " + x.length + " x values for " + y.length + " y values");
+        }
+        series.add(new Series(name, x, y, PALETTE[series.size() % PALETTE.length], 10f, true));
         return this;
     }
 
@@ -117,6 +127,14 @@ final class LinePlot {
         if (!(maxY > minY)) {
             maxY = minY + 1;
         }
+        if (series.stream().anyMatch(s -> s.dots() && s.width() > 1)) { // large points: keep them inside the frame
+            double padX = 0.05 * (maxX - minX);
+            double padY = 0.05 * (maxY - minY);
+            minX -= padX;
+            maxX += padX;
+            minY -= padY;
+            maxY += padY;
+        }
         double[] yTicks = ticks(minY, maxY);
         double[] xTicks = ticks(minX, maxX);
         minY = Math.min(minY, yTicks[0]);
@@ -159,7 +177,9 @@ final class LinePlot {
                     if (Double.isFinite(s.y()[i])) {
                         double px = LEFT + plotWidth * (s.x()[i] - minX) / (maxX - minX);
                         double py = TOP + plotHeight * (1 - (s.y()[i] - minY) / (maxY - minY));
-                        g.fillOval((int) Math.round(px) - 2, (int) Math.round(py) - 2, 4, 4);
+                        int diameter = s.width() > 1 ? Math.round(s.width()) : 4; // scatter 4 px, points larger
+                        g.fillOval((int) Math.round(px) - diameter / 2, (int) Math.round(py) - diameter / 2, diameter,
+                                diameter);
                     }
                 }
                 continue;

@@ -424,7 +424,7 @@ final class ReportCommand implements Callable<Integer> {
         for (String variant : VARIANTS) {
             List<FidelityTable.Row> rows = table.rows().stream().filter(row -> row.variant().equals(variant)).toList();
             if (!rows.isEmpty()) {
-                plot.series(variant, rows.stream().mapToDouble(FidelityTable.Row::effectiveBits).toArray(),
+                plot.points(variant, rows.stream().mapToDouble(FidelityTable.Row::effectiveBits).toArray(),
                         rows.stream().mapToDouble(FidelityTable.Row::mean).toArray());
             }
         }
