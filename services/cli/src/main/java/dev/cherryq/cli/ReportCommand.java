@@ -77,6 +77,10 @@ final class ReportCommand implements Callable<Integer> {
     private static final List<String> VARIANTS = List.of("rtn", "gptq", "qat", "cherryq", "gptq+cherryq",
             "cherryq-random", "qat-equal-bits");
 
+    /** Criteria of the ablation beside the recipe's own and random (which the table's rows already have). */
+    private static final List<SelectionCriterion> ABLATED = List.of(SelectionCriterion.IMPACT,
+            SelectionCriterion.SALIENCY, SelectionCriterion.MAGNITUDE, SelectionCriterion.GROUP_AWARE);
+
     private final FidelityTable table = new FidelityTable();
     private final List<JsonNode> trainedRecords = new ArrayList<>();
     private QuantizationRecipe base;
@@ -110,10 +114,11 @@ final class ReportCommand implements Callable<Integer> {
             throw new InvalidInputException("--variants: qat-equal-bits takes its group size from the qat and cherryq "
                     + "rows; add them");
         }
-        int trained = widths.size() * (int) variants.stream().filter(v -> !v.equals("rtn") && !v.equals("gptq"))
-                .count() * seeds.size() + (ablationBits == 0 ? 0 : 2 * seeds.size());
+        long untrained = variants.stream().filter(v -> v.equals("rtn") || v.equals("gptq")).count();
+        long ablated = ablationBits == 0 ? 0 : ABLATED.stream().filter(c -> c != base.criterion()).count();
+        long trained = (widths.size() * (variants.size() - untrained) + ablated) * seeds.size();
         console.printf("report: %s (%,d parameters); %d runs, %d of them trained%n", model, parameters,
-                1 + 2 * widths.size() + trained, trained);
+                1 + widths.size() * untrained + trained, trained);
         HeldOutCheck.Result heldOut = heldOutCheck();
         console.println("evaluation text: " + heldOut.describe());
         double storedBits;
@@ -142,8 +147,7 @@ final class ReportCommand implements Callable<Integer> {
                 }
             }
         }
-        for (SelectionCriterion criterion : List.of(SelectionCriterion.IMPACT, SelectionCriterion.SALIENCY,
-                SelectionCriterion.MAGNITUDE)) {
+        for (SelectionCriterion criterion : ABLATED) {
             if (criterion == base.criterion() || ablationBits == 0) {
                 continue;
             }
@@ -448,8 +452,7 @@ final class ReportCommand implements Callable<Integer> {
                 + "start's score on the held-out training windows, so those runs returned their start.%n", unhelped,
                 trainedRecords.size()));
         List<String> criteria = new ArrayList<>(List.of("cherryq", "cherryq-random"));
-        for (SelectionCriterion criterion : List.of(SelectionCriterion.IMPACT, SelectionCriterion.SALIENCY,
-                SelectionCriterion.MAGNITUDE)) {
+        for (SelectionCriterion criterion : ABLATED) {
             if (criterion != base.criterion()) {
                 criteria.add("cherryq-" + criterion.cliName());
             }
