@@ -23,8 +23,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A QAT checkpoint: parameters, AdamW moments and the losses so far, in one safetensors file written atomically,
- * with the step and a fingerprint in its metadata. The fingerprint names the model (the weights training starts
+ * A QAT checkpoint: parameters, AdamW moments, the losses so far and the validation state ({@link BestWeights}: the
+ * scores, the best step, and its weights as {@code best.*} tensors when they are not the current ones), in one
+ * safetensors file written atomically, with the step and a fingerprint in its metadata. The fingerprint names the model (the weights training starts
  * from), quantization format, cherry set, training data, trajectory settings and, when it is not cross-entropy, the
  * loss; a checkpoint whose fingerprint differs refuses to resume and says which part differs.
  */
