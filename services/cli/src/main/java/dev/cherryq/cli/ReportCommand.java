@@ -86,19 +86,24 @@ final class ReportCommand implements Callable<Integer> {
     private QuantizationRecipe base;
     private int windowLength;
     private int evalLength;
-    /** The held-out text's ids, tokenized by the first evaluation. */
+    /** The held-out and calibration texts' ids, tokenized once by the held-out check. */
     private int[] evalIds;
+    private int[] calibrationIds;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter console = spec.commandLine().getOut();
         Files.createDirectories(out);
         long parameters;
+        double storedBits;
+        Tokenizer words;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
             base = recipeOptions.toRecipe(widths.get(0));
             windowLength = base.sequenceLength(checkpoint.config());
             base = base.withSequenceLength(windowLength);
             parameters = checkpoint.config().parameterCount();
+            storedBits = CherryqPipeline.storedBitsPerLinearWeight(checkpoint);
+            words = checkpoint.tokenizer(tokenizer);
         }
         evalLength = evalSequenceLength != null ? evalSequenceLength : windowLength;
         if (variants == null) {
@@ -119,12 +124,8 @@ final class ReportCommand implements Callable<Integer> {
         long trained = (widths.size() * (variants.size() - untrained) + ablated) * seeds.size();
         console.printf("report: %s (%,d parameters); %d runs, %d of them trained%n", model, parameters,
                 1 + widths.size() * untrained + trained, trained);
-        HeldOutCheck.Result heldOut = heldOutCheck();
+        HeldOutCheck.Result heldOut = heldOutCheck(words);
         console.println("evaluation text: " + heldOut.describe());
-        double storedBits;
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
-            storedBits = CherryqPipeline.storedBitsPerLinearWeight(checkpoint);
-        }
         table.add(new FidelityTable.Run("fp", 0, 0, evaluate(model).get("mean_nll").asDouble(), storedBits,
                 "cherryq eval --model " + model + " --text " + evalText + " --seq-len " + evalLength));
         Path fisher = null;
@@ -169,17 +170,17 @@ final class ReportCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Evaluation windows that share a span with the calibration or training text: the report says so when any do. */
-    private HeldOutCheck.Result heldOutCheck() {
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
-            Tokenizer words = checkpoint.tokenizer(tokenizer);
-            evalIds = EvalCorpus.tokenizeText(evalText, words, EvalCorpus.DocumentJoin.GPTQ);
-            int[] calibration = EvalCorpus.tokenizeText(calibText, words, EvalCorpus.DocumentJoin.GPTQ);
-            int[] training = calibText.equals(trainText) ? new int[0]
-                    : EvalCorpus.tokenizeText(trainText, words, EvalCorpus.DocumentJoin.GPTQ);
-            return HeldOutCheck.check(evalIds, evalLength, Math.min(HeldOutCheck.DEFAULT_SPAN, evalLength),
-                    calibration, training);
-        }
+    /**
+     * Evaluation windows that share a span with the calibration or training text: the report says so when any do.
+     * Keeps the evaluation and calibration ids for the evaluations and the heterogeneity scores.
+     */
+    private HeldOutCheck.Result heldOutCheck(Tokenizer words) {
+        evalIds = EvalCorpus.tokenizeText(evalText, words, EvalCorpus.DocumentJoin.GPTQ);
+        calibrationIds = EvalCorpus.tokenizeText(calibText, words, EvalCorpus.DocumentJoin.GPTQ);
+        int[] training = calibText.equals(trainText) ? new int[0]
+                : EvalCorpus.tokenizeText(trainText, words, EvalCorpus.DocumentJoin.GPTQ);
+        return HeldOutCheck.check(evalIds, evalLength, Math.min(HeldOutCheck.DEFAULT_SPAN, evalLength),
+                calibrationIds, training);
     }
 
     /**
@@ -346,14 +347,13 @@ final class ReportCommand implements Callable<Integer> {
         List<Path> all = new ArrayList<>(folders);
         all.add(model);
         ArrayNode points = Json.MAPPER.createArrayNode();
+        // the same samples at every checkpoint (they share the model's tokenizer)
+        var samples = CherryqPipeline.calibrationSamples(base, calibrationIds, windowLength, false);
         for (Path folder : all) {
             long step = folder.equals(model) ? training.path("settings").path("steps").asLong()
                     : Long.parseLong(folder.getFileName().toString().substring("step-".length()));
             try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder); LlamaModel llama = LlamaModel.load(checkpoint);
                     ProgressBar bar = new ProgressBar("score " + folder.getFileName())) {
-                int[] calibration = EvalCorpus.tokenizeText(calibText, checkpoint.tokenizer(tokenizer),
-                        EvalCorpus.DocumentJoin.GPTQ);
-                var samples = CherryqPipeline.calibrationSamples(base, calibration, windowLength, false);
                 Map<String, float[]> impacts = CherryqPipeline.score(llama, samples, 0, samples.count(), bar).impacts();
                 List<Double> impactScores = new ArrayList<>();
                 List<Double> magnitudeScores = new ArrayList<>();
