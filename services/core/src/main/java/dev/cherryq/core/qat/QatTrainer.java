@@ -115,15 +115,12 @@ public final class QatTrainer {
         int[][] offsets = batchOffsets(tokens.length, settings);
         CosineSchedule schedule = new CosineSchedule(settings.learningRate(), settings.warmupFraction(),
                 settings.floorFraction(), settings.steps());
-        FakeQuantizer quantizer = new FakeQuantizer(spec);
-        Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(model.config()));
         long started = System.nanoTime();
         try (NDManager runManager = DjlRuntime.newManager();
                 AdamW optimizer = new AdamW(runManager, 0.9f, 0.95f, 1e-8f, settings.weightDecay())) {
             Map<String, NDArray> masks = cherryMasks(runManager, cherries);
             model.attachGradients();
-            model.setLinearWeightTransform((name, weight) -> linear.contains(name)
-                    ? quantizer.apply(weight, masks.get(name)) : weight);
+            fakeQuantize(model, spec, masks);
             List<Float> losses = new ArrayList<>();
             BestWeights best = new BestWeights();
             int startStep = 0;
@@ -185,16 +182,20 @@ public final class QatTrainer {
      * under {@code spec} with the cherries kept in full precision.
      */
     public static double scoreQuantized(LlamaModel model, QuantSpec spec, CherrySet cherries, Validation validation) {
-        FakeQuantizer quantizer = new FakeQuantizer(spec);
-        Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(model.config()));
         try (NDManager manager = DjlRuntime.newManager()) {
-            Map<String, NDArray> masks = cherryMasks(manager, cherries);
-            model.setLinearWeightTransform((name, weight) -> linear.contains(name)
-                    ? quantizer.apply(weight, masks.get(name)) : weight);
+            fakeQuantize(model, spec, cherryMasks(manager, cherries));
             return validate(model, validation);
         } finally {
             model.setLinearWeightTransform(null);
         }
+    }
+
+    /** Every forward from now on sees the linear weights fake-quantized under {@code spec}, cherries (masks) exact. */
+    private static void fakeQuantize(LlamaModel model, QuantSpec spec, Map<String, NDArray> masks) {
+        FakeQuantizer quantizer = new FakeQuantizer(spec);
+        Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(model.config()));
+        model.setLinearWeightTransform((name, weight) -> linear.contains(name)
+                ? quantizer.apply(weight, masks.get(name)) : weight);
     }
 
     /** Mean NLL of the model as it is now (quantized forward) over the validation windows. */
