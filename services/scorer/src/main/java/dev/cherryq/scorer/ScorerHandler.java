@@ -58,7 +58,7 @@ public final class ScorerHandler implements StageHandler<ScoreTask> {
         var request = task.getRequest();
         int[] tokens = TokenTensors.get(fleet.store(), task.getData().getCalibrationTokens(), fleet.downloads());
         CalibrationSamples samples = CherryqPipeline.calibrationSamples(RequestSettings.recipe(request), tokens,
-                request.getSeqLen(), task.getData().getCalibrationTokens().equals(task.getData().getTrainTokens()));
+                request.getSeqLen(), RequestSettings.calibratesOnTrainingText(task.getData()));
         long started = System.nanoTime();
         FisherPartial partial;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, request.getModel()));

@@ -100,7 +100,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
             // the start: GPTQ runs in the first task (GPTQ alone, or the start of training); later segments resume
             CalibrationSamples samples = recipe.usesGptq() ? CherryqPipeline.calibrationSamples(recipe,
                     TokenTensors.get(fleet.store(), task.getData().getCalibrationTokens(), fleet.downloads()),
-                    request.getSeqLen(), task.getData().getCalibrationTokens().equals(task.getData().getTrainTokens()))
+                    request.getSeqLen(), RequestSettings.calibratesOnTrainingText(task.getData()))
                     : null;
             CherryqPipeline.Start start = CherryqPipeline.start(model, recipe, samples, cherries,
                     task.hasPreviousCheckpoint(), Progress.NONE);

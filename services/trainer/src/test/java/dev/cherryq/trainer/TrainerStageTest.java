@@ -166,7 +166,7 @@ class TrainerStageTest {
                     LlamaModel model = LlamaModel.load(checkpoint)) {
                 int[] calibration = StageFixtures.tokens(harness, data.getCalibrationTokens());
                 CherryqPipeline.gptq(model, recipe, CherryqPipeline.calibrationSamples(recipe, calibration,
-                        request.getSeqLen(), data.getCalibrationTokens().equals(data.getTrainTokens())),
+                        request.getSeqLen(), RequestSettings.calibratesOnTrainingText(data)),
                         CherrySet.empty(), Progress.NONE);
                 CherryqPipeline.export(model, checkpoint, recipe, CherrySet.empty(), reference, Progress.NONE);
             }

@@ -4,6 +4,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.RecipeProblem;
+import dev.cherryq.proto.v1.PreparedData;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,6 +71,14 @@ public final class RequestSettings {
         if (!problems.isEmpty()) {
             throw new InvalidInputException("invalid request: " + String.join("; ", problems));
         }
+    }
+
+    /**
+     * The calibration text is the training text (the planner then stores one token tensor for both), so calibration
+     * samples must stay out of the training text's validation windows.
+     */
+    public static boolean calibratesOnTrainingText(PreparedData data) {
+        return data.getCalibrationTokens().equals(data.getTrainTokens());
     }
 
     /** The trainer stage runs for every method that needs a model in memory: GPTQ, QAT and CherryQ. */
