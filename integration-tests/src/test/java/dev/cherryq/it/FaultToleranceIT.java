@@ -140,8 +140,8 @@ class FaultToleranceIT {
     void shouldChangeNothingWhenTheTopicsAreReplayedFromOffsetZero() throws Exception {
         String jobId = undisturbed.jobId();
         Map<String, String> before = objects(jobId);
-        long completedBefore = completedTasks();
-        long duplicatesBefore = duplicateTasks();
+        long completedBefore = overWorkers(COMPLETED);
+        long duplicatesBefore = overWorkers(DEDUPLICATED);
         int replayed = 0;
         for (var topic : List.of(Topics.SCORE_TASKS, Topics.SCORE_RESULTS, Topics.TRAIN_TASKS, Topics.EVAL_TASKS,
                 Topics.EVAL_RESULTS)) {
@@ -154,10 +154,10 @@ class FaultToleranceIT {
         long handled = 0;
         while (System.nanoTime() < deadline && handled < replayed) {
             Thread.sleep(250);
-            handled = completedTasks() - completedBefore;
+            handled = overWorkers(COMPLETED) - completedBefore;
         }
         assertTrue(handled >= replayed, "the workers handled " + handled + " of the " + replayed + " replayed records");
-        long received = duplicateTasks() - duplicatesBefore;
+        long received = overWorkers(DEDUPLICATED) - duplicatesBefore;
         Thread.sleep(2000);
         assertEquals(before, objects(jobId), "a replay writes no new object and changes none");
         JobOutcome again = JobOutcome.of(fleet, api, jobId);
@@ -165,20 +165,14 @@ class FaultToleranceIT {
         LOG.info("replayed {} records of job {}; {} handled as duplicates; store unchanged", replayed, jobId, received);
     }
 
-    /** Tasks completed by every worker so far (duplicates included). */
-    private static long completedTasks() throws Exception {
-        long sum = 0;
-        for (WorkerProcess worker : fleet.workers()) {
-            sum += Metrics.sum(worker.metrics(), "cherryq_tasks_completed_total");
-        }
-        return sum;
-    }
+    private static final String COMPLETED = "cherryq_tasks_completed_total";
+    private static final String DEDUPLICATED = "cherryq_tasks_deduplicated_total";
 
-    /** Tasks every worker found already done (its output existed) so far. */
-    private static long duplicateTasks() throws Exception {
+    /** A counter summed over every worker: tasks completed (duplicates included), or found already done. */
+    private static long overWorkers(String counter) throws Exception {
         long sum = 0;
         for (WorkerProcess worker : fleet.workers()) {
-            sum += Metrics.sum(worker.metrics(), "cherryq_tasks_deduplicated_total");
+            sum += Metrics.sum(worker.metrics(), counter);
         }
         return sum;
     }
