@@ -4,6 +4,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.RecipeProblem;
 import dev.cherryq.core.recipe.TrainingLoss;
@@ -48,6 +49,8 @@ final class RecipeOptions {
         FLAGS.put(QuantizationRecipe.GRADIENT_CLIP, "--gradient-clip");
         FLAGS.put(QuantizationRecipe.LOSS, "--loss");
         FLAGS.put(QuantizationRecipe.VALIDATION_WINDOWS, "--validation-windows");
+        FLAGS.put(QuantizationRecipe.CHERRY_LR_SCALE, "--cherry-lr-scale");
+        FLAGS.put(QuantizationRecipe.TRAINABLE, "--trainable");
         FLAGS.put(QuantizationRecipe.SEQ_LEN, "--seq-len");
         FLAGS.put(QuantizationRecipe.SEED, "--seed");
         FLAGS.put(QuantizationRecipe.GPTQ_DAMPENING, "--gptq-dampening");
@@ -113,6 +116,14 @@ final class RecipeOptions {
             + "0 = none (default: ${DEFAULT-VALUE})")
     Integer validationWindows;
 
+    @Option(names = "--cherry-lr-scale", description = "cherries' step size as a multiple of --lr (default: "
+            + "${DEFAULT-VALUE})")
+    Float cherryLearningRateScale;
+
+    @Option(names = "--trainable", description = "what QAT updates: all (every tensor, the paper's) or linear (only "
+            + "the quantized linear weights; embeddings, norms and lm_head stay as they are) (default: ${DEFAULT-VALUE})")
+    String trainable;
+
     @Option(names = "--seq-len", description = "calibration, training and evaluation window; 0 = min(512, the "
             + "model's max positions) (default: ${DEFAULT-VALUE})")
     Integer sequenceLength;
@@ -136,7 +147,8 @@ final class RecipeOptions {
                 SelectionCriterion.parse("--criterion", criterion), cherryFraction, calibrationSamples,
                 new QuantizationRecipe.Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction,
                         floorFraction, weightDecay, gradientClip, TrainingLoss.parse("--loss", loss),
-                        validationWindows), sequenceLength, seed,
+                        validationWindows, cherryLearningRateScale,
+                        TrainableParameters.parse("--trainable", trainable)), sequenceLength, seed,
                 gptqDampening, gptqActOrder);
         List<RecipeProblem> problems = recipe.problems();
         if (!problems.isEmpty()) {

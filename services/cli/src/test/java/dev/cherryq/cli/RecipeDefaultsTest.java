@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
@@ -33,8 +34,8 @@ class RecipeDefaultsTest {
     /** A recipe with every field away from its default. */
     private static final QuantizationRecipe CHANGED = new QuantizationRecipe(QuantMethod.QAT, InitMethod.GPTQ, 4, 64,
             QuantScheme.ASYM, SelectionCriterion.MAGNITUDE, 0.03, 17,
-            new QuantizationRecipe.Training(123, 3, 2, 3.5e-5f, 0.1, 0.2, 0.01f, 0.5f, TrainingLoss.CROSS_ENTROPY, 5), 96, 7,
-            0.05, true);
+            new QuantizationRecipe.Training(123, 3, 2, 3.5e-5f, 0.1, 0.2, 0.01f, 0.5f, TrainingLoss.CROSS_ENTROPY, 5, 4f,
+                    TrainableParameters.LINEAR), 96, 7, 0.05, true);
 
     @Test
     void shouldGiveTheCommandLineTheRecipeDefaults() {
@@ -58,7 +59,8 @@ class RecipeDefaultsTest {
                 .build();
         // a producer that leaves out the fields whose proto3 zero means "unset"
         QuantizationRequest sparse = full.toBuilder().clearInit().clearGptqDampening()
-                .setQat(full.getQat().toBuilder().clearLoss().clearValidationWindows()).build();
+                .setQat(full.getQat().toBuilder().clearLoss().clearValidationWindows()
+                .clearCherryLrScale().clearTrainable()).build();
         assertEquals(QuantizationRecipe.DEFAULTS, RecipeProto.toRecipe(sparse));
     }
 
@@ -76,7 +78,7 @@ class RecipeDefaultsTest {
                 "--cherry-fraction", "0.03", "--calib-samples", "17", "--steps", "123", "--batch-size", "3",
                 "--grad-accum", "2", "--lr", "3.5e-5", "--warmup-fraction", "0.1", "--floor-fraction", "0.2",
                 "--weight-decay", "0.01", "--gradient-clip", "0.5", "--loss", "ce", "--validation-windows", "5",
-                "--seq-len", "96", "--seed", "7",
+                "--cherry-lr-scale", "4", "--trainable", "linear", "--seq-len", "96", "--seed", "7",
                 "--gptq-dampening", "0.05", "--gptq-act-order");
         assertEquals(CHANGED, quantize.recipe(), "command line");
     }

@@ -8,6 +8,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
@@ -99,7 +100,10 @@ public final class JobRequestJson {
                         (float) fields.number(QuantizationRecipe.WEIGHT_DECAY),
                         (float) fields.number(QuantizationRecipe.GRADIENT_CLIP),
                         TrainingLoss.parse(QuantizationRecipe.LOSS, fields.text(QuantizationRecipe.LOSS)),
-                        fields.integer(QuantizationRecipe.VALIDATION_WINDOWS)),
+                        fields.integer(QuantizationRecipe.VALIDATION_WINDOWS),
+                        (float) fields.number(QuantizationRecipe.CHERRY_LR_SCALE),
+                        TrainableParameters.parse(QuantizationRecipe.TRAINABLE,
+                                fields.text(QuantizationRecipe.TRAINABLE))),
                 fields.integer(QuantizationRecipe.SEQ_LEN), fields.integer64(QuantizationRecipe.SEED),
                 fields.number(QuantizationRecipe.GPTQ_DAMPENING), fields.bool(QuantizationRecipe.GPTQ_ACT_ORDER));
         EvalSpec eval = EvalSpec.newBuilder().setDataUri(fields.text("eval_data"))

@@ -30,7 +30,10 @@ import java.util.SplittableRandom;
  * CherryQ's unified mixed-precision QAT (Cui and Wang, 2024, Sec. 4). Every decoder linear weight is fake-quantized
  * on every forward with its cherries masked out ({@link FakeQuantizer}); normal weights learn through the STE,
  * cherries with exact gradients, and everything else in the model (embeddings, norms, lm_head) trains too, as in
- * the reference. With an empty cherry set this is the paper's plain QAT baseline.
+ * the reference. With an empty cherry set this is the paper's plain QAT baseline. Two departures from the reference
+ * are settings, to measure them: cherries may step at a multiple of the rate
+ * ({@link QatSettings#cherryLearningRateScale}), and only the linear weights may train
+ * ({@link TrainableParameters#LINEAR}).
  *
  * <p>Batches come from seeded offsets precomputed for the whole run, so a run resumed from a checkpoint
  * ({@link QatCheckpoint}) sees the same batches and ends with the same weights as an uninterrupted one.
@@ -119,8 +122,10 @@ public final class QatTrainer {
         try (NDManager runManager = DjlRuntime.newManager();
                 AdamW optimizer = new AdamW(runManager, 0.9f, 0.95f, 1e-8f, settings.weightDecay())) {
             Map<String, NDArray> masks = cherryMasks(runManager, cherries);
-            model.attachGradients();
+            Map<String, NDArray> updated = trainedParameters(model, settings.trainable());
+            updated.values().forEach(parameter -> parameter.setRequiresGradient(true)); // frozen ones get none
             fakeQuantize(model, spec, masks);
+            Map<String, NDArray> rateScales = cherryRateScales(masks, settings.cherryLearningRateScale());
             List<Float> losses = new ArrayList<>();
             BestWeights best = new BestWeights();
             int startStep = 0;
@@ -151,10 +156,10 @@ public final class QatTrainer {
                             target.close(); // (B, L-1, V) per micro-batch: free it before the next one
                         }
                     }
-                    Pretrainer.clipGradients(model, settings.gradientClip(), stepScope);
+                    Pretrainer.clipGradients(updated.values(), settings.gradientClip(), stepScope);
                 }
-                optimizer.step(model.parameters(), schedule.at(step));
-                Pretrainer.zeroGradients(model);
+                optimizer.step(updated, schedule.at(step), rateScales);
+                Pretrainer.zeroGradients(updated.values());
                 losses.add(loss);
                 progress.update(step + 1, settings.steps(), String.format("loss %.4f", loss));
                 boolean last = step + 1 == stopStep;
@@ -235,6 +240,30 @@ public final class QatTrainer {
             }
         }
         return ids;
+    }
+
+    /** The parameters the optimizer updates; the others keep their values and get no gradient. */
+    private static Map<String, NDArray> trainedParameters(LlamaModel model, TrainableParameters trainable) {
+        if (trainable == TrainableParameters.ALL) {
+            return model.parameters();
+        }
+        Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(model.config()));
+        Map<String, NDArray> updated = new LinkedHashMap<>();
+        model.parameters().forEach((name, parameter) -> {
+            if (linear.contains(name)) {
+                updated.put(name, parameter);
+            }
+        });
+        return updated;
+    }
+
+    /** (rows, columns) per layer with cherries: the scale at cherries, 1 elsewhere; none when the scale is 1. */
+    private static Map<String, NDArray> cherryRateScales(Map<String, NDArray> masks, float scale) {
+        Map<String, NDArray> scales = new LinkedHashMap<>();
+        if (scale != 1f) {
+            masks.forEach((name, mask) -> scales.put(name, mask.mul(scale - 1).addi(1))); // 1 + (s - 1) mask
+        }
+        return scales;
     }
 
     /** (rows, columns) f32 masks, 1 at cherries, for the layers that have any. */

@@ -3,6 +3,7 @@ package dev.cherryq.core.recipe;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.model.LlamaConfig;
 import dev.cherryq.core.qat.QatSettings;
+import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.quant.QuantSpec;
 import dev.cherryq.core.selection.SelectionCriterion;
@@ -43,41 +44,56 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
      * @param floorFraction 0 = the paper's floor for the bit width ({@link QatSettings#defaultFloor})
      * @param validationWindows windows cut from the end of the training text, never trained on, scored at every
      *     segment boundary: the run returns its best weights on them, and never weights worse than its start; 0 = off
+     * @param cherryLearningRateScale cherries' step size as a multiple of the rate (1 = the reference's)
+     * @param trainable which tensors train (the reference: all; or only the linear weights)
      */
     public record Training(int steps, int batchSize, int gradientAccumulation, float learningRate,
             double warmupFraction, double floorFraction, float weightDecay, float gradientClip, TrainingLoss loss,
-            int validationWindows) {
+            int validationWindows, float cherryLearningRateScale, TrainableParameters trainable) {
 
         /** The trajectory with every default as chosen (see the class comment). */
         public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f,
-                TrainingLoss.DISTILLATION, 16);
+                TrainingLoss.DISTILLATION, 16, 1f, TrainableParameters.ALL);
+
+        /** The largest multiple of the rate a cherry may step at. */
+        public static final float MAX_CHERRY_LEARNING_RATE_SCALE = 1000f;
 
         /** The most validation windows a run may set aside. */
         public static final int MAX_VALIDATION_WINDOWS = 4096;
 
         public Training withSteps(int value) {
             return new Training(value, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable);
         }
 
         public Training withBatchSize(int value) {
             return new Training(steps, value, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable);
         }
 
         public Training withLoss(TrainingLoss value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, value, validationWindows);
+                    weightDecay, gradientClip, value, validationWindows, cherryLearningRateScale, trainable);
         }
 
         public Training withValidationWindows(int value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, value);
+                    weightDecay, gradientClip, loss, value, cherryLearningRateScale, trainable);
+        }
+
+        public Training withCherryLearningRateScale(float value) {
+            return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
+                    weightDecay, gradientClip, loss, validationWindows, value, trainable);
+        }
+
+        public Training withTrainable(TrainableParameters value) {
+            return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, value);
         }
 
         public Training withLearningRate(float value) {
             return new Training(steps, batchSize, gradientAccumulation, value, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable);
         }
     }
 
@@ -107,6 +123,8 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
     public static final String GRADIENT_CLIP = "gradient_clip";
     public static final String LOSS = "loss";
     public static final String VALIDATION_WINDOWS = "validation_windows";
+    public static final String CHERRY_LR_SCALE = "cherry_lr_scale";
+    public static final String TRAINABLE = "trainable";
     public static final String SEQ_LEN = "seq_len";
     public static final String SEED = "seed";
     public static final String GPTQ_DAMPENING = "gptq_dampening";
@@ -138,6 +156,8 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         fields.put(GRADIENT_CLIP, training.gradientClip());
         fields.put(LOSS, training.loss().wireName());
         fields.put(VALIDATION_WINDOWS, training.validationWindows());
+        fields.put(CHERRY_LR_SCALE, training.cherryLearningRateScale());
+        fields.put(TRAINABLE, training.trainable() == null ? null : training.trainable().wireName());
         fields.put(SEQ_LEN, sequenceLength);
         fields.put(SEED, seed);
         fields.put(GPTQ_DAMPENING, gptqDampening);
@@ -181,6 +201,13 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
                     && training.validationWindows() <= Training.MAX_VALIDATION_WINDOWS, VALIDATION_WINDOWS,
                     training.validationWindows(), "is out of range 0.." + Training.MAX_VALIDATION_WINDOWS
                     + " (0 = no validation)");
+            require(problems, Float.isFinite(training.cherryLearningRateScale())
+                    && training.cherryLearningRateScale() > 0
+                    && training.cherryLearningRateScale() <= Training.MAX_CHERRY_LEARNING_RATE_SCALE, CHERRY_LR_SCALE,
+                    training.cherryLearningRateScale(), "is out of range (0, "
+                    + (int) Training.MAX_CHERRY_LEARNING_RATE_SCALE + "]");
+            require(problems, training.trainable() != null, TRAINABLE, "null",
+                    "is required (" + TrainableParameters.names() + ")");
         }
         require(problems, sequenceLength == 0 || sequenceLength >= 2, SEQ_LEN, sequenceLength,
                 "must be at least 2 (or 0 for min(512, the model's max positions))");
@@ -249,7 +276,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
     public QatSettings qatSettings(int length, int checkpointEvery) {
         return new QatSettings(training.steps(), training.batchSize(), length, training.gradientAccumulation(),
                 training.learningRate(), training.warmupFraction(), floorFraction(), training.weightDecay(),
-                training.gradientClip(), seed, checkpointEvery);
+                training.gradientClip(), seed, checkpointEvery, training.cherryLearningRateScale(), training.trainable());
     }
 
     /** "3-bit g32 sym-full", for result tables. */
@@ -270,6 +297,13 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         if (method.trains()) {
             text.append(String.format(Locale.ROOT, ", %d QAT steps at lr %.3g", training.steps(),
                     training.learningRate())).append(training.loss() == TrainingLoss.DISTILLATION ? ", distilled" : "");
+            if (selects() && training.cherryLearningRateScale() != 1f) {
+                text.append(String.format(Locale.ROOT, ", cherries at %.3gx the rate",
+                        training.cherryLearningRateScale()));
+            }
+            if (training.trainable() != TrainableParameters.ALL) {
+                text.append(", only linear weights trained");
+            }
         }
         return text.toString();
     }

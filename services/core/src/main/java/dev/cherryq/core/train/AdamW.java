@@ -32,6 +32,14 @@ public final class AdamW implements AutoCloseable {
 
     /** One update of every parameter that has a gradient; gradients are left as they are (zero them after). */
     public void step(Map<String, NDArray> parameters, float learningRate) {
+        step(parameters, learningRate, Map.of());
+    }
+
+    /**
+     * As above, with per-element multiples of the rate for some parameters: {@code rateScales} maps a parameter's
+     * name to a tensor of its shape (CherryQ's cherries may step at their own rate); the others step at the rate.
+     */
+    public void step(Map<String, NDArray> parameters, float learningRate, Map<String, NDArray> rateScales) {
         steps++;
         float firstCorrection = 1 - (float) Math.pow(beta1, steps);
         float secondCorrection = 1 - (float) Math.pow(beta2, steps);
@@ -53,6 +61,10 @@ public final class AdamW implements AutoCloseable {
                 NDArray update = first.div(firstCorrection).divi(second.div(secondCorrection).sqrt().addi(epsilon));
                 if (weightDecay != 0) {
                     update.addi(parameter.mul(weightDecay));
+                }
+                NDArray rateScale = rateScales.get(entry.getKey());
+                if (rateScale != null) {
+                    update.muli(rateScale); // element-wise: a cherry's step at its own multiple of the rate
                 }
                 parameter.subi(update.muli(learningRate));
             }

@@ -104,12 +104,17 @@ public final class Pretrainer {
 
     /** Scales all gradients so their global L2 norm is at most {@code maxNorm} (no-op when maxNorm <= 0). */
     public static void clipGradients(LlamaModel model, float maxNorm, NDManager scope) {
+        clipGradients(model.parameters().values(), maxNorm, scope);
+    }
+
+    /** As above, over the given parameters, which must all require gradients. */
+    public static void clipGradients(java.util.Collection<NDArray> parameters, float maxNorm, NDManager scope) {
         if (maxNorm <= 0) {
             return;
         }
         double squared = 0;
         List<NDArray> gradients = new ArrayList<>();
-        for (NDArray parameter : model.parameters().values()) {
+        for (NDArray parameter : parameters) {
             NDArray gradient = parameter.getGradient();
             gradient.attach(scope);
             gradients.add(gradient);

@@ -235,4 +235,64 @@ class QatTrainerTest {
             assertTrue(last < first - 0.1, "QAT learns: " + first + " -> " + last);
         }
     }
+
+    /** One step at the peak rate (no warm-up), cherries at {@code scale} times it, the given tensors trained. */
+    private static Map<String, float[]> afterOneStep(CherrySet cherries, float scale, TrainableParameters trainable) {
+        try (LlamaModel model = freshModel()) {
+            QatTrainer.train(model, SPEC, cherries, TOKENS, new QatSettings(1, 2, 16, 1, 1e-3f, 0, 1, 0f, 1f, 3, 0,
+                    scale, trainable), null, Progress.NONE);
+            return snapshot(model);
+        }
+    }
+
+    @Test
+    void shouldStepCherriesAtTheirOwnMultipleOfTheRate() {
+        // Adam's first step is lr * g / (|g| + eps): a move of lr for every weight with a gradient, whatever its size
+        CherrySet cherries = cherries(1);
+        Map<String, float[]> start;
+        try (LlamaModel model = freshModel()) {
+            start = snapshot(model);
+        }
+        Map<String, float[]> common = afterOneStep(cherries, 1f, TrainableParameters.ALL);
+        Map<String, float[]> scaled = afterOneStep(cherries, 7f, TrainableParameters.ALL);
+        int cherriesChecked = 0;
+        for (Map.Entry<String, CherrySet.Layer> entry : cherries.layers().entrySet()) {
+            boolean[] mask = entry.getValue().mask();
+            float[] before = start.get(entry.getKey());
+            for (int i = 0; i < mask.length; i++) {
+                float commonMove = common.get(entry.getKey())[i] - before[i];
+                float scaledMove = scaled.get(entry.getKey())[i] - before[i];
+                if (!mask[i]) {
+                    assertEquals(commonMove, scaledMove, 0f, "a normal weight moves as before: " + entry.getKey());
+                } else if (Math.abs(commonMove) > 5e-4f) { // a cherry with a gradient well above eps
+                    assertEquals(7 * commonMove, scaledMove, 7e-5f, "a cherry moves 7x: " + entry.getKey());
+                    assertEquals(1e-3f, Math.abs(commonMove), 2e-5f, "Adam's first move is the rate");
+                    cherriesChecked++;
+                }
+            }
+        }
+        assertTrue(cherriesChecked > 20, "cherries with a gradient: " + cherriesChecked);
+    }
+
+    @Test
+    void shouldLeaveEverythingButTheLinearWeightsAsItWasWhenOnlyTheyTrain() {
+        Map<String, float[]> start;
+        try (LlamaModel model = freshModel()) {
+            start = snapshot(model);
+        }
+        Map<String, float[]> linearOnly = afterOneStep(cherries(1), 1f, TrainableParameters.LINEAR);
+        Map<String, float[]> all = afterOneStep(cherries(1), 1f, TrainableParameters.ALL);
+        List<String> linear = LlamaTensorNames.linearWeights(CONFIG);
+        int frozen = 0;
+        for (String name : start.keySet()) {
+            if (linear.contains(name)) {
+                assertTrue(!java.util.Arrays.equals(start.get(name), linearOnly.get(name)), "trains: " + name);
+            } else {
+                assertArrayEquals(start.get(name), linearOnly.get(name), 0f, "frozen: " + name);
+                assertTrue(!java.util.Arrays.equals(start.get(name), all.get(name)), "trains by default: " + name);
+                frozen++;
+            }
+        }
+        assertTrue(frozen >= 3, "embeddings, norms and lm_head: " + frozen);
+    }
 }

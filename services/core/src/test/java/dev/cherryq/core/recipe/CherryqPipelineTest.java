@@ -14,6 +14,7 @@ import dev.cherryq.core.TestFixtures;
 import dev.cherryq.core.model.LlamaConfig;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.RandomLlama;
+import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.scoring.CalibrationSamples;
 import dev.cherryq.core.selection.CherrySet;
 import java.nio.file.Path;
@@ -31,7 +32,8 @@ class CherryqPipelineTest {
     private static final int[] TOKENS = new Random(8).ints(3000, 0, CONFIG.vocabSize()).toArray();
     private static final QuantizationRecipe RECIPE = QuantizationRecipe.DEFAULTS.withMethod(QuantMethod.QAT)
             .withInit(InitMethod.GPTQ).withGroupSize(8).withCalibrationSamples(4).withSequenceLength(16)
-            .withTraining(new QuantizationRecipe.Training(4, 2, 1, 1e-3f, 0.05, 0, 0f, 1f, TrainingLoss.CROSS_ENTROPY, 0));
+            .withTraining(new QuantizationRecipe.Training(4, 2, 1, 1e-3f, 0.05, 0, 0f, 1f, TrainingLoss.CROSS_ENTROPY, 0,
+                    1f, TrainableParameters.ALL));
 
     @TempDir
     Path directory;

@@ -1,5 +1,6 @@
 package dev.cherryq.fleet.job;
 
+import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
@@ -10,12 +11,14 @@ import dev.cherryq.proto.v1.Init;
 import dev.cherryq.proto.v1.Method;
 import dev.cherryq.proto.v1.QatHyperparameters;
 import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.Trainable;
 import dev.cherryq.proto.v1.TrainingLoss;
 
 /**
  * The pure translation between core's {@link QuantizationRecipe} and the recipe fields of a proto
  * {@link QuantizationRequest}, with no checks of its own. Where proto3's zero means "unset" and the field may be
- * left out, it becomes the recipe's default ({@code init}, {@code loss}, {@code gptq_dampening}); an unspecified
+ * left out, it becomes the recipe's default ({@code init}, {@code loss}, {@code trainable},
+ * {@code gptq_dampening}); an unspecified
  * method, scheme or criterion becomes null, which the recipe's validation names.
  */
 public final class RecipeProto {
@@ -32,7 +35,10 @@ public final class RecipeProto {
                 new QuantizationRecipe.Training(qat.getSteps(), qat.getBatchSize(), qat.getGradAccum(),
                         qat.getLearningRate(), qat.getWarmupFraction(), qat.getFloorFraction(), qat.getWeightDecay(),
                         qat.getGradientClip(), loss(qat.getLoss()), qat.hasValidationWindows()
-                                ? qat.getValidationWindows() : QuantizationRecipe.Training.DEFAULTS.validationWindows()),
+                                ? qat.getValidationWindows() : QuantizationRecipe.Training.DEFAULTS.validationWindows(),
+                        qat.hasCherryLrScale() ? qat.getCherryLrScale()
+                                : QuantizationRecipe.Training.DEFAULTS.cherryLearningRateScale(),
+                        trainable(qat.getTrainable())),
                 request.getSeqLen(), request.getSeed(),
                 request.getGptqDampening() == 0 ? QuantizationRecipe.DEFAULTS.gptqDampening()
                         : request.getGptqDampening(), request.getGptqActOrder());
@@ -46,6 +52,7 @@ public final class RecipeProto {
                 .setLearningRate(training.learningRate()).setWarmupFraction(training.warmupFraction())
                 .setFloorFraction(training.floorFraction()).setWeightDecay(training.weightDecay())
                 .setGradientClip(training.gradientClip()).setValidationWindows(training.validationWindows())
+                .setCherryLrScale(training.cherryLearningRateScale()).setTrainable(trainable(training.trainable()))
                 .setLoss(training.loss() == dev.cherryq.core.recipe.TrainingLoss.DISTILLATION
                         ? TrainingLoss.TRAINING_LOSS_DISTILLATION : TrainingLoss.TRAINING_LOSS_CROSS_ENTROPY);
         return request.setMethod(method(recipe.method()))
@@ -55,6 +62,18 @@ public final class RecipeProto {
                 .setCalibrationSamples(recipe.calibrationSamples()).setQat(qat).setSeqLen(recipe.sequenceLength())
                 .setSeed(recipe.seed()).setGptqDampening(recipe.gptqDampening())
                 .setGptqActOrder(recipe.gptqActOrder());
+    }
+
+    static TrainableParameters trainable(Trainable trainable) {
+        return switch (trainable) {
+            case TRAINABLE_ALL -> TrainableParameters.ALL;
+            case TRAINABLE_LINEAR -> TrainableParameters.LINEAR;
+            default -> QuantizationRecipe.Training.DEFAULTS.trainable(); // unspecified
+        };
+    }
+
+    static Trainable trainable(TrainableParameters trainable) {
+        return trainable == TrainableParameters.LINEAR ? Trainable.TRAINABLE_LINEAR : Trainable.TRAINABLE_ALL;
     }
 
     static dev.cherryq.core.recipe.TrainingLoss loss(TrainingLoss loss) {
