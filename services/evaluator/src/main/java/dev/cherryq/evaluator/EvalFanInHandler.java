@@ -10,6 +10,7 @@ import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.job.ResultsTable;
 import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.CompletionMarkers;
 import dev.cherryq.fleet.storage.FanInLedger;
 import dev.cherryq.fleet.storage.IntegrityException;
 import dev.cherryq.fleet.storage.ObjectKeys;
@@ -45,10 +46,12 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
 
     private final FleetContext fleet;
     private final FanInLedger ledger;
+    private final CompletionMarkers markers;
 
     public EvalFanInHandler(FleetContext fleet) {
         this.fleet = fleet;
         this.ledger = new FanInLedger(fleet.store());
+        this.markers = new CompletionMarkers(fleet.store());
     }
 
     @Override
@@ -69,6 +72,9 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
                 || result.getShard() >= result.getShardCount()) {
             throw new IntegrityException("eval result for variant '" + result.getVariant() + "' shard "
                     + result.getShard() + " of " + result.getShardCount() + " is malformed");
+        }
+        if (markers.isMarked(jobId, Stage.STAGE_EVALUATOR)) {
+            return TaskOutcome.duplicate(List.of()); // a late or replayed result: the job has completed
         }
         ledger.record(jobId, Stage.STAGE_EVALUATOR, String.format(Locale.ROOT, "nll-%s-%05d", result.getVariant(),
                 result.getShard()), result);
@@ -111,7 +117,8 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
         TensorRef report = fleet.store().putBytes(ObjectKeys.of(jobId, Stage.STAGE_EVALUATOR, "report.json"),
                 report(request, jobResult.build()), ObjectStore.MEDIA_JSON);
         jobResult.setReport(report);
-        return TaskOutcome.of(List.of(JobEvents.completed(jobId, Stage.STAGE_EVALUATOR, jobResult.build())), 0);
+        return TaskOutcome.of(List.of(JobEvents.completed(jobId, Stage.STAGE_EVALUATOR, jobResult.build())), 0)
+                .thenAfterPublish(() -> markers.mark(jobId, Stage.STAGE_EVALUATOR, "job completed"));
     }
 
     private static byte[] report(QuantizationRequest request, JobResult result) throws Exception {

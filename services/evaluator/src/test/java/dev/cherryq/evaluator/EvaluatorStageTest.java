@@ -50,7 +50,7 @@ class EvaluatorStageTest {
     @Test
     void shouldAddUpShardsInAnyOrderWithDuplicatesToTheOneProcessPerplexity() throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
-            harness.start("evaluator", List.of(StageVerticle.of(EvaluatorHandler::new),
+            var host = harness.start("evaluator", List.of(StageVerticle.of(EvaluatorHandler::new),
                     StageVerticle.of(EvalFanInHandler::new)));
             QuantizationRequest request = StageFixtures.request("job-eval").toBuilder().setMethod(Method.METHOD_RTN)
                     .build();
@@ -72,6 +72,15 @@ class EvaluatorStageTest {
             List<EvalResult> results = harness.await(Topics.EVAL_RESULTS, EvalResult.parser(),
                     r -> r.size() >= 2 * shards + 1);
             assertEquals(2 * shards + 1, results.size(), "the duplicate task re-publishes its stored result");
+            // a result replayed after the job completed: handled (tasks and fan-in records, 2 x (2 x shards + 1),
+            // plus this one) and nothing published
+            harness.send(Topics.EVAL_RESULTS, "job-eval", results.get(0));
+            String handled = "cherryq_tasks_completed_total{stage=\"evaluator\"} " + (4 * shards + 3) + ".0";
+            String metrics = FleetHarness.awaitMetrics(host, handled);
+            assertTrue(metrics.contains(handled), metrics);
+            List<JobEvent> after = harness.readAll(Topics.JOB_EVENTS, JobEvent.parser());
+            assertEquals(1, after.stream().filter(e -> e.getState() == JobState.JOB_STATE_COMPLETED).count(),
+                    "one completion, whatever arrives after it: " + after);
 
             // independent reference: one core evaluation over all windows, full precision and RTN
             int[] tokens = StageFixtures.tokens(harness, data.getEvalTokens());

@@ -42,7 +42,10 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@code POST /v1/jobs}: a JSON request ({@link JobRequestJson}) becomes a {@link QuantizationRequest} on the
  *       requests topic; 202 with the job id. An {@code Idempotency-Key} header (or field) makes the job id a hash of
- *       the key, so a retried submission returns the existing job instead of starting a second one.</li>
+ *       the key and of the canonical request ({@link #requestDigest}), so a retried submission returns the existing
+ *       job instead of starting a second one, and the same key with another request is refused with 409 naming the
+ *       job that holds it. Two gateways that publish the same request at once publish one job id, which the planner
+ *       plans once.</li>
  *   <li>{@code GET /v1/jobs}, {@code GET /v1/jobs/{id}}: status from the compacted status topic.</li>
  *   <li>{@code GET /v1/jobs/{id}/report}: the final report, read from the store.</li>
  *   <li>{@code GET /v1/jobs/{id}/watch}: server-sent events, one per status change, ending at COMPLETED or FAILED.</li>
@@ -131,7 +134,8 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
             if (key == null || key.isEmpty()) {
                 key = parsed.getIdempotencyKey();
             }
-            request = parsed.toBuilder().setJobId(newJobId(key)).setIdempotencyKey(key == null ? "" : key).build();
+            request = parsed.toBuilder().setJobId(newJobId(key, parsed)).setIdempotencyKey(key == null ? "" : key)
+                    .build();
         } catch (InvalidInputException e) {
             fleet.metrics().gatewayRejected.labelValues("invalid_json").inc();
             error(context.response(), 400, e.getMessage());
@@ -141,6 +145,16 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
         if (existing.isPresent()) {
             respond(context.response(), 200, accepted(existing.get().getJobId(), existing.get().getState())
                     .put("duplicate", true));
+            return;
+        }
+        String idempotencyKey = request.getIdempotencyKey();
+        var holder = idempotencyKey.isEmpty() ? java.util.Optional.<JobStatus>empty() : table.all().values().stream()
+                .filter(status -> status.getIdempotencyKey().equals(idempotencyKey)).findFirst();
+        if (holder.isPresent()) {
+            fleet.metrics().gatewayRejected.labelValues("idempotency_conflict").inc();
+            respond(context.response(), 409, new JsonObject().put("error", "Idempotency-Key '" + idempotencyKey
+                    + "' belongs to job " + holder.get().getJobId() + ", submitted with another request; use a new "
+                    + "key for a new job").put("job_id", holder.get().getJobId()));
             return;
         }
         JobEvent queued = JobEvent.newBuilder().setJobId(request.getJobId()).setStage(Stage.STAGE_GATEWAY)
@@ -255,14 +269,40 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
         return state.name().substring("JOB_STATE_".length()).toLowerCase(java.util.Locale.ROOT);
     }
 
-    private String newJobId(String idempotencyKey) {
+    /**
+     * The sha256 of a request as the fleet reads it: parsed, defaults filled in, identity and submission time cleared,
+     * serialized deterministically. Two JSON bodies that differ only in field order, spacing or fields given at their
+     * defaults have the same digest.
+     */
+    static String requestDigest(QuantizationRequest request) {
+        QuantizationRequest canonical = request.toBuilder().clearJobId().clearIdempotencyKey().clearSubmittedUnixMs()
+                .build();
+        var bytes = new java.io.ByteArrayOutputStream();
+        try {
+            var output = com.google.protobuf.CodedOutputStream.newInstance(bytes);
+            output.useDeterministicSerialization();
+            canonical.writeTo(output);
+            output.flush();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // in memory: not reached
+        }
+        return Digests.sha256(bytes.toByteArray());
+    }
+
+    /** With a key, a hash of the key and the request's digest; without, a fresh time-stamped id. */
+    static String newJobId(String idempotencyKey, QuantizationRequest request, SecureRandom random) {
         if (idempotencyKey != null && !idempotencyKey.isEmpty()) {
-            return "job-" + Digests.sha256(idempotencyKey.getBytes(StandardCharsets.UTF_8)).substring(0, 24);
+            return "job-" + Digests.sha256((idempotencyKey + "\n" + requestDigest(request))
+                    .getBytes(StandardCharsets.UTF_8)).substring(0, 24);
         }
         byte[] suffix = new byte[4];
         random.nextBytes(suffix);
         return "job-" + LocalDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
                 + HexFormat.of().formatHex(suffix);
+    }
+
+    private String newJobId(String idempotencyKey, QuantizationRequest request) {
+        return newJobId(idempotencyKey, request, random);
     }
 
     private static String print(JobStatus status) {

@@ -10,6 +10,7 @@ import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.EvalSharding;
 import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.CompletionMarkers;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.TokenTensors;
 import dev.cherryq.fleet.task.JobEvents;
@@ -35,15 +36,18 @@ import java.util.Locale;
  * tokenizer, non-empty data), tokenizes its texts once with the model's tokenizer exactly as {@code cherryq quantize}
  * and {@code cherryq eval} do (documents joined GPTQ-style), stores the token ids, and fans the job out: scoring
  * shards (or the selection trigger, or the first QAT segment) and the baseline evaluation tasks. An invalid request
- * fails its job with the reason; nothing outside the roots is read.
+ * fails its job with the reason; nothing outside the roots is read. A job is planned once: its completion marker,
+ * written after the plan is published, turns a replayed or re-submitted request into a no-op.
  */
 public final class PlannerHandler implements StageHandler<QuantizationRequest> {
 
     private final FleetContext fleet;
     private final TokenizedTexts tokenizedTexts = new TokenizedTexts();
+    private final CompletionMarkers markers;
 
     public PlannerHandler(FleetContext fleet) {
         this.fleet = fleet;
+        this.markers = new CompletionMarkers(fleet.store());
     }
 
     @Override
@@ -60,6 +64,9 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
     @Override
     public TaskOutcome handle(QuantizationRequest submitted) throws Exception {
         String jobId = submitted.getJobId();
+        if (markers.isMarked(jobId, Stage.STAGE_PLANNER)) {
+            return TaskOutcome.duplicate(List.of()); // the same request again (a replay, a second gateway): planned
+        }
         Path modelPath = fleet.resolver().model(submitted.getModel().getUri());
         QuantizationRequest request;
         Tokenizer tokenizer;
@@ -153,7 +160,7 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         out.add(0, JobEvents.progress(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_PLANNING, 0, 1,
                 String.format(Locale.ROOT, "%,d eval tokens, %d eval windows", eval.length,
                         EvalSharding.windows(prepared, request))));
-        return TaskOutcome.of(out, 0);
+        return TaskOutcome.of(out, 0).thenAfterPublish(() -> markers.mark(jobId, Stage.STAGE_PLANNER, "planned"));
     }
 
     private int[] tokens(String field, String reference, Tokenizer tokenizer, Path tokenizerFile, int vocabulary)

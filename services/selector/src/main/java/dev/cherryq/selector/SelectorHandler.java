@@ -15,6 +15,7 @@ import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.ModelFolders;
 import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.storage.CompletionMarkers;
 import dev.cherryq.fleet.storage.FanInLedger;
 import dev.cherryq.fleet.storage.IntegrityException;
 import dev.cherryq.fleet.storage.ObjectKeys;
@@ -50,10 +51,12 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
 
     private final FleetContext fleet;
     private final FanInLedger ledger;
+    private final CompletionMarkers markers;
 
     public SelectorHandler(FleetContext fleet) {
         this.fleet = fleet;
         this.ledger = new FanInLedger(fleet.store());
+        this.markers = new CompletionMarkers(fleet.store());
     }
 
     @Override
@@ -66,6 +69,9 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
     public TaskOutcome handle(ScoreResult result) throws Exception {
         String jobId = result.getJobId();
         QuantizationRequest request = result.getRequest();
+        if (markers.isMarked(jobId, Stage.STAGE_SELECTOR)) {
+            return TaskOutcome.duplicate(List.of()); // a late or replayed result: the training task is already out
+        }
         Map<Integer, ScoreResult> received = new TreeMap<>();
         if (result.getShardCount() > 0) {
             if (result.getShard() < 0 || result.getShard() >= result.getShardCount()) {
@@ -114,7 +120,7 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
         return TaskOutcome.of(List.of(Outgoing.byKey(Topics.TRAIN_TASKS, jobId, first),
                 JobEvents.state(jobId, Stage.STAGE_SELECTOR, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER, segments,
                         String.format(Locale.ROOT, "%,d cherries (%s)", cherries.totalCherries(), criterion.cliName()))),
-                0);
+                0).thenAfterPublish(() -> markers.mark(jobId, Stage.STAGE_SELECTOR, "training task emitted"));
     }
 
     /** The partials merged in shard order; all calibration samples must be covered exactly once. */

@@ -32,7 +32,10 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The selector's fan-in against a real broker, with partials arriving out of order and twice. */
+/**
+ * The selector's fan-in against a real broker, with partials arriving out of order and twice, and one more after the
+ * fan-in completed, which must change nothing.
+ */
 class SelectorStageTest {
 
     @TempDir
@@ -41,7 +44,7 @@ class SelectorStageTest {
     @Test
     void shouldSelectTheSameCherriesWhateverTheArrivalOrderAndDuplicates() throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
-            harness.start("selector", List.of(StageVerticle.of(SelectorHandler::new)));
+            var host = harness.start("selector", List.of(StageVerticle.of(SelectorHandler::new)));
             QuantizationRequest request = StageFixtures.request("job-select").toBuilder().setCalibrationShards(4).build();
             PreparedData data = StageFixtures.prepare(harness, "job-select");
             FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
@@ -71,9 +74,13 @@ class SelectorStageTest {
             List<TrainTask> tasks = harness.await(Topics.TRAIN_TASKS, TrainTask.parser(), t -> !t.isEmpty());
             assertEquals(1, tasks.size(), "selection runs once, when the last shard arrives");
             harness.send(Topics.SCORE_RESULTS, "job-select", results.get(2)); // a duplicate after completion
-            List<TrainTask> again = harness.await(Topics.TRAIN_TASKS, TrainTask.parser(), t -> t.size() >= 2);
-            assertEquals(2, again.size());
-            assertEquals(again.get(0).getCherries(), again.get(1).getCherries(), "a duplicate changes nothing");
+            // counted once handled, after anything it would have published: then no second training task exists
+            String deduplicated = "cherryq_tasks_deduplicated_total{stage=\"selector\"} 1.0";
+            String completed = "cherryq_tasks_completed_total{stage=\"selector\"} 6.0";
+            String metrics = FleetHarness.awaitMetrics(host, deduplicated, completed);
+            assertTrue(metrics.contains(deduplicated) && metrics.contains(completed), metrics);
+            List<TrainTask> again = harness.readAll(Topics.TRAIN_TASKS, TrainTask.parser());
+            assertEquals(1, again.size(), "a late duplicate changes nothing downstream: " + again);
             TrainTask first = again.get(0);
             assertEquals(0, first.getSegment());
             assertEquals(2, first.getSegmentCount());

@@ -139,6 +139,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
                         return; // shutting down: not committed, so redelivered
                     }
                     publisher.send(outcome.outgoing());
+                    afterPublish(outcome, jobId);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     return;
@@ -176,6 +177,19 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
             }
         } finally {
             metrics.tasksInFlight.labelValues(stageLabel).dec();
+        }
+    }
+
+    /**
+     * Runs the outcome's after-publish step. Its failure is logged, not retried: the messages are out, and a marker
+     * that was not written only means a later duplicate is handled again, as if there were no marker.
+     */
+    private void afterPublish(TaskOutcome outcome, String jobId) {
+        try {
+            outcome.afterPublish().run();
+        } catch (Exception e) {
+            LOG.warn("{} job {}: outputs published, but the step after publishing failed ({}); a duplicate of this "
+                    + "record would be handled again", stageLabel, jobId, e.toString());
         }
     }
 

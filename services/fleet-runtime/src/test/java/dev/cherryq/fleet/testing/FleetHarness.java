@@ -159,6 +159,29 @@ public final class FleetHarness implements AutoCloseable {
         return messages;
     }
 
+    /**
+     * Every message of a topic published so far: read from the beginning up to the end offsets taken at the call. A
+     * test that knows nothing more can arrive (its counters say so) asserts on what is there, not on a first poll.
+     */
+    public <T extends Message> List<T> readAll(TopicSpec topic, Parser<T> parser) {
+        List<ConsumerRecord<String, byte[]>> records = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaClients(config()).consumer(null, "test-reader")) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic.name()).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (partitions.stream().anyMatch(p -> consumer.position(p) < ends.get(p))) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException(topic.name() + ": not read to its end within " + WAIT);
+                }
+                consumer.poll(Duration.ofMillis(200)).forEach(records::add);
+            }
+        }
+        return parse(records, parser);
+    }
+
     /** Raw records of a topic from the beginning until {@code done} holds (or the wait ends). */
     public List<ConsumerRecord<String, byte[]>> awaitRecords(TopicSpec topic,
             Predicate<List<ConsumerRecord<String, byte[]>>> done) {
