@@ -105,10 +105,6 @@ class HostileInputIT {
     void shouldFailEachHostileOrBrokenRequestWithItsReasonAndTouchNothingOutsideTheRoots() throws Exception {
         String secret = outside.resolve("secret.txt").toString();
         Map<String, List<String>> cases = new LinkedHashMap<>(); // request override -> words the reason must hold
-        cases.put(",\"bits\":1", List.of("bits: 1 is out of range 2..8"));
-        cases.put(",\"bits\":9", List.of("bits: 9 is out of range 2..8"));
-        cases.put(",\"group_size\":0", List.of("group_size"));
-        cases.put(",\"cherry_fraction\":0.75", List.of("cherry_fraction: 0.75"));
         cases.put(",\"model\":\"no-such-model\"", List.of("no-such-model", "not found"));
         cases.put(",\"model\":\"gpt2-like\"", List.of("model_type 'gpt2' is not supported"));
         cases.put(",\"model\":\"../../etc/passwd\"", List.of("outside"));
@@ -123,18 +119,75 @@ class HostileInputIT {
         List<String> report = new ArrayList<>();
         for (Map.Entry<String, List<String>> entry : cases.entrySet()) {
             String jobId = api.submit(JobSpecs.tiny(entry.getKey()));
-            JsonNode status = api.awaitEnd(jobId, Duration.ofMinutes(2));
-            assertEquals("JOB_STATE_FAILED", status.path("state").asText(), entry.getKey() + " -> " + status);
-            String reason = status.path("error").path("message").asText();
+            String reason = awaitFailed(jobId, entry.getKey());
             for (String word : entry.getValue()) {
                 assertTrue(reason.contains(word), entry.getKey() + ": the reason '" + reason + "' names " + word);
             }
-            assertEquals("INVALID_REQUEST", status.path("error").path("code").asText(), entry.getKey());
             report.add(entry.getKey() + " -> " + reason);
         }
         LOG.info("hostile requests, each FAILED with its reason:\n  {}", String.join("\n  ", report));
         assertEquals(outsideBefore, listing(outside), "nothing outside the roots was written");
         assertNoCopyOfTheSentinel();
+    }
+
+    /**
+     * Every bound of a request: the gateway answers 400 naming the field and its range, and the same request
+     * published straight to the requests topic (as a producer that skips the gateway would) fails in the planner
+     * with the same words: the planner is the last line of defence.
+     */
+    @Test
+    void shouldRefuseEveryOutOfRangeFieldAtTheGatewayAndInThePlanner() throws Exception {
+        Map<String, String> cases = new LinkedHashMap<>(); // request override -> words the reason must hold
+        cases.put(",\"bits\":1", "bits: 1 is out of range 2..8");
+        cases.put(",\"bits\":9", "bits: 9 is out of range 2..8");
+        cases.put(",\"group_size\":0", "group_size: 0 is out of range 1..1048576");
+        cases.put(",\"cherry_fraction\":0.75", "cherry_fraction: 0.75 is out of range 0..0.5");
+        cases.put(",\"calibration_samples\":2000000", "calibration_samples: 2000000 is out of range 1..1000000");
+        cases.put(",\"steps\":20000000", "steps: 20000000 is out of range 1..10000000");
+        cases.put(",\"batch_size\":0", "batch_size: 0 is out of range 1..65536");
+        cases.put(",\"grad_accum\":70000", "grad_accum: 70000 is out of range 1..65536");
+        cases.put(",\"lr\":-1", "lr: -1.0 must be positive and finite");
+        cases.put(",\"warmup_fraction\":1.5", "warmup_fraction: 1.5 is out of range 0..1");
+        cases.put(",\"floor_fraction\":-0.1", "floor_fraction: -0.1 is out of range 0..1");
+        cases.put(",\"weight_decay\":-1", "weight_decay: -1.0 must be finite and at least 0");
+        cases.put(",\"gradient_clip\":0", "gradient_clip: 0.0 must be positive and finite");
+        cases.put(",\"validation_windows\":5000", "validation_windows: 5000 is out of range 0..4096");
+        cases.put(",\"cherry_lr_scale\":0", "cherry_lr_scale: 0.0 is out of range (0, 1000]");
+        cases.put(",\"seq_len\":1", "seq_len: 1 is out of range 2..1048576");
+        cases.put(",\"calibration_shards\":3", "calibration_shards: 3 is out of range 1..2");
+        cases.put(",\"segment_steps\":0", "segment_steps: 0 is out of range 1..10000000");
+        cases.put(",\"eval_windows_per_shard\":0", "eval_windows_per_shard: 0 is out of range 1..1000000");
+        cases.put(",\"eval_batch_size\":5000", "eval_batch_size: 5000 is out of range 1..4096");
+        cases.put(",\"steps\":10000000,\"batch_size\":65536", "training tokens exceed the fleet's limit");
+        List<String> report = new ArrayList<>();
+        int direct = 0;
+        try (KafkaProducer<String, byte[]> producer = new KafkaClients(fleet.config()).producer("it-direct")) {
+            for (Map.Entry<String, String> entry : cases.entrySet()) {
+                String body = JobSpecs.tiny(entry.getKey());
+                GatewayApi.Reply reply = api.post("/v1/jobs", body, ItFleet.TOKEN);
+                assertEquals(400, reply.status(), entry.getKey() + " -> " + reply.body());
+                String refusal = reply.json().path("error").asText();
+                assertTrue(refusal.contains(entry.getValue()), entry.getKey() + ": '" + refusal + "' names '"
+                        + entry.getValue() + "'");
+                String jobId = "job-direct-" + direct++;
+                QuantizationRequest request = dev.cherryq.gateway.JobRequestJson.parse(body, jobId);
+                producer.send(new ProducerRecord<>(Topics.REQUESTS.name(), jobId, request.toByteArray())).get();
+                String reason = awaitFailed(jobId, entry.getKey());
+                assertTrue(reason.contains(entry.getValue()), entry.getKey() + ": the planner's reason '" + reason
+                        + "' names '" + entry.getValue() + "'");
+                report.add(entry.getKey() + " -> 400 and FAILED: " + entry.getValue());
+            }
+        }
+        LOG.info("out-of-range requests, each refused by the gateway and failed by the planner:\n  {}",
+                String.join("\n  ", report));
+    }
+
+    /** Waits for the job to end, asserts it FAILED as an invalid request, and returns the reason. */
+    private static String awaitFailed(String jobId, String what) throws Exception {
+        JsonNode status = api.awaitEnd(jobId, Duration.ofMinutes(2));
+        assertEquals("JOB_STATE_FAILED", status.path("state").asText(), what + " -> " + status);
+        assertEquals("INVALID_REQUEST", status.path("error").path("code").asText(), what);
+        return status.path("error").path("message").asText();
     }
 
     @Test

@@ -1,9 +1,11 @@
 package dev.cherryq.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.testing.FleetHarness;
@@ -114,11 +116,13 @@ class EmbeddedFleetTest {
 
     @Test
     void shouldFailInvalidAndHostileRequestsWithTheReason() throws Exception {
-        String badBits = client.submit(request(",\"bits\":9,\"cherry_fraction\":0.75"), null).path("job_id").asText();
-        JsonNode failed = client.watch(badBits, status -> { });
-        assertEquals("JOB_STATE_FAILED", failed.path("state").asText());
-        String reason = failed.path("error").path("message").asText();
-        assertTrue(reason.contains("bits: 9 is out of range 2..8") && reason.contains("cherry_fraction: 0.75"), reason);
+        // out of range: refused at the gateway with every field and its range, nothing published
+        String reason = assertThrows(InvalidInputException.class,
+                () -> client.submit(request(",\"bits\":9,\"cherry_fraction\":0.75,\"steps\":20000000"), null))
+                .getMessage();
+        assertTrue(reason.startsWith("gateway: 400: invalid request: ") && reason.contains("bits: 9 is out of range 2..8")
+                && reason.contains("cherry_fraction: 0.75 is out of range 0..0.5")
+                && reason.contains("steps: 20000000 is out of range 1..10000000"), reason);
 
         for (String hostile : List.of("../../etc/passwd", "/etc", "file:///etc/shadow")) {
             String jobId = client.submit(request("").replace("\"model\":\"demo\"", "\"model\":\"" + hostile + "\""),
@@ -156,12 +160,17 @@ class EmbeddedFleetTest {
 
     @Test
     void shouldReturnTheSameJobForTheSameIdempotencyKey() throws Exception {
-        JsonNode first = client.submit(request(",\"bits\":1"), "retry-key-1");
+        // a job that fails fast in the planner (no such model) is enough to hold the key
+        String missingModel = request("").replace("\"model\":\"demo\"", "\"model\":\"no-such-model\"");
+        JsonNode first = client.submit(missingModel, "retry-key-1");
         String jobId = first.path("job_id").asText();
         client.watch(jobId, s -> { });
-        JsonNode second = client.submit(request(",\"bits\":1"), "retry-key-1");
+        JsonNode second = client.submit(missingModel, "retry-key-1");
         assertEquals(jobId, second.path("job_id").asText());
         assertTrue(second.path("duplicate").asBoolean(), second.toString());
+        String conflict = assertThrows(InvalidInputException.class, () -> client.submit(missingModel.replace(
+                "\"bits\":3", "\"bits\":4"), "retry-key-1")).getMessage();
+        assertTrue(conflict.startsWith("gateway: 409") && conflict.contains(jobId), conflict);
     }
 
     private static String scrape() throws Exception {

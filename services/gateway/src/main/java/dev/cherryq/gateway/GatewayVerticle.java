@@ -5,6 +5,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.Readiness;
+import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.Digests;
 import dev.cherryq.fleet.storage.ObjectKeys;
@@ -134,10 +135,11 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
             if (key == null || key.isEmpty()) {
                 key = parsed.getIdempotencyKey();
             }
+            RequestSettings.validate(parsed, fleet.config().jobLimits()); // the planner runs the same checks again
             request = parsed.toBuilder().setJobId(newJobId(key, parsed)).setIdempotencyKey(key == null ? "" : key)
                     .build();
         } catch (InvalidInputException e) {
-            fleet.metrics().gatewayRejected.labelValues("invalid_json").inc();
+            fleet.metrics().gatewayRejected.labelValues("invalid_request").inc();
             error(context.response(), 400, e.getMessage());
             return;
         }

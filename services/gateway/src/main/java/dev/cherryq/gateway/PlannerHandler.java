@@ -78,7 +78,7 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             // seq_len 0 = the recipe's default for this model
             request = submitted.toBuilder().setSeqLen(RequestSettings.recipe(submitted)
                     .sequenceLength(checkpoint.config())).build();
-            RequestSettings.validate(request);
+            RequestSettings.validate(request, fleet.config().jobLimits());
             if (request.getSeqLen() > maxPositions) {
                 throw new InvalidInputException("seq_len " + request.getSeqLen() + " exceeds the model's "
                         + "max_position_embeddings " + maxPositions);
@@ -97,6 +97,8 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             throw new InvalidInputException("eval_data has " + eval.length + " tokens, fewer than one window of seq_len "
                     + request.getSeqLen());
         }
+        RequestSettings.checkTasks(request, EvalSharding.expectedResults(eval.length, request),
+                fleet.config().jobLimits());
         data.setEvalTokens(TokenTensors.put(fleet.store(), key(jobId, "eval"), eval, scratch));
         QuantizationRecipe recipe = RequestSettings.recipe(request);
         if (recipe.needsCalibration()) {
@@ -168,6 +170,11 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         Path text = fleet.resolver().data(reference);
         if (!java.nio.file.Files.isRegularFile(text)) {
             throw new InvalidInputException(field + " '" + reference + "' is not a file");
+        }
+        long bytes = java.nio.file.Files.size(text);
+        if (bytes > fleet.config().jobLimits().maxInputBytes()) {
+            throw new InvalidInputException(String.format(Locale.ROOT, "%s '%s' has %,d bytes, above the fleet's "
+                    + "limit of %,d per input text", field, reference, bytes, fleet.config().jobLimits().maxInputBytes()));
         }
         int[] ids = tokenizedTexts.get(text, tokenizerFile,
                 () -> EvalCorpus.tokenizeText(text, tokenizer, EvalCorpus.DocumentJoin.GPTQ));

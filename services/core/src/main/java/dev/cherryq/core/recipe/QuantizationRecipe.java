@@ -58,6 +58,12 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         /** The largest multiple of the rate a cherry may step at. */
         public static final float MAX_CHERRY_LEARNING_RATE_SCALE = 1000f;
 
+        /** The most optimizer steps of one run. */
+        public static final int MAX_STEPS = 10_000_000;
+
+        /** The largest micro-batch, and the most micro-batches per step. */
+        public static final int MAX_BATCH = 65_536;
+
         /** The most validation windows a run may set aside. */
         public static final int MAX_VALIDATION_WINDOWS = 4096;
 
@@ -96,6 +102,12 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
                     weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable);
         }
     }
+
+    /** The longest window, and the largest group, a recipe may ask for. */
+    public static final int MAX_LENGTH = 1 << 20;
+
+    /** The most calibration windows. */
+    public static final int MAX_CALIBRATION_SAMPLES = 1_000_000;
 
     /** The longest window used when the recipe leaves it to the model (sequenceLength 0). */
     public static final int DEFAULT_MAX_SEQUENCE_LENGTH = 512;
@@ -171,21 +183,25 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         require(problems, method != null, METHOD, "null", "is required (" + QuantMethod.names() + ")");
         require(problems, init != null, INIT, "null", "is required (rtn, gptq)");
         require(problems, bits >= 2 && bits <= 8, BITS, bits, "is out of range 2..8");
-        require(problems, groupSize > 0 || groupSize == QuantSpec.WHOLE_ROW, GROUP_SIZE, groupSize,
-                "is invalid: use a positive size, or -1 for one group per row");
+        require(problems, (groupSize > 0 && groupSize <= MAX_LENGTH) || groupSize == QuantSpec.WHOLE_ROW, GROUP_SIZE,
+                groupSize, "is out of range 1.." + MAX_LENGTH + " (or -1 for one group per row)");
         require(problems, scheme != null, SCHEME, "null", "is required (sym-full, asym)");
         require(problems, criterion != null || method != QuantMethod.CHERRYQ, CRITERION, "null",
                 "is required for cherryq (impact, saliency, group-aware, magnitude, random)");
         require(problems, cherryFraction >= 0 && cherryFraction <= 0.5, CHERRY_FRACTION, cherryFraction,
                 "is out of range 0..0.5");
         if (scores() || usesGptq()) {
-            require(problems, calibrationSamples >= 1, CALIBRATION_SAMPLES, calibrationSamples, "must be at least 1");
+            require(problems, calibrationSamples >= 1 && calibrationSamples <= MAX_CALIBRATION_SAMPLES,
+                    CALIBRATION_SAMPLES, calibrationSamples, "is out of range 1.." + MAX_CALIBRATION_SAMPLES);
         }
         if (method != null && method.trains()) {
-            require(problems, training.steps() >= 1, STEPS, training.steps(), "must be at least 1");
-            require(problems, training.batchSize() >= 1, BATCH_SIZE, training.batchSize(), "must be at least 1");
-            require(problems, training.gradientAccumulation() >= 1, GRAD_ACCUM, training.gradientAccumulation(),
-                    "must be at least 1");
+            require(problems, training.steps() >= 1 && training.steps() <= Training.MAX_STEPS, STEPS,
+                    training.steps(), "is out of range 1.." + Training.MAX_STEPS);
+            require(problems, training.batchSize() >= 1 && training.batchSize() <= Training.MAX_BATCH, BATCH_SIZE,
+                    training.batchSize(), "is out of range 1.." + Training.MAX_BATCH);
+            require(problems, training.gradientAccumulation() >= 1
+                    && training.gradientAccumulation() <= Training.MAX_BATCH, GRAD_ACCUM,
+                    training.gradientAccumulation(), "is out of range 1.." + Training.MAX_BATCH);
             require(problems, Float.isFinite(training.learningRate()) && training.learningRate() > 0, LEARNING_RATE,
                     training.learningRate(), "must be positive and finite");
             require(problems, training.warmupFraction() >= 0 && training.warmupFraction() <= 1, WARMUP_FRACTION,
@@ -209,8 +225,8 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
             require(problems, training.trainable() != null, TRAINABLE, "null",
                     "is required (" + TrainableParameters.names() + ")");
         }
-        require(problems, sequenceLength == 0 || sequenceLength >= 2, SEQ_LEN, sequenceLength,
-                "must be at least 2 (or 0 for min(512, the model's max positions))");
+        require(problems, sequenceLength == 0 || (sequenceLength >= 2 && sequenceLength <= MAX_LENGTH), SEQ_LEN,
+                sequenceLength, "is out of range 2.." + MAX_LENGTH + " (or 0 for min(512, the model's max positions))");
         if (usesGptq()) {
             require(problems, gptqDampening > 0 && gptqDampening < 1, GPTQ_DAMPENING, gptqDampening,
                     "is out of range (0, 1)");

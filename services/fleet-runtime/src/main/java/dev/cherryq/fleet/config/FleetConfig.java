@@ -18,7 +18,7 @@ import java.util.TreeMap;
 public record FleetConfig(String bootstrapServers, boolean createTopics, Map<String, String> kafkaProperties,
         StoreKind store, Path storeDirectory, S3Settings s3, List<Path> modelRoots, List<Path> dataRoots,
         List<String> allowedBuckets, Path workDirectory, String httpHost, int httpPort, String gatewayToken,
-        int maxMessageBytes, int maxRequestBytes, int taskMaxAttempts) {
+        int maxMessageBytes, int maxRequestBytes, int taskMaxAttempts, JobLimits jobLimits) {
 
     public enum StoreKind { FILESYSTEM, S3 }
 
@@ -71,10 +71,20 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
             100, "attempts of a task that fails with a retriable error before it is failed for good (backoff 1, 2, 4, "
                     + "8, 16, then 30 s: the default 6 rides out about 30 s of broker or store outage)");
 
+    public static final ConfigKey<Integer> MAX_JOB_TASKS = ConfigKey.integer("CHERRYQ_MAX_JOB_TASKS",
+            JobLimits.DEFAULT_MAX_TASKS, 1, 1_000_000, "most tasks one job may fan out to (scoring shards, training "
+                    + "segments, evaluation shards); a request above it is refused with the count");
+    public static final ConfigKey<Integer> MAX_JOB_MTOKENS = ConfigKey.integer("CHERRYQ_MAX_JOB_MTOKENS",
+            JobLimits.DEFAULT_MAX_MTOKENS, 1, 1_000_000, "most training tokens one job may process, in millions "
+                    + "(steps x batch_size x grad_accum x seq_len)");
+    public static final ConfigKey<Integer> MAX_INPUT_MIB = ConfigKey.integer("CHERRYQ_MAX_INPUT_MIB",
+            JobLimits.DEFAULT_MAX_INPUT_MIB, 1, 1 << 20, "largest text file (calibration, training or evaluation) a "
+                    + "job may read, in MiB");
+
     public static final List<ConfigKey<?>> KEYS = List.of(BOOTSTRAP_SERVERS, CREATE_TOPICS, STORE, STORE_DIR,
             S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PREFIX,
             MODEL_ROOTS, DATA_ROOTS, ALLOWED_BUCKETS, WORK_DIR, HTTP_HOST, HTTP_PORT, GATEWAY_TOKEN,
-            MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, TASK_MAX_ATTEMPTS);
+            MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, TASK_MAX_ATTEMPTS, MAX_JOB_TASKS, MAX_JOB_MTOKENS, MAX_INPUT_MIB);
 
     /** CHERRYQ_ variables read elsewhere (the launcher, the CLI, the engine's thread count): allowed beside these. */
     public static final List<String> CLIENT_SETTINGS = List.of("CHERRYQ_JAVA_OPTS", "CHERRYQ_LOG", "CHERRYQ_DEBUG",
@@ -120,7 +130,8 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
                 paths(parsed.get(MODEL_ROOTS)), paths(parsed.get(DATA_ROOTS)), list(parsed.get(ALLOWED_BUCKETS)),
                 Path.of(parsed.get(WORK_DIR)).toAbsolutePath().normalize(), parsed.get(HTTP_HOST),
                 parsed.get(HTTP_PORT), parsed.get(GATEWAY_TOKEN), parsed.get(MAX_MESSAGE_BYTES),
-                parsed.get(MAX_REQUEST_BYTES), parsed.get(TASK_MAX_ATTEMPTS));
+                parsed.get(MAX_REQUEST_BYTES), parsed.get(TASK_MAX_ATTEMPTS), JobLimits.of(parsed.get(MAX_JOB_TASKS),
+                        parsed.get(MAX_JOB_MTOKENS), parsed.get(MAX_INPUT_MIB)));
     }
 
     /** The effective settings, one per line, secrets redacted: what a service logs at start-up. */

@@ -26,8 +26,14 @@ public final class EvalSharding {
     }
 
     public static int shards(PreparedData data, QuantizationRequest request) {
-        int perShard = request.getEval().getWindowsPerShard();
-        return (windows(data, request) + perShard - 1) / perShard;
+        return shards(data.getEvalTokens().getShape(0), request);
+    }
+
+    /** Evaluation shards per variant for an evaluation text of {@code evalTokens} tokens. */
+    public static int shards(long evalTokens, QuantizationRequest request) {
+        long windows = evalTokens / request.getSeqLen();
+        long perShard = request.getEval().getWindowsPerShard();
+        return (int) Math.min(Integer.MAX_VALUE, (windows + perShard - 1) / perShard);
     }
 
     /** The method's variant name and the baselines, without repeats, in table order (fp first). */
@@ -44,7 +50,12 @@ public final class EvalSharding {
     }
 
     public static int expectedResults(PreparedData data, QuantizationRequest request) {
-        return variants(request).size() * shards(data, request);
+        return expectedResults(data.getEvalTokens().getShape(0), request);
+    }
+
+    /** Evaluation tasks of all variants for an evaluation text of {@code evalTokens} tokens. */
+    public static int expectedResults(long evalTokens, QuantizationRequest request) {
+        return (int) Math.min(Integer.MAX_VALUE, (long) variants(request).size() * shards(evalTokens, request));
     }
 
     /** The evaluation tasks of one variant. */
