@@ -163,6 +163,10 @@ class KubernetesManifestsTest {
                 }
                 if (source.getSecretRef() != null) {
                     assertEquals("cherryq-secrets", source.getSecretRef().getName());
+                    if (service.equals("gateway")) { // its token: the gateway refuses to serve the pod's address without
+                        assertFalse(Boolean.TRUE.equals(source.getSecretRef().getOptional()),
+                                "the gateway's Secret is required");
+                    }
                     secretsWired = true;
                 }
             }

@@ -24,13 +24,21 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--set", description = "KEY=VALUE, e.g. --set CHERRYQ_HTTP_PORT=8081 (repeatable)")
     List<String> settings = List.of();
 
+    @Option(names = "--insecure", description = "let the gateway serve without CHERRYQ_GATEWAY_TOKEN on a "
+            + "non-loopback address (CHERRYQ_GATEWAY_INSECURE=true), for a network you trust")
+    boolean insecure;
+
     @Override
     public Integer call() {
         if (!FleetStages.NAMES.contains(stage)) {
             throw new InvalidInputException("unknown stage '" + stage + "' (stages: " + String.join(", ",
                     FleetStages.NAMES) + ")");
         }
-        return FleetMain.serve(stage, environment(settings), FleetStages.verticles(stage));
+        Map<String, String> environment = environment(settings);
+        if (insecure) {
+            environment.put(dev.cherryq.fleet.config.FleetConfig.GATEWAY_INSECURE.name(), "true");
+        }
+        return FleetMain.serve(stage, environment, FleetStages.verticles(stage));
     }
 
     static Map<String, String> environment(List<String> settings) {

@@ -51,8 +51,10 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /v1/jobs/{id}/report}: the final report, read from the store.</li>
  *   <li>{@code GET /v1/jobs/{id}/watch}: server-sent events, one per status change, ending at COMPLETED or FAILED.</li>
  * </ul>
- * With CHERRYQ_GATEWAY_TOKEN set every /v1 call needs {@code Authorization: Bearer <token>}; without it the gateway
- * warns at start-up that anyone who reaches it can submit jobs.
+ * With CHERRYQ_GATEWAY_TOKEN set every /v1 call needs {@code Authorization: Bearer <token>} (compared in constant
+ * time, never logged). Without it the gateway serves only on a loopback address, or where CHERRYQ_GATEWAY_INSECURE
+ * says so, and warns loudly. Submissions are limited per client address and by the jobs in flight (429 with
+ * Retry-After), and checked with the planner's own rules before anything is published (400 naming the field).
  */
 public final class GatewayVerticle extends VerticleBase implements Readiness {
 
@@ -63,11 +65,13 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
     private final FleetContext fleet;
     private final JobStatusTable table;
     private final SecureRandom random = new SecureRandom();
+    private final SubmissionRateLimiter rateLimiter;
     private long metricsTimer;
 
     public GatewayVerticle(FleetContext fleet, JobStatusTable table) {
         this.fleet = fleet;
         this.table = table;
+        this.rateLimiter = new SubmissionRateLimiter(fleet.config().gateway().submitsPerMinute(), System::nanoTime);
     }
 
     @Override
@@ -75,12 +79,31 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
         return table.isReady();
     }
 
+    /**
+     * Why the gateway must not start with this configuration, or null: without a token it serves only on a loopback
+     * address, unless CHERRYQ_GATEWAY_INSECURE says the network is trusted.
+     */
+    static String refusal(dev.cherryq.fleet.config.FleetConfig config) {
+        boolean noToken = config.gatewayToken() == null || config.gatewayToken().isEmpty();
+        if (noToken && !isLoopback(config.httpHost()) && !config.gateway().insecure()) {
+            return "refusing to serve the gateway on " + config.httpHost() + " without CHERRYQ_GATEWAY_TOKEN: anyone "
+                    + "who reaches it could submit jobs. Set the token (a Secret in Kubernetes), bind 127.0.0.1, or "
+                    + "set CHERRYQ_GATEWAY_INSECURE=true (cherryq serve --insecure) for a network you trust";
+        }
+        return null;
+    }
+
     @Override
     public Future<?> start() {
+        String refusal = refusal(fleet.config());
+        if (refusal != null) {
+            return Future.failedFuture(new IllegalStateException(refusal));
+        }
         if (fleet.config().gatewayToken() == null || fleet.config().gatewayToken().isEmpty()) {
             LOG.warn("*** GATEWAY AUTHENTICATION IS OFF: CHERRYQ_GATEWAY_TOKEN is not set, so anyone who can reach "
                     + "{} can submit jobs{}. Set it for any deployment beyond this machine. ***",
-                    fleet.config().httpHost(), isLoopback(fleet.config().httpHost()) ? " (loopback only here)" : "");
+                    fleet.config().httpHost(), isLoopback(fleet.config().httpHost()) ? " (loopback only here)"
+                            : " (CHERRYQ_GATEWAY_INSECURE is set)");
         }
         Router router = fleet.router();
         router.route("/v1/*").handler(this::authenticate);
@@ -127,6 +150,23 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
     }
 
     private void submit(RoutingContext context) {
+        long retryAfter = rateLimiter.acquire(context.request().remoteAddress() == null ? "unknown"
+                : context.request().remoteAddress().hostAddress());
+        if (retryAfter > 0) {
+            fleet.metrics().gatewayRejected.labelValues("rate_limited").inc();
+            context.response().putHeader("Retry-After", Long.toString(retryAfter));
+            error(context.response(), 429, "more than " + fleet.config().gateway().submitsPerMinute() + " submissions "
+                    + "a minute from this address; retry in " + retryAfter + " s");
+            return;
+        }
+        long active = table.all().values().stream().filter(status -> !JobStatusFold.isFinal(status.getState())).count();
+        if (active >= fleet.config().gateway().maxActiveJobs()) {
+            fleet.metrics().gatewayRejected.labelValues("too_many_jobs").inc();
+            context.response().putHeader("Retry-After", "60");
+            error(context.response(), 429, active + " jobs are in flight, the fleet's limit "
+                    + "(CHERRYQ_GATEWAY_MAX_ACTIVE_JOBS); retry when some have finished");
+            return;
+        }
         String body = context.body().asString();
         String key = context.request().getHeader("Idempotency-Key");
         QuantizationRequest request;

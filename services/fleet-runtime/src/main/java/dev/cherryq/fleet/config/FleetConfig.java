@@ -18,7 +18,16 @@ import java.util.TreeMap;
 public record FleetConfig(String bootstrapServers, boolean createTopics, Map<String, String> kafkaProperties,
         StoreKind store, Path storeDirectory, S3Settings s3, List<Path> modelRoots, List<Path> dataRoots,
         List<String> allowedBuckets, Path workDirectory, String httpHost, int httpPort, String gatewayToken,
-        int maxMessageBytes, int maxRequestBytes, int taskMaxAttempts, JobLimits jobLimits) {
+        int maxMessageBytes, int maxRequestBytes, int taskMaxAttempts, JobLimits jobLimits, GatewayLimits gateway) {
+
+    /**
+     * What guards the gateway besides its token.
+     *
+     * @param insecure serve without a token on a non-loopback address (refused otherwise)
+     * @param submitsPerMinute job submissions one client address may make per minute
+     * @param maxActiveJobs jobs neither COMPLETED nor FAILED beyond which submissions are refused
+     */
+    public record GatewayLimits(boolean insecure, int submitsPerMinute, int maxActiveJobs) {}
 
     public enum StoreKind { FILESYSTEM, S3 }
 
@@ -71,6 +80,14 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
             100, "attempts of a task that fails with a retriable error before it is failed for good (backoff 1, 2, 4, "
                     + "8, 16, then 30 s: the default 6 rides out about 30 s of broker or store outage)");
 
+    public static final ConfigKey<Boolean> GATEWAY_INSECURE = ConfigKey.bool("CHERRYQ_GATEWAY_INSECURE", false,
+            "let the gateway serve without CHERRYQ_GATEWAY_TOKEN on a non-loopback address (it refuses to start "
+                    + "otherwise); for a network you trust, logged loudly");
+    public static final ConfigKey<Integer> GATEWAY_SUBMITS_PER_MINUTE = ConfigKey.integer(
+            "CHERRYQ_GATEWAY_SUBMITS_PER_MINUTE", 60, 1, 1_000_000, "job submissions one client address may make per "
+                    + "minute (a burst of as many, then refilled evenly); more get 429 with Retry-After");
+    public static final ConfigKey<Integer> GATEWAY_MAX_ACTIVE_JOBS = ConfigKey.integer("CHERRYQ_GATEWAY_MAX_ACTIVE_JOBS",
+            1000, 1, 1_000_000, "jobs in flight (neither COMPLETED nor FAILED) beyond which new submissions get 429");
     public static final ConfigKey<Integer> MAX_JOB_TASKS = ConfigKey.integer("CHERRYQ_MAX_JOB_TASKS",
             JobLimits.DEFAULT_MAX_TASKS, 1, 1_000_000, "most tasks one job may fan out to (scoring shards, training "
                     + "segments, evaluation shards); a request above it is refused with the count");
@@ -84,7 +101,8 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
     public static final List<ConfigKey<?>> KEYS = List.of(BOOTSTRAP_SERVERS, CREATE_TOPICS, STORE, STORE_DIR,
             S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PREFIX,
             MODEL_ROOTS, DATA_ROOTS, ALLOWED_BUCKETS, WORK_DIR, HTTP_HOST, HTTP_PORT, GATEWAY_TOKEN,
-            MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, TASK_MAX_ATTEMPTS, MAX_JOB_TASKS, MAX_JOB_MTOKENS, MAX_INPUT_MIB);
+            MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, TASK_MAX_ATTEMPTS, MAX_JOB_TASKS, MAX_JOB_MTOKENS, MAX_INPUT_MIB,
+            GATEWAY_INSECURE, GATEWAY_SUBMITS_PER_MINUTE, GATEWAY_MAX_ACTIVE_JOBS);
 
     /** CHERRYQ_ variables read elsewhere (the launcher, the CLI, the engine's thread count): allowed beside these. */
     public static final List<String> CLIENT_SETTINGS = List.of("CHERRYQ_JAVA_OPTS", "CHERRYQ_LOG", "CHERRYQ_DEBUG",
@@ -131,7 +149,9 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
                 Path.of(parsed.get(WORK_DIR)).toAbsolutePath().normalize(), parsed.get(HTTP_HOST),
                 parsed.get(HTTP_PORT), parsed.get(GATEWAY_TOKEN), parsed.get(MAX_MESSAGE_BYTES),
                 parsed.get(MAX_REQUEST_BYTES), parsed.get(TASK_MAX_ATTEMPTS), JobLimits.of(parsed.get(MAX_JOB_TASKS),
-                        parsed.get(MAX_JOB_MTOKENS), parsed.get(MAX_INPUT_MIB)));
+                        parsed.get(MAX_JOB_MTOKENS), parsed.get(MAX_INPUT_MIB)), new GatewayLimits(
+                        parsed.get(GATEWAY_INSECURE), parsed.get(GATEWAY_SUBMITS_PER_MINUTE),
+                        parsed.get(GATEWAY_MAX_ACTIVE_JOBS)));
     }
 
     /** The effective settings, one per line, secrets redacted: what a service logs at start-up. */
