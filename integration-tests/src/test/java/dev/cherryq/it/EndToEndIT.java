@@ -44,10 +44,10 @@ class EndToEndIT {
         JobSpecs.writeTexts(fleet.data());
         try (var s3 = fleet.s3Client(); Stream<Path> model = Files.list(ItFleet.models().resolve("demo"))) {
             for (Path file : model.toList()) {
-                s3.putObject(r -> r.bucket(ItFleet.BUCKET).key("inputs/demo/" + file.getFileName()), RequestBody.fromFile(file));
+                s3.putObject(r -> r.bucket(ItFleet.INPUT_BUCKET).key("inputs/demo/" + file.getFileName()), RequestBody.fromFile(file));
             }
             for (String text : List.of("calibration.txt", "train.txt", "heldout.txt")) {
-                s3.putObject(r -> r.bucket(ItFleet.BUCKET).key("inputs/text/" + text),
+                s3.putObject(r -> r.bucket(ItFleet.INPUT_BUCKET).key("inputs/text/" + text),
                         RequestBody.fromFile(fleet.data().resolve(text)));
             }
         }
@@ -64,7 +64,7 @@ class EndToEndIT {
 
     @Test
     void shouldRunAnS3ReferencedRequestThroughEveryStageToItsReport() throws Exception {
-        String bucket = "s3://" + ItFleet.BUCKET;
+        String bucket = "s3://" + ItFleet.INPUT_BUCKET;
         String request = JobSpecs.cherryq(",\"model\":\"" + bucket + "/inputs/demo\",\"eval_data\":\"" + bucket
                 + "/inputs/text/heldout.txt\",\"calibration_data\":\"" + bucket + "/inputs/text/calibration.txt\","
                 + "\"train_data\":\"" + bucket + "/inputs/text/train.txt\",\"baselines\":[\"fp\",\"rtn\"]");

@@ -34,6 +34,8 @@ import software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException
 public final class ItFleet implements AutoCloseable {
 
     public static final String BUCKET = "cherryq-it";
+    /** Where requests' s3:// inputs live: never the store's own bucket, which the fleet refuses as an input. */
+    public static final String INPUT_BUCKET = "cherryq-it-inputs";
     public static final String TOKEN = "it-gateway-token-5f2e9a";
     private static final Pattern READY = Pattern.compile("ready; .* http://127\\.0\\.0\\.1:(\\d+)/metrics");
 
@@ -57,19 +59,23 @@ public final class ItFleet implements AutoCloseable {
         environment.put(FleetConfig.S3_ACCESS_KEY_ID.name(), infrastructure.s3().accessKey());
         environment.put(FleetConfig.S3_SECRET_ACCESS_KEY.name(), infrastructure.s3().secretKey());
         environment.put(FleetConfig.S3_PREFIX.name(), name + "/");
-        environment.put(FleetConfig.ALLOWED_BUCKETS.name(), BUCKET);
+        environment.put(FleetConfig.ALLOWED_BUCKETS.name(), INPUT_BUCKET);
         environment.put(FleetConfig.MODEL_ROOTS.name(), models().toString());
         environment.put(FleetConfig.DATA_ROOTS.name(), Files.createDirectories(data()).toString());
         environment.put(FleetConfig.HTTP_HOST.name(), "127.0.0.1");
         environment.put(FleetConfig.HTTP_PORT.name(), "0");
         environment.put(FleetConfig.GATEWAY_TOKEN.name(), TOKEN);
         try (S3Client s3 = s3Client()) {
-            s3.createBucket(request -> request.bucket(BUCKET));
-        } catch (BucketAlreadyOwnedByYouException e) {
-            // another class made it
-        } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
-            if (e.statusCode() != 409) {
-                throw e;
+            for (String bucket : List.of(BUCKET, INPUT_BUCKET)) {
+                try {
+                    s3.createBucket(request -> request.bucket(bucket));
+                } catch (BucketAlreadyOwnedByYouException e) {
+                    // another class made it
+                } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
+                    if (e.statusCode() != 409) {
+                        throw e;
+                    }
+                }
             }
         }
     }

@@ -63,7 +63,7 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
     public static final ConfigKey<String> DATA_ROOTS = ConfigKey.string("CHERRYQ_DATA_ROOTS", "",
             "comma-separated folders requests may read text from");
     public static final ConfigKey<String> ALLOWED_BUCKETS = ConfigKey.string("CHERRYQ_ALLOWED_BUCKETS", "",
-            "comma-separated S3 buckets requests may name in s3:// references");
+            "comma-separated S3 buckets requests may name in s3:// references (never the store's own bucket)");
     public static final ConfigKey<String> WORK_DIR = ConfigKey.string("CHERRYQ_WORK_DIR",
             System.getProperty("java.io.tmpdir") + "/cherryq-work", "local scratch and download cache");
     public static final ConfigKey<String> HTTP_HOST = ConfigKey.string("CHERRYQ_HTTP_HOST", "127.0.0.1",
@@ -124,6 +124,11 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
         }
         if (store == StoreKind.S3 && (bucket == null || bucket.isBlank())) {
             parsed.problems.add(S3_BUCKET.name() + ": required with CHERRYQ_STORE=s3");
+        }
+        String allowed = parsed.get(ALLOWED_BUCKETS);
+        if (store == StoreKind.S3 && bucket != null && allowed != null && list(allowed).contains(bucket)) {
+            parsed.problems.add(ALLOWED_BUCKETS.name() + ": must not include the store's bucket '" + bucket + "' "
+                    + "(CHERRYQ_S3_BUCKET): requests could read other jobs' objects there");
         }
         String endpoint = parsed.get(S3_ENDPOINT);
         if (endpoint != null && !endpoint.isEmpty() && !endpoint.matches("https?://.+")) {

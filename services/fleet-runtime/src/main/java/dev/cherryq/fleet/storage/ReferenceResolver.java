@@ -14,7 +14,10 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * Turns the model and data references of a request into local paths, and refuses everything outside the configured
  * roots and buckets: a request can name {@code models/demo} (relative to a root), an absolute path under a root,
  * {@code file:} URIs under a root, or {@code s3://bucket/prefix} in an allowed bucket (downloaded to the work
- * folder). Symbolic links are resolved before the check, so a link cannot lead out of a root.
+ * folder). Symbolic links are resolved before the check, so a link cannot lead out of a root. An S3 reference must
+ * name a prefix (never a whole bucket), matches whole path segments ({@code models/demo} is not
+ * {@code models/demo2}), and may not name the fleet's own store bucket, where other jobs' objects live. A download is
+ * reused only when its size and ETag match the object's.
  */
 public final class ReferenceResolver {
 
@@ -23,20 +26,24 @@ public final class ReferenceResolver {
     private final List<String> allowedBuckets;
     private final S3Client s3;
     private final Path downloads;
+    private final String storeBucket;
 
     public ReferenceResolver(FleetConfig config, ObjectStore store) {
         this(config.modelRoots(), config.dataRoots(), config.allowedBuckets(),
                 store instanceof S3ObjectStore s3Store ? s3Store.client() : null,
-                config.workDirectory().resolve("inputs"));
+                config.workDirectory().resolve("inputs"), config.store() == FleetConfig.StoreKind.S3
+                        ? config.s3().bucket() : null);
     }
 
+    /** @param storeBucket the bucket of the fleet's own store (refused as an input), or null */
     public ReferenceResolver(List<Path> modelRoots, List<Path> dataRoots, List<String> allowedBuckets, S3Client s3,
-            Path downloads) {
+            Path downloads, String storeBucket) {
         this.modelRoots = modelRoots;
         this.dataRoots = dataRoots;
         this.allowedBuckets = allowedBuckets;
         this.s3 = s3;
         this.downloads = downloads;
+        this.storeBucket = storeBucket;
     }
 
     /** A local model folder (or llama2.c file) for a model reference. */
@@ -112,30 +119,44 @@ public final class ReferenceResolver {
             throw new InvalidInputException(kind + " reference '" + reference + "': this deployment has no S3 store "
                     + "configured (CHERRYQ_STORE=s3)");
         }
+        if (bucket.equals(storeBucket)) {
+            throw new InvalidInputException(kind + " reference '" + reference + "': bucket '" + bucket + "' is the "
+                    + "fleet's own store, which holds other jobs' objects; put inputs in another bucket");
+        }
         if (prefix.contains("..")) {
             throw new InvalidInputException(kind + " reference '" + reference + "' contains '..'");
         }
-        Path target = downloads.resolve(bucket).resolve(prefix).normalize();
-        List<S3Object> objects = s3.listObjectsV2Paginator(request -> request.bucket(bucket).prefix(prefix))
-                .contents().stream().toList();
+        String folder = prefix.replaceFirst("/+$", "");
+        if (folder.isEmpty()) {
+            throw new InvalidInputException(kind + " reference '" + reference + "' names a whole bucket; name the "
+                    + kind + "'s object or folder in it");
+        }
+        Path target = downloads.resolve(bucket).resolve(folder).normalize();
+        // the object itself, or whole path segments under it: models/demo never matches models/demo2
+        List<S3Object> objects = s3.listObjectsV2Paginator(request -> request.bucket(bucket).prefix(folder))
+                .contents().stream().filter(o -> o.key().equals(folder) || o.key().startsWith(folder + "/")).toList();
         if (objects.isEmpty()) {
             throw new InvalidInputException(kind + " '" + reference + "' not found (no objects under that prefix)");
         }
         for (S3Object object : objects) {
-            Path file = object.key().equals(prefix) ? target
-                    : target.resolve(object.key().substring(prefix.length()).replaceFirst("^/", "")).normalize();
+            Path file = object.key().equals(folder) ? target
+                    : target.resolve(object.key().substring(folder.length() + 1)).normalize();
             if (!file.startsWith(downloads)) {
                 continue;
             }
-            if (Files.isRegularFile(file) && Files.size(file) == object.size()) {
-                continue;
+            Path tag = file.resolveSibling(file.getFileName() + ".etag");
+            if (Files.isRegularFile(file) && Files.size(file) == object.size() && Files.isRegularFile(tag)
+                    && Files.readString(tag).equals(object.eTag())) {
+                continue; // this very object was downloaded before
             }
             Files.createDirectories(file.getParent());
             Path temporary = Files.createTempFile(file.getParent(), ".download-", ".part");
             try (var in = s3.getObject(request -> request.bucket(bucket).key(object.key()))) {
                 Files.copy(in, temporary, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
+            Files.deleteIfExists(tag); // a crash between the two moves leaves no tag, so the file is fetched again
             Files.move(temporary, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.writeString(tag, object.eTag());
         }
         return target;
     }

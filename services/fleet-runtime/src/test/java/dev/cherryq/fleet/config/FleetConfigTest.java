@@ -56,6 +56,19 @@ class FleetConfigTest {
     }
 
     @Test
+    void shouldRefuseTheStoresOwnBucketAsAnInputBucket() {
+        Map<String, String> environment = valid();
+        environment.put("CHERRYQ_STORE", "s3");
+        environment.put("CHERRYQ_S3_BUCKET", "fleet");
+        environment.put("CHERRYQ_ALLOWED_BUCKETS", "models,fleet");
+        ConfigException error = assertThrows(ConfigException.class, () -> FleetConfig.from(environment));
+        assertTrue(error.getMessage().contains("CHERRYQ_ALLOWED_BUCKETS: must not include the store's bucket 'fleet'"),
+                error.getMessage());
+        environment.put("CHERRYQ_ALLOWED_BUCKETS", "models");
+        assertEquals(java.util.List.of("models"), FleetConfig.from(environment).allowedBuckets());
+    }
+
+    @Test
     void shouldRefuseAnUnknownSettingSoThatATypoIsNotIgnored() {
         Map<String, String> environment = valid();
         environment.put("CHERRYQ_HTTP_PROT", "9000");

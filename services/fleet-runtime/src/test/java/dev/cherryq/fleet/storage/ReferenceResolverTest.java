@@ -23,7 +23,7 @@ class ReferenceResolverTest {
         Files.writeString(directory.resolve("secret.txt"), "secret");
         Files.createSymbolicLink(data.resolve("link.txt"), directory.resolve("secret.txt"));
         return new ReferenceResolver(List.of(models.getParent().toRealPath()), List.of(data.toRealPath()),
-                List.of("allowed-bucket"), null, directory.resolve("downloads"));
+                List.of("allowed-bucket"), null, directory.resolve("downloads"), null);
     }
 
     @Test

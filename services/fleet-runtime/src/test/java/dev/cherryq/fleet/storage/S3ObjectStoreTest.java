@@ -88,13 +88,44 @@ class S3ObjectStoreTest {
             store.client().createBucket(request -> request.bucket("models"));
             store.client().putObject(request -> request.bucket("models").key("demo/config.json"),
                     RequestBody.fromString("{}"));
-            ReferenceResolver resolver = new ReferenceResolver(List.of(), List.of(), List.of("models"), store.client(),
-                    directory.resolve("inputs"));
+            store.client().putObject(request -> request.bucket("models").key("demo2/config.json"),
+                    RequestBody.fromString("{\"other\": 1}"));
+            store.client().putObject(request -> request.bucket("models").key("demo2/extra.bin"),
+                    RequestBody.fromString("x"));
+            ReferenceResolver resolver = new ReferenceResolver(List.of(), List.of(), List.of("models", "cherryq"),
+                    store.client(), directory.resolve("inputs"), "cherryq");
             Path folder = resolver.model("s3://models/demo");
             assertEquals("{}", Files.readString(folder.resolve("config.json")));
+            assertTrue(Files.notExists(folder.resolve("extra.bin")) && Files.notExists(folder.getParent()
+                    .resolve("demo2")), "models/demo matches whole path segments, not models/demo2");
             ReferenceResolver strict = new ReferenceResolver(List.of(), List.of(), List.of("other"), store.client(),
-                    directory.resolve("inputs2"));
+                    directory.resolve("inputs2"), "cherryq");
             assertThrows(InvalidInputException.class, () -> strict.model("s3://models/demo"));
+            for (String wholeBucket : List.of("s3://models", "s3://models/", "s3://models//")) {
+                String message = assertThrows(InvalidInputException.class, () -> resolver.model(wholeBucket))
+                        .getMessage();
+                assertTrue(message.contains("names a whole bucket"), message);
+            }
+            String ownStore = assertThrows(InvalidInputException.class,
+                    () -> resolver.data("s3://cherryq/fleet/jobs/other-job/planner/eval-tokens.i32")).getMessage();
+            assertTrue(ownStore.contains("the fleet's own store"), ownStore);
+        }
+    }
+
+    @Test
+    void shouldDownloadAnInputAgainWhenItsObjectChangedEvenAtTheSameSize() throws Exception {
+        try (S3ObjectStore store = storeWithBucket()) {
+            store.client().createBucket(request -> request.bucket("texts"));
+            store.client().putObject(request -> request.bucket("texts").key("corpus/a.txt"),
+                    RequestBody.fromString("first"));
+            ReferenceResolver resolver = new ReferenceResolver(List.of(), List.of(), List.of("texts"), store.client(),
+                    directory.resolve("inputs"), "cherryq");
+            Path file = resolver.data("s3://texts/corpus/a.txt");
+            assertEquals("first", Files.readString(file));
+            store.client().putObject(request -> request.bucket("texts").key("corpus/a.txt"),
+                    RequestBody.fromString("other"));
+            assertEquals("other", Files.readString(resolver.data("s3://texts/corpus/a.txt")),
+                    "same size, another ETag: fetched again");
         }
     }
 }
