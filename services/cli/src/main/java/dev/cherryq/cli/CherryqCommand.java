@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
         subcommands = {EvalCommand.class, QuantizeCommand.class, ConvertCommand.class, InspectCommand.class,
                 TrainTokenizerCommand.class, PretrainCommand.class, PlotLossesCommand.class, ReportCommand.class, DemoCommand.class,
                 RunCommand.class, BenchCommand.class, ServeCommand.class, BrokerCommand.class, EngineCommand.class, JobCommands.Submit.class,
-                JobCommands.Status.class, JobCommands.Watch.class})
+                JobCommands.Status.class, JobCommands.Watch.class, PublishCommand.class})
 public final class CherryqCommand implements Runnable {
 
     public static final int EXIT_USER_ERROR = 2;

@@ -134,6 +134,14 @@ final class JobCommands {
             if (last == null) {
                 last = client.status(jobId);
             }
+            return outcome(last, jobId, out, "cherryq watch " + jobId);
+        }
+
+        /**
+         * 0 for a COMPLETED status; for FAILED, the error printed and the exit code (2 for a bad request, else 1);
+         * otherwise the follow ended early, which is said with the command that resumes it.
+         */
+        static int outcome(JsonNode last, String jobId, PrintWriter out, String resume) {
             String state = JobProgressView.state(last);
             if (state.equals("COMPLETED")) {
                 return 0;
@@ -146,8 +154,8 @@ final class JobCommands {
                 return error.path("code").asText().startsWith("INVALID") ? CherryqCommand.EXIT_USER_ERROR
                         : CherryqCommand.EXIT_INTERNAL_ERROR;
             }
-            throw new InvalidInputException("the watch of job " + jobId + " ended while it is " + state
-                    + "; run 'cherryq watch " + jobId + "' again");
+            throw new InvalidInputException("following job " + jobId + " ended while it is " + state + "; run '"
+                    + resume + "' to go on");
         }
     }
 

@@ -178,4 +178,57 @@ class EmbeddedFleetTest {
                 .timeout(java.time.Duration.ofSeconds(30)).GET().build(),
                 HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
     }
+
+    @Test
+    void shouldPublishStraightToKafkaAndFollowTheJobFromItsEventsAlone() throws Exception {
+        String body = request(",\"method\":\"qat\"");
+        String first = run("publish", "--bootstrap", harness.bootstrapServers(), "--json", body, "--idempotency-key",
+                "publish-1", "--follow");
+        String jobId = first.lines().findFirst().orElseThrow();
+        assertEquals(dev.cherryq.fleet.job.JobIds.of("publish-1", dev.cherryq.gateway.JobRequestJson.parse(body, "x")),
+                jobId, "the id the gateway would give");
+        assertTrue(first.contains("| qat |") && first.contains("| fp |"), first);
+        // the same request again: the same job, already complete, its table read back from the events
+        String again = run("publish", "--bootstrap", harness.bootstrapServers(), "--json", body, "--idempotency-key",
+                "publish-1", "--follow");
+        assertEquals(jobId, again.lines().findFirst().orElseThrow());
+        assertEquals(first, again, "one job, the same table");
+        assertEquals("JOB_STATE_COMPLETED", client.status(jobId).path("state").asText());
+    }
+
+    @Test
+    void shouldPlanAJsonEncodedRequestEventAndDeadLetterOneThatBreaksARule() throws Exception {
+        // proto3 JSON, as a producer without generated code writes it; the job id comes from the record key
+        String json = "{\"model\": {\"uri\": \"demo\"}, \"method\": \"METHOD_RTN\", \"bits\": 3, \"groupSize\": 32, "
+                + "\"scheme\": \"QUANT_SCHEME_SYM_FULL\", \"seqLen\": 32, \"eval\": {\"dataUri\": \"heldout.txt\", "
+                + "\"windowsPerShard\": 8, \"batchSize\": 4, \"baselines\": [\"fp\"]}}";
+        org.apache.kafka.common.header.internals.RecordHeaders headers =
+                new org.apache.kafka.common.header.internals.RecordHeaders();
+        headers.add(dev.cherryq.fleet.kafka.Topics.HEADER_CONTENT_TYPE, "application/json".getBytes(StandardCharsets.UTF_8));
+        harness.sendRaw(dev.cherryq.fleet.kafka.Topics.REQUESTS, "job-json-1", json.getBytes(StandardCharsets.UTF_8),
+                headers);
+        JsonNode done = client.watch("job-json-1", status -> { });
+        assertEquals("JOB_STATE_COMPLETED", done.path("state").asText(), done.toString());
+
+        harness.sendRaw(dev.cherryq.fleet.kafka.Topics.REQUESTS, "job-json-2", json.replace("\"bits\": 3",
+                "\"bits\": 9").getBytes(StandardCharsets.UTF_8), headers);
+        JsonNode failed = client.watch("job-json-2", status -> { });
+        assertEquals("JOB_STATE_FAILED", failed.path("state").asText(), failed.toString());
+        assertTrue(failed.path("error").path("message").asText().contains("bits: 9 is out of range 2..8"),
+                failed.toString());
+        var dead = harness.awaitRecords(dev.cherryq.fleet.kafka.Topics.DEAD_LETTERS,
+                records -> records.stream().anyMatch(r -> "job-json-2".equals(r.key())));
+        var record = dead.stream().filter(r -> "job-json-2".equals(r.key())).findFirst().orElseThrow();
+        String reason = new String(record.headers().lastHeader(dev.cherryq.fleet.kafka.Topics.HEADER_ERROR_MESSAGE)
+                .value(), StandardCharsets.UTF_8);
+        assertTrue(reason.contains("bits: 9 is out of range 2..8"), reason);
+        // not JSON at all: dead-lettered as such, the consumer goes on
+        harness.sendRaw(dev.cherryq.fleet.kafka.Topics.REQUESTS, "job-json-3", "{\"bits\": ".getBytes(
+                StandardCharsets.UTF_8), headers);
+        var broken = harness.awaitRecords(dev.cherryq.fleet.kafka.Topics.DEAD_LETTERS,
+                records -> records.stream().anyMatch(r -> "job-json-3".equals(r.key())));
+        String parse = new String(broken.stream().filter(r -> "job-json-3".equals(r.key())).findFirst().orElseThrow()
+                .headers().lastHeader(dev.cherryq.fleet.kafka.Topics.HEADER_ERROR_MESSAGE).value(), StandardCharsets.UTF_8);
+        assertTrue(parse.startsWith("not a valid proto3 JSON message"), parse);
+    }
 }

@@ -125,21 +125,7 @@ public final class EvalFanInHandler implements StageHandler<EvalResult> {
         ObjectNode root = JSON.createObjectNode();
         root.put("job_id", request.getJobId());
         root.set("request", JSON.readTree(JsonFormat.printer().preservingProtoFieldNames().print(request)));
-        ArrayNode rows = root.putArray("results");
-        String method = RequestSettings.recipe(request).method().wireName();
-        for (VariantResult row : result.getVariantsList()) {
-            ObjectNode line = rows.addObject().put("variant", row.getVariant()).put("format", row.getFormat())
-                    .put("mean_nll", row.getMeanNll()).put("perplexity", row.getPerplexity())
-                    .put("predicted_tokens", row.getPredictedTokens()).put("effective_bits", row.getEffectiveBits());
-            if (row.getVariant().equals(method) && result.getQuantized().getValidationCount() > 0) {
-                QuantizedModelSummary trained = result.getQuantized();
-                ObjectNode validation = line.putObject("validation");
-                validation.put("best_step", trained.getBestStep()).put("steps", request.getQat().getSteps());
-                ArrayNode points = validation.putArray("scores");
-                trained.getValidationList().forEach(point -> points.addObject().put("step", point.getStep())
-                        .put("mean_nll", point.getMeanNll()));
-            }
-        }
+        ArrayNode rows = root.putArray("results").addAll(ResultsTable.rows(request, result));
         root.put("table_markdown", ResultsTable.markdown(rows));
         if (result.hasQuantized()) {
             root.put("effective_bits", result.getQuantized().getEffectiveBits());

@@ -5,9 +5,9 @@ import com.google.protobuf.util.JsonFormat;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.Readiness;
+import dev.cherryq.fleet.job.JobIds;
 import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.Topics;
-import dev.cherryq.fleet.storage.Digests;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.task.Outgoing;
 import dev.cherryq.proto.v1.JobEvent;
@@ -25,12 +25,7 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.SecureRandom;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.EnumMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
@@ -43,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@code POST /v1/jobs}: a JSON request ({@link JobRequestJson}) becomes a {@link QuantizationRequest} on the
  *       requests topic; 202 with the job id. An {@code Idempotency-Key} header (or field) makes the job id a hash of
- *       the key and of the canonical request ({@link #requestDigest}), so a retried submission returns the existing
+ *       the key and of the canonical request ({@link JobIds}), so a retried submission returns the existing
  *       job instead of starting a second one, and the same key with another request is refused with 409 naming the
  *       job that holds it. Two gateways that publish the same request at once publish one job id, which the planner
  *       plans once.</li>
@@ -64,7 +59,6 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
 
     private final FleetContext fleet;
     private final JobStatusTable table;
-    private final SecureRandom random = new SecureRandom();
     private final SubmissionRateLimiter rateLimiter;
     private long metricsTimer;
 
@@ -176,7 +170,7 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
                 key = parsed.getIdempotencyKey();
             }
             RequestSettings.validate(parsed, fleet.config().jobLimits()); // the planner runs the same checks again
-            request = parsed.toBuilder().setJobId(newJobId(key, parsed)).setIdempotencyKey(key == null ? "" : key)
+            request = parsed.toBuilder().setJobId(JobIds.of(key, parsed)).setIdempotencyKey(key == null ? "" : key)
                     .build();
         } catch (InvalidInputException e) {
             fleet.metrics().gatewayRejected.labelValues("invalid_request").inc();
@@ -309,42 +303,6 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
 
     static String stateName(JobState state) {
         return state.name().substring("JOB_STATE_".length()).toLowerCase(java.util.Locale.ROOT);
-    }
-
-    /**
-     * The sha256 of a request as the fleet reads it: parsed, defaults filled in, identity and submission time cleared,
-     * serialized deterministically. Two JSON bodies that differ only in field order, spacing or fields given at their
-     * defaults have the same digest.
-     */
-    static String requestDigest(QuantizationRequest request) {
-        QuantizationRequest canonical = request.toBuilder().clearJobId().clearIdempotencyKey().clearSubmittedUnixMs()
-                .build();
-        var bytes = new java.io.ByteArrayOutputStream();
-        try {
-            var output = com.google.protobuf.CodedOutputStream.newInstance(bytes);
-            output.useDeterministicSerialization();
-            canonical.writeTo(output);
-            output.flush();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e); // in memory: not reached
-        }
-        return Digests.sha256(bytes.toByteArray());
-    }
-
-    /** With a key, a hash of the key and the request's digest; without, a fresh time-stamped id. */
-    static String newJobId(String idempotencyKey, QuantizationRequest request, SecureRandom random) {
-        if (idempotencyKey != null && !idempotencyKey.isEmpty()) {
-            return "job-" + Digests.sha256((idempotencyKey + "\n" + requestDigest(request))
-                    .getBytes(StandardCharsets.UTF_8)).substring(0, 24);
-        }
-        byte[] suffix = new byte[4];
-        random.nextBytes(suffix);
-        return "job-" + LocalDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
-                + HexFormat.of().formatHex(suffix);
-    }
-
-    private String newJobId(String idempotencyKey, QuantizationRequest request) {
-        return newJobId(idempotencyKey, request, random);
     }
 
     private static String print(JobStatus status) {

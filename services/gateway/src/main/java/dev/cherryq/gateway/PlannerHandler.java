@@ -62,6 +62,11 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
     }
 
     @Override
+    public boolean deadLettersFailures() {
+        return true; // a request event that cannot be planned stays inspectable, with its reason, beside its FAILED event
+    }
+
+    @Override
     public TaskOutcome handle(QuantizationRequest submitted) throws Exception {
         String jobId = submitted.getJobId();
         if (markers.isMarked(jobId, Stage.STAGE_PLANNER)) {

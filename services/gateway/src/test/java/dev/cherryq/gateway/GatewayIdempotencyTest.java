@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.cherryq.fleet.ServiceHost;
+import dev.cherryq.fleet.job.JobIds;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.testing.FleetHarness;
 import dev.cherryq.proto.v1.QuantizationRequest;
@@ -16,7 +17,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
@@ -39,16 +39,15 @@ class GatewayIdempotencyTest {
 
     @Test
     void shouldDeriveOneJobIdFromTheKeyAndTheCanonicalRequest() {
-        SecureRandom random = new SecureRandom();
-        String id = GatewayVerticle.newJobId("k", parse(BODY), random);
+        String id = JobIds.of("k", parse(BODY));
         // the same request written differently: field order, spacing, a default given explicitly
         String reordered = "{ \"bits\":3,\"eval_data\":\"heldout.txt\" , \"model\":\"models/demo\", \"group_size\": 128}";
-        assertEquals(id, GatewayVerticle.newJobId("k", parse(reordered), random));
-        assertNotEquals(id, GatewayVerticle.newJobId("k", parse(BODY.replace("\"bits\": 3", "\"bits\": 4")), random),
+        assertEquals(id, JobIds.of("k", parse(reordered)));
+        assertNotEquals(id, JobIds.of("k", parse(BODY.replace("\"bits\": 3", "\"bits\": 4"))),
                 "another request under the same key is another job");
-        assertNotEquals(id, GatewayVerticle.newJobId("k2", parse(BODY), random), "another key");
-        assertNotEquals(GatewayVerticle.newJobId("", parse(BODY), random),
-                GatewayVerticle.newJobId("", parse(BODY), random), "no key: a fresh job each time");
+        assertNotEquals(id, JobIds.of("k2", parse(BODY)), "another key");
+        assertNotEquals(JobIds.of("", parse(BODY)),
+                JobIds.of("", parse(BODY)), "no key: a fresh job each time");
     }
 
     @Test

@@ -1,6 +1,11 @@
 package dev.cherryq.fleet.job;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.proto.v1.JobResult;
+import dev.cherryq.proto.v1.QuantizationRequest;
+import dev.cherryq.proto.v1.QuantizedModelSummary;
+import dev.cherryq.proto.v1.VariantResult;
 import java.util.Locale;
 
 /**
@@ -10,7 +15,34 @@ import java.util.Locale;
  */
 public final class ResultsTable {
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+            new com.fasterxml.jackson.databind.ObjectMapper();
+
     private ResultsTable() {}
+
+    /**
+     * A completed job's report rows from its result: variant, format, mean NLL, perplexity, predicted tokens,
+     * effective bits, and for the trained row its validation scores. The report and {@code cherryq publish --follow}
+     * (which reads the result from the job's COMPLETED event) both build their rows here.
+     */
+    public static com.fasterxml.jackson.databind.node.ArrayNode rows(QuantizationRequest request, JobResult result) {
+        com.fasterxml.jackson.databind.node.ArrayNode rows = JSON.createArrayNode();
+        String method = RequestSettings.recipe(request).method().wireName();
+        for (VariantResult row : result.getVariantsList()) {
+            ObjectNode line = rows.addObject().put("variant", row.getVariant()).put("format", row.getFormat())
+                    .put("mean_nll", row.getMeanNll()).put("perplexity", row.getPerplexity())
+                    .put("predicted_tokens", row.getPredictedTokens()).put("effective_bits", row.getEffectiveBits());
+            if (row.getVariant().equals(method) && result.getQuantized().getValidationCount() > 0) {
+                QuantizedModelSummary trained = result.getQuantized();
+                ObjectNode validation = line.putObject("validation");
+                validation.put("best_step", trained.getBestStep()).put("steps", request.getQat().getSteps());
+                com.fasterxml.jackson.databind.node.ArrayNode points = validation.putArray("scores");
+                trained.getValidationList().forEach(point -> points.addObject().put("step", point.getStep())
+                        .put("mean_nll", point.getMeanNll()));
+            }
+        }
+        return rows;
+    }
 
     /**
      * @param rows report rows, each with {@code variant}, {@code format}, {@code effective_bits}, {@code mean_nll} and

@@ -45,6 +45,12 @@ public final class Topics {
     public static final String HEADER_STAGE = "cherryq.stage";
     /** The protobuf message type on every record, so a consumer can refuse the wrong type before parsing. */
     public static final String HEADER_TYPE = "cherryq.type";
+    /**
+     * How a record's value is encoded: absent or {@code application/x-protobuf} for binary protobuf,
+     * {@value #JSON} for the proto3 JSON mapping, which a producer in any language (or kcat) can write.
+     */
+    public static final String HEADER_CONTENT_TYPE = "content-type";
+    public static final String JSON = "application/json";
 
     private Topics() {}
 }

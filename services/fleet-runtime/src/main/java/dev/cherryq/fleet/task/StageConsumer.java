@@ -1,6 +1,7 @@
 package dev.cherryq.fleet.task;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.Message;
 import dev.cherryq.fleet.kafka.KafkaClients;
 import dev.cherryq.fleet.kafka.Topics;
@@ -193,6 +194,21 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
         }
     }
 
+    /**
+     * A record in the proto3 JSON mapping (unknown fields refused). A message whose {@code job_id} is left out takes
+     * the record's key, so a JSON producer names its job once.
+     */
+    @SuppressWarnings("unchecked")
+    private T parseJson(byte[] value, String key) throws InvalidProtocolBufferException {
+        com.google.protobuf.Message.Builder builder = binding.parser().parseFrom(new byte[0]).newBuilderForType();
+        JsonFormat.parser().merge(new String(value, StandardCharsets.UTF_8), builder);
+        var jobIdField = builder.getDescriptorForType().findFieldByName("job_id");
+        if (jobIdField != null && key != null && ((String) builder.getField(jobIdField)).isEmpty()) {
+            builder.setField(jobIdField, key);
+        }
+        return (T) builder.build();
+    }
+
     /** Parses the record, or dead-letters it and returns null. */
     private T parseOrDeadLetter(ConsumerRecord<String, byte[]> record) {
         byte[] value = record.value();
@@ -202,11 +218,15 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
             return null;
         }
         Header type = record.headers().lastHeader(Topics.HEADER_TYPE);
+        Header contentType = record.headers().lastHeader(Topics.HEADER_CONTENT_TYPE);
+        boolean json = contentType != null && new String(contentType.value(), StandardCharsets.UTF_8).trim()
+                .toLowerCase(java.util.Locale.ROOT).startsWith(Topics.JSON);
         T message;
         try {
-            message = binding.parser().parseFrom(value);
+            message = json ? parseJson(value, record.key()) : binding.parser().parseFrom(value);
         } catch (InvalidProtocolBufferException e) {
-            deadLetter(record, FatalTaskException.INVALID_MESSAGE, "not a valid protobuf message: " + e.getMessage(), e);
+            deadLetter(record, FatalTaskException.INVALID_MESSAGE, "not a valid " + (json ? "proto3 JSON" : "protobuf")
+                    + " message: " + e.getMessage(), e);
             return null;
         }
         String expected = message.getDescriptorForType().getFullName();
@@ -235,15 +255,21 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
                 ? error.toBuilder().setCode(FatalTaskException.RETRIES_EXHAUSTED).setMessage(error.getAttempts()
                         + " attempts failed; last: " + error.getCode() + ": " + error.getMessage()).build()
                 : error;
-        if (error.getRetriable()) {
-            deadLetter(record, finalError.getCode(), finalError.getMessage(), null);
+        if (error.getRetriable() || handler.deadLettersFailures()) {
+            deadLetter(record, finalError.getCode(), finalError.getMessage(), null, false);
         }
         publishUntilDone(List.of(JobEvents.failed(jobId, finalError)));
     }
 
     private void deadLetter(ConsumerRecord<String, byte[]> record, String code, String reason, Throwable cause) {
+        deadLetter(record, code, reason, cause, true);
+    }
+
+    /** @param countFailure count a failed task too (false when the caller, failing the job, has counted it) */
+    private void deadLetter(ConsumerRecord<String, byte[]> record, String code, String reason, Throwable cause,
+            boolean countFailure) {
         metrics.deadLetters.labelValues(stageLabel, code).inc();
-        if (!FatalTaskException.RETRIES_EXHAUSTED.equals(code)) {
+        if (countFailure) {
             metrics.tasksFailed.labelValues(stageLabel, code).inc();
         }
         LOG.warn("{}: dead-lettering {}-{}@{}: {}: {}", stageLabel, record.topic(), record.partition(), record.offset(),

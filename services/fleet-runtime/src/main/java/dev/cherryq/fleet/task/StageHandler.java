@@ -21,4 +21,13 @@ public interface StageHandler<T extends Message> {
     default boolean usesCompute() {
         return true;
     }
+
+    /**
+     * True when a record this handler fails for good is also kept on the dead-letter topic with its reason (the
+     * planner's request events, which a producer may want to inspect); by default only records that exhausted their
+     * retries or could not be parsed are.
+     */
+    default boolean deadLettersFailures() {
+        return false;
+    }
 }
