@@ -142,6 +142,14 @@ public final class ItFleet implements AutoCloseable {
         return startInJvm("fleet", all, overrides);
     }
 
+    /** The planner and every stage in this JVM, and no gateway: a fleet that only Kafka producers reach. */
+    public ServiceHost startWithoutGateway() throws Exception {
+        List<Function<FleetContext, Deployable>> all = new ArrayList<>();
+        all.add(dev.cherryq.fleet.StageVerticle.of(dev.cherryq.gateway.PlannerHandler::new));
+        all.addAll(ItWorkerMain.verticles("stages", markers()));
+        return startInJvm("no-gateway", all, Map.of());
+    }
+
     /** Starts a stage worker ({@link ItWorkerMain}; "stages" runs all four) as a separate JVM, ready. */
     public WorkerProcess startWorker(String stage) throws Exception {
         return startProcess(stage, ItWorkerMain.class.getName(), List.of(stage), Map.of());

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -72,48 +73,15 @@ public final class PrometheusServer implements AutoCloseable {
 
     /** The unpacked binary; the .deb is cached under cherryq.cache.dir/prometheus (fetched from Debian once). */
     private static Path binary(Path unpacked) throws Exception {
-        Path cache = Path.of(System.getProperty("cherryq.cache.dir", ".cache")).resolve("prometheus");
-        Files.createDirectories(cache);
-        Path deb;
-        try (Stream<Path> files = Files.list(cache)) {
-            deb = files.filter(f -> f.getFileName().toString().matches("prometheus_.*\\.deb")).findFirst().orElse(null);
-        }
-        if (deb == null) {
-            run(cache, "apt-get", "download", "prometheus");
-            try (Stream<Path> files = Files.list(cache)) {
-                deb = files.filter(f -> f.getFileName().toString().matches("prometheus_.*\\.deb")).findFirst()
-                        .orElseThrow(() -> new IllegalStateException("apt-get download prometheus left no .deb in " + cache));
-            }
-        }
-        run(unpacked.getParent(), "dpkg", "-x", deb.toString(), unpacked.toString());
-        Path binary = unpacked.resolve("usr/bin/prometheus");
+        Path binary = DebianPackages.unpack("prometheus", List.of("prometheus"), unpacked).resolve("usr/bin/prometheus");
         if (!Files.isExecutable(binary)) {
-            throw new IllegalStateException(deb + " holds no usr/bin/prometheus");
+            throw new IllegalStateException("Debian's prometheus package holds no usr/bin/prometheus");
         }
         return binary;
     }
 
     private static String run(String... command) throws Exception {
-        return run(null, command);
-    }
-
-    private static String run(Path workingDirectory, String... command) throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        if (workingDirectory != null) {
-            Files.createDirectories(workingDirectory);
-            builder.directory(workingDirectory.toFile());
-        }
-        Process process;
-        try {
-            process = builder.start();
-        } catch (IOException e) {
-            throw new IllegalStateException(command[0] + " is needed to fetch and unpack Debian's prometheus: " + e, e);
-        }
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!process.waitFor(120, TimeUnit.SECONDS) || process.exitValue() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed:\n" + output);
-        }
-        return output;
+        return DebianPackages.run(null, command);
     }
 
     public String version() {

@@ -72,6 +72,8 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         if (markers.isMarked(jobId, Stage.STAGE_PLANNER)) {
             return TaskOutcome.duplicate(List.of()); // the same request again (a replay, a second gateway): planned
         }
+        // every rule the gateway applies, before anything is read: a request event may not have passed a gateway
+        RequestSettings.validate(submitted, fleet.config().jobLimits());
         Path modelPath = fleet.resolver().model(submitted.getModel().getUri());
         QuantizationRequest request;
         Tokenizer tokenizer;
@@ -83,7 +85,6 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             // seq_len 0 = the recipe's default for this model
             request = submitted.toBuilder().setSeqLen(RequestSettings.recipe(submitted)
                     .sequenceLength(checkpoint.config())).build();
-            RequestSettings.validate(request, fleet.config().jobLimits());
             if (request.getSeqLen() > maxPositions) {
                 throw new InvalidInputException("seq_len " + request.getSeqLen() + " exceeds the model's "
                         + "max_position_embeddings " + maxPositions);
