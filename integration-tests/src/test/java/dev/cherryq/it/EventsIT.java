@@ -251,10 +251,6 @@ class EventsIT {
     }
 
     private static List<TopicPartition> seekToBeginning(KafkaConsumer<String, byte[]> consumer, TopicSpec topic) {
-        List<TopicPartition> partitions = consumer.partitionsFor(topic.name()).stream()
-                .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
-        consumer.assign(partitions);
-        consumer.seekToBeginning(partitions);
-        return partitions;
+        return KafkaClients.assignFromBeginning(consumer, topic);
     }
 }

@@ -254,10 +254,7 @@ final class FleetBench {
         Map<String, Integer> counts = new LinkedHashMap<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaClients(config).consumer(null, "bench-counter")) {
             for (var topic : Topics.ALL) {
-                List<TopicPartition> partitions = consumer.partitionsFor(topic.name()).stream()
-                        .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
-                consumer.assign(partitions);
-                consumer.seekToBeginning(partitions);
+                List<TopicPartition> partitions = KafkaClients.assignFromBeginning(consumer, topic);
                 Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
                 int count = 0;
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

@@ -28,7 +28,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -101,10 +100,7 @@ final class PublishCommand implements Callable<Integer> {
         JobProgressView view = new JobProgressView(System.err);
         JobStatus status = null;
         try (KafkaConsumer<String, byte[]> consumer = clients.consumer(null, "cherryq-publish-follow")) {
-            List<TopicPartition> partitions = consumer.partitionsFor(Topics.JOB_EVENTS.name()).stream()
-                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
+            KafkaClients.assignFromBeginning(consumer, Topics.JOB_EVENTS);
             long deadline = System.nanoTime() + timeout.toNanos();
             while ((status == null || !JobStatusFold.isFinal(status.getState())) && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {

@@ -10,6 +10,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -61,6 +62,18 @@ public final class KafkaClients {
         properties.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1_000);
         properties.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, config.maxMessageBytes() * 2 + 4096);
         return new KafkaConsumer<>(properties, new StringDeserializer(), new ByteArrayDeserializer());
+    }
+
+    /**
+     * Assigns every partition of {@code topic} to a group-less consumer, at the beginning: for readers of a whole topic
+     * (a client following a job's events, tests). Returns the partitions.
+     */
+    public static List<TopicPartition> assignFromBeginning(KafkaConsumer<String, byte[]> consumer, TopicSpec topic) {
+        List<TopicPartition> partitions = consumer.partitionsFor(topic.name()).stream()
+                .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+        consumer.assign(partitions);
+        consumer.seekToBeginning(partitions);
+        return partitions;
     }
 
     /** Creates the fleet's topics that do not exist yet (skipped where CHERRYQ_KAFKA_CREATE_TOPICS=false). */
