@@ -50,8 +50,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Event-native jobs (docs/EVENTS.md): a fleet with no gateway takes a request published with kcat (Debian's, proto3
- * JSON) and one published with {@code cherryq publish}; both complete with the results of the same request submitted
- * over HTTP. The same request published twice is one job; requests that break a rule fail with the field named, are
+ * JSON; skipped with the reason on a machine that cannot fetch kcat, failed in CI) and one published with
+ * {@code cherryq publish}; both complete with the results of the same request submitted over HTTP. The same request published twice is one job; requests that break a rule fail with the field named, are
  * dead-lettered, and nothing else happens.
  */
 @ExtendWith(FleetInfrastructure.class)
@@ -174,9 +174,22 @@ class EventsIT {
         }
     }
 
-    /** kcat and its libraries, from Debian (unpacked, not installed). */
+    /**
+     * kcat and its libraries, from Debian (unpacked, not installed). Where they cannot be fetched (no apt-get, no
+     * network to Debian) the test is skipped with the reason on a user's machine and fails in CI ({@code CI=true}).
+     */
     private static Path kcat() throws Exception {
-        return DebianPackages.unpack("kcat", List.of("kcat", "librdkafka1", "libyajl2"), directory.resolve("kcat"));
+        try {
+            return DebianPackages.unpack("kcat", List.of("kcat", "librdkafka1", "libyajl2"), directory.resolve("kcat"));
+        } catch (IllegalStateException e) {
+            String reason = "kcat could not be fetched from Debian (apt-get download kcat librdkafka1 libyajl2): "
+                    + e.getMessage();
+            if ("true".equals(System.getenv("CI"))) {
+                throw new AssertionError("missing tool in CI (CI=true): " + reason, e);
+            }
+            org.junit.jupiter.api.Assumptions.abort("SKIPPED: " + reason);
+            return null; // not reached
+        }
     }
 
     private static String cherryq(String... args) {
