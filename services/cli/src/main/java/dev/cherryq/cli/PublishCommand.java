@@ -11,19 +11,16 @@ import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.job.ResultsTable;
 import dev.cherryq.fleet.kafka.KafkaClients;
 import dev.cherryq.fleet.kafka.Topics;
-import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Publisher;
 import dev.cherryq.gateway.JobRequestJson;
 import dev.cherryq.gateway.JobStatusFold;
 import dev.cherryq.proto.v1.JobEvent;
-import dev.cherryq.proto.v1.JobState;
 import dev.cherryq.proto.v1.JobStatus;
 import dev.cherryq.proto.v1.QuantizationRequest;
-import dev.cherryq.proto.v1.Stage;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -70,22 +67,14 @@ final class PublishCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         String json = body.json != null ? body.json : InputFiles.readText(body.file);
         QuantizationRequest parsed = JobRequestJson.parse(json, "pending");
-        String key = idempotencyKey != null ? idempotencyKey : parsed.getIdempotencyKey();
         RequestSettings.validate(parsed, JobLimits.DEFAULTS);
-        String jobId = JobIds.of(key, parsed);
-        QuantizationRequest request = parsed.toBuilder().setJobId(jobId).setIdempotencyKey(key == null ? "" : key)
-                .setSubmittedUnixMs(System.currentTimeMillis()).build();
-        FleetConfig config = clientConfig(bootstrap);
-        KafkaClients clients = new KafkaClients(config);
-        JobEvent queued = JobEvent.newBuilder().setJobId(jobId).setStage(Stage.STAGE_GATEWAY)
-                .setState(JobState.JOB_STATE_QUEUED).setRequest(request).setAtUnixMs(System.currentTimeMillis())
-                .build();
+        QuantizationRequest request = JobIds.assign(parsed, idempotencyKey);
+        KafkaClients clients = new KafkaClients(clientConfig(bootstrap));
         try (Publisher publisher = new Publisher(clients.producer("cherryq-publish"))) {
-            publisher.send(List.of(Outgoing.byKey(Topics.JOB_EVENTS, jobId, queued),
-                    Outgoing.byKey(Topics.REQUESTS, jobId, request)));
+            publisher.send(JobEvents.submission(request));
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.println(jobId);
+        out.println(request.getJobId());
         out.flush();
         return follow ? follow(clients, request, Duration.ofMinutes(followMinutes), out) : 0;
     }

@@ -7,14 +7,11 @@ import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.Readiness;
 import dev.cherryq.fleet.job.JobIds;
 import dev.cherryq.fleet.job.RequestSettings;
-import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.ObjectKeys;
-import dev.cherryq.fleet.task.Outgoing;
-import dev.cherryq.proto.v1.JobEvent;
+import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.proto.v1.JobState;
 import dev.cherryq.proto.v1.JobStatus;
 import dev.cherryq.proto.v1.QuantizationRequest;
-import dev.cherryq.proto.v1.Stage;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServerResponse;
@@ -26,7 +23,6 @@ import io.vertx.ext.web.handler.BodyHandler;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.EnumMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -166,12 +162,8 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
         QuantizationRequest request;
         try {
             QuantizationRequest parsed = JobRequestJson.parse(body == null ? "" : body, "pending");
-            if (key == null || key.isEmpty()) {
-                key = parsed.getIdempotencyKey();
-            }
             RequestSettings.validate(parsed, fleet.config().jobLimits()); // the planner runs the same checks again
-            request = parsed.toBuilder().setJobId(JobIds.of(key, parsed)).setIdempotencyKey(key == null ? "" : key)
-                    .build();
+            request = JobIds.assign(parsed, key);
         } catch (InvalidInputException e) {
             fleet.metrics().gatewayRejected.labelValues("invalid_request").inc();
             error(context.response(), 400, e.getMessage());
@@ -193,11 +185,8 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
                     + "key for a new job").put("job_id", holder.get().getJobId()));
             return;
         }
-        JobEvent queued = JobEvent.newBuilder().setJobId(request.getJobId()).setStage(Stage.STAGE_GATEWAY)
-                .setState(JobState.JOB_STATE_QUEUED).setRequest(request).setAtUnixMs(System.currentTimeMillis()).build();
         fleet.bookkeeping().submit(() -> {
-            fleet.publisher().send(List.of(Outgoing.byKey(Topics.JOB_EVENTS, request.getJobId(), queued),
-                    Outgoing.byKey(Topics.REQUESTS, request.getJobId(), request)));
+            fleet.publisher().send(JobEvents.submission(request));
             return null;
         }).whenComplete((ignored, failure) -> vertx.runOnContext(v -> {
             if (failure != null) {

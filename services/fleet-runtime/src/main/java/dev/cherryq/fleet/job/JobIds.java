@@ -44,6 +44,15 @@ public final class JobIds {
         return Digests.sha256(bytes.toByteArray());
     }
 
+    /**
+     * The request with its job id and idempotency key set: {@code key} when given, else the request's own
+     * {@code idempotency_key} field.
+     */
+    public static QuantizationRequest assign(QuantizationRequest parsed, String key) {
+        String idempotencyKey = key != null && !key.isEmpty() ? key : parsed.getIdempotencyKey();
+        return parsed.toBuilder().setJobId(of(idempotencyKey, parsed)).setIdempotencyKey(idempotencyKey).build();
+    }
+
     /** With a key, a hash of the key and the request's digest; without, a fresh time-stamped id. */
     public static String of(String idempotencyKey, QuantizationRequest request) {
         if (idempotencyKey != null && !idempotencyKey.isEmpty()) {

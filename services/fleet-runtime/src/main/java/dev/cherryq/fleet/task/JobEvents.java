@@ -5,8 +5,10 @@ import dev.cherryq.proto.v1.ErrorRecord;
 import dev.cherryq.proto.v1.JobEvent;
 import dev.cherryq.proto.v1.JobResult;
 import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.QuantizationRequest;
 import dev.cherryq.proto.v1.Stage;
 import dev.cherryq.proto.v1.StageProgress;
+import java.util.List;
 
 /** Builders for the events stages append to the job-events topic. */
 public final class JobEvents {
@@ -35,6 +37,16 @@ public final class JobEvents {
     public static Outgoing failed(String jobId, ErrorRecord error) {
         return event(JobEvent.newBuilder().setJobId(jobId).setStage(error.getStage()).setState(JobState.JOB_STATE_FAILED)
                 .setError(error));
+    }
+
+    /**
+     * The two messages that submit a job, whichever door it came in by (the gateway, {@code cherryq publish}): its
+     * QUEUED event, carrying the request, and the request itself on the requests topic; both keyed by the job id.
+     */
+    public static List<Outgoing> submission(QuantizationRequest request) {
+        return List.of(event(JobEvent.newBuilder().setJobId(request.getJobId()).setStage(Stage.STAGE_GATEWAY)
+                .setState(JobState.JOB_STATE_QUEUED).setRequest(request)),
+                Outgoing.byKey(Topics.REQUESTS, request.getJobId(), request));
     }
 
     private static Outgoing event(JobEvent.Builder event) {
