@@ -77,7 +77,9 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
         }
         record.put("method", recipe.method().wireName()).put("bits", recipe.bits()).put("group_size", recipe.groupSize())
                 .put("scheme", recipe.scheme().cliName()).put("seed", recipe.seed()).put("model", model.toString())
-                .put("effective_bits_per_weight", summary.effectiveBits()).put("cherries", summary.cherries());
+                .put("effective_bits_per_weight", summary.effectiveBits()).put("cherries", summary.cherries())
+                .put("tokenizer", pathOrNull(tokenizerPath)).put("calib_text", pathOrNull(calibText))
+                .put("train_text", pathOrNull(trainText));
         record.set("recipe", Json.MAPPER.valueToTree(recipe.fields())); // as a request would carry it
         record.set("stages", meter.stages());
         Files.writeString(out.resolve("quantize.json"), Json.MAPPER.writerWithDefaultPrettyPrinter()
@@ -90,6 +92,10 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
                             stage.get("peak_rss_mib").asDouble()));
         }
         return record;
+    }
+
+    private static String pathOrNull(Path path) {
+        return path == null ? null : path.toString();
     }
 
     /** Score, select, GPTQ, train and export, as the recipe asks, on one model in memory. */

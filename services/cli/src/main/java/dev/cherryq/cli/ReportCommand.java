@@ -71,6 +71,9 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--eval-seq-len", description = "evaluation window (default: --seq-len)") Integer evalSequenceLength;
     @Option(names = "--training-checkpoints", description = "folder of step-N model folders (cherryq pretrain --checkpoint-every): heterogeneity over training") Path trainingCheckpoints;
     @Option(names = "--memory-steps", defaultValue = "0", description = "also run one CherryQ training of this many steps and report its RSS over time (0: skip)") int memorySteps;
+    @Option(names = "--reuse", description = "keep a run whose folder under --out holds a finished job of the same "
+            + "recipe, model, tokenizer and texts (a report stopped part way, or run again with more --bits or "
+            + "--variants), and its evaluation on the same text and window") boolean reuse;
     @Option(names = "--out", required = true, description = "output folder: report.md, report.json, figures, one folder per run") Path out;
 
     /** Variants in table order. */
@@ -205,15 +208,64 @@ final class ReportCommand implements Callable<Integer> {
         }
         QuantizationRecipe seeded = recipe.withSeed(seed).validate();
         Path folder = out.resolve(variant + "-w" + recipe.bits() + "-s" + seed);
-        JsonNode record = new LocalJob(seeded, model, tokenizer, calibText, trainText, 0, folder)
-                .run(spec.commandLine().getOut());
+        JsonNode record = finishedRun(seeded, folder);
+        if (record == null) {
+            record = new LocalJob(seeded, model, tokenizer, calibText, trainText, 0, folder)
+                    .run(spec.commandLine().getOut());
+        }
         if (record.has("training")) {
             ((ObjectNode) record).put("variant", variant);
             trainedRecords.add(record);
         }
-        table.add(new FidelityTable.Run(variant, recipe.bits(), seed, evaluate(folder).get("mean_nll").asDouble(),
+        table.add(new FidelityTable.Run(variant, recipe.bits(), seed, evaluateRun(folder),
                 record.path("effective_bits_per_weight").asDouble(), command(seeded, folder)));
         return folder;
+    }
+
+    /**
+     * With --reuse, the record of a job already finished in {@code folder} with this recipe on the same model,
+     * tokenizer and texts; null when there is none (or another job's, which is then run again in its place). Records
+     * written before the inputs were recorded (2026-12-01) are matched on recipe and model alone.
+     */
+    private JsonNode finishedRun(QuantizationRecipe recipe, Path folder) throws IOException {
+        Path file = folder.resolve("quantize.json");
+        if (!reuse || !Files.isRegularFile(file)) {
+            return null;
+        }
+        JsonNode record = Json.MAPPER.readTree(file.toFile());
+        JsonNode fields = Json.MAPPER.readTree(Json.MAPPER.writeValueAsString(recipe.fields())); // numbers as read
+        boolean same = record.path("recipe").equals(fields) && record.path("model").asText().equals(model.toString())
+                && sameInput(record, "tokenizer", tokenizer) && sameInput(record, "calib_text", calibText)
+                && sameInput(record, "train_text", trainText);
+        if (!same) {
+            spec.commandLine().getOut().printf("report: %s holds another job; running this one in its place%n", folder);
+            return null;
+        }
+        spec.commandLine().getOut().printf("report: reusing %s (%s)%n", folder, recipe.describe());
+        return record;
+    }
+
+    private static boolean sameInput(JsonNode record, String field, Path path) {
+        return !record.has(field) || record.get(field).isNull() && path == null
+                || path != null && record.get(field).asText().equals(path.toString());
+    }
+
+    /**
+     * A run's mean NLL on --eval-text, kept in its folder's report-eval.json; with --reuse, read from there when it
+     * was measured on the same text and window.
+     */
+    private double evaluateRun(Path folder) throws IOException {
+        Path file = folder.resolve("report-eval.json");
+        if (reuse && Files.isRegularFile(file)) {
+            JsonNode kept = Json.MAPPER.readTree(file.toFile());
+            if (kept.path("eval_text").asText().equals(evalText.toString()) && kept.path("seq_len").asInt() == evalLength) {
+                return kept.get("mean_nll").asDouble();
+            }
+        }
+        ObjectNode result = (ObjectNode) evaluate(folder);
+        result.put("eval_text", evalText.toString()).put("seq_len", evalLength);
+        Files.writeString(file, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(result) + "\n");
+        return result.get("mean_nll").asDouble();
     }
 
     /** The quantize and eval commands that reproduce a run: every recipe field that is not its default, as a flag. */

@@ -286,6 +286,37 @@ class CliTest {
     }
 
     @Test
+    void shouldReuseFinishedRunsOfTheSameJobAndRerunChangedOnes() throws IOException {
+        Path demoModel = Path.of("../../models/demo").toAbsolutePath().normalize();
+        Path text = demoText();
+        Path out = dir.resolve("reused-report");
+        Object[] common = {"report", "--model", demoModel, "--calib-text", text, "--train-text", text, "--eval-text", text,
+                "--seeds", "0", "--ablation-bits", 0, "--variants", "rtn,qat", "--group-size", 64, "--seq-len", 64,
+                "--batch-size", 2, "--calib-samples", 2, "--validation-windows", 2, "--reuse", "--out", out};
+        Run first = cherryq(concat(common, "--bits", "4", "--steps", 2));
+        assertEquals(0, first.exitCode(), first.err());
+        assertFalse(first.out().contains("reusing"), first.out());
+        JsonNode before = JSON.readTree(out.resolve("report.json").toFile()).get("results");
+
+        // one more width: the 4-bit runs are kept, evaluations included, and only the 3-bit ones run
+        Run wider = cherryq(concat(common, "--bits", "4,3", "--steps", 2));
+        assertEquals(0, wider.exitCode(), wider.err());
+        assertTrue(wider.out().contains("reusing " + out.resolve("rtn-w4-s0"))
+                && wider.out().contains("reusing " + out.resolve("qat-w4-s0")), wider.out());
+        assertFalse(wider.out().contains("reusing " + out.resolve("qat-w3-s0")), wider.out());
+        JsonNode after = JSON.readTree(out.resolve("report.json").toFile()).get("results");
+        assertEquals(row(before, "qat", 4).get("runs").get(0).get("mean_nll"),
+                row(after, "qat", 4).get("runs").get(0).get("mean_nll"), "qat at 4 bits is the same run: " + after);
+        assertEquals(1, row(after, "qat", 3).get("runs").size(), after.toString());
+
+        // a changed recipe is another job: the 4-bit qat run is trained again in place of the old one
+        Run changed = cherryq(concat(common, "--bits", "4", "--steps", 3));
+        assertEquals(0, changed.exitCode(), changed.err());
+        assertTrue(changed.out().contains(out.resolve("qat-w4-s0") + " holds another job"), changed.out());
+        assertEquals(3, JSON.readTree(out.resolve("qat-w4-s0/quantize.json").toFile()).get("recipe").get("steps").asInt());
+    }
+
+    @Test
     void shouldPretrainWithCheckpointsAndReportHeterogeneityOverThem() throws IOException {
         Path tokenizer = Path.of("../../models/demo/tokenizer.json").toAbsolutePath().normalize();
         Path text = demoText();
@@ -347,6 +378,15 @@ class CliTest {
         assertOneLineError(cherryq("quantize", "--model", demoModel, "--bits", 3, "--method", "qat", "--out", out),
                 "needs --train-text");
         assertFalse(Files.exists(out.resolve("model.safetensors")), "nothing written");
+    }
+
+    private static JsonNode row(JsonNode results, String variant, int bits) {
+        for (JsonNode row : results) {
+            if (row.get("variant").asText().equals(variant) && row.get("bits").asInt() == bits) {
+                return row;
+            }
+        }
+        throw new AssertionError("no " + variant + " row at " + bits + " bits in " + results);
     }
 
     private static Object[] concat(Object[] base, Object... more) {
