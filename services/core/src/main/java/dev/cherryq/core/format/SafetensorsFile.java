@@ -2,6 +2,7 @@ package dev.cherryq.core.format;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.NativeArrays;
 import dev.cherryq.core.InvalidInputException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -219,8 +220,9 @@ public final class SafetensorsFile implements TensorSource {
         long chunkBytes = (MAP_CHUNK_BYTES / elementBytes) * (long) elementBytes;
         for (long done = 0; done < info.byteLength(); done += chunkBytes) {
             long length = Math.min(chunkBytes, info.byteLength() - done);
-            ByteBuffer chunk = map(info.fileOffset() + done, length);
+            MappedByteBuffer chunk = map(info.fileOffset() + done, length);
             element = decode(info, chunk, out, element);
+            NativeArrays.release(chunk); // unmapped now, not at the chunk's collection
         }
         return out;
     }
@@ -263,7 +265,9 @@ public final class SafetensorsFile implements TensorSource {
             throw new InvalidInputException(file + ": tensor '" + name + "' is too large to read as one buffer");
         }
         ByteBuffer copy = ByteBuffer.allocate((int) info.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
-        copy.put(map(info.fileOffset(), info.byteLength()));
+        MappedByteBuffer mapped = map(info.fileOffset(), info.byteLength());
+        copy.put(mapped);
+        NativeArrays.release(mapped);
         return copy.flip();
     }
 

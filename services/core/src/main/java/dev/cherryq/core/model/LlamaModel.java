@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.cherryq.core.NativeArrays;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.Scalars;
@@ -43,8 +44,8 @@ public final class LlamaModel implements AutoCloseable {
         this.parameters = parameters;
         float[][] tables = ropeTables(config, config.maxPositionEmbeddings());
         long[] shape = {config.maxPositionEmbeddings(), config.headDim()};
-        this.ropeCos = manager.create(tables[0], new Shape(shape));
-        this.ropeSin = manager.create(tables[1], new Shape(shape));
+        this.ropeCos = NativeArrays.of(manager, tables[0], new Shape(shape));
+        this.ropeSin = NativeArrays.of(manager, tables[1], new Shape(shape));
     }
 
     /** Loads every tensor of the checkpoint into f32 NDArrays, one tensor at a time. */
@@ -56,7 +57,7 @@ public final class LlamaModel implements AutoCloseable {
             TensorSource tensors = checkpoint.tensors();
             for (LlamaTensorNames.NamedShape expected : LlamaTensorNames.expected(config)) {
                 float[] values = tensors.readFloats(expected.name());
-                NDArray parameter = manager.create(values, new Shape(expected.shape()));
+                NDArray parameter = NativeArrays.of(manager, values, new Shape(expected.shape()));
                 parameter.setName(expected.name());
                 parameters.put(expected.name(), parameter);
             }
@@ -204,7 +205,7 @@ public final class LlamaModel implements AutoCloseable {
                         + config.vocabSize() + ")");
             }
         }
-        return step.create(ids, new Shape(batch, seq));
+        return NativeArrays.of(step, ids, new Shape(batch, seq));
     }
 
     private NDArray param(String name) {
@@ -246,7 +247,7 @@ public final class LlamaModel implements AutoCloseable {
                 mask[row * n + column] = Float.NEGATIVE_INFINITY;
             }
         }
-        return step.create(mask, new Shape(n, n));
+        return NativeArrays.of(step, mask, new Shape(n, n));
     }
 
     /** cos and sin of position * theta^(-2i/headDim), duplicated over both halves (HF layout). */

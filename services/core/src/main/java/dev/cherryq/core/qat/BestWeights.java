@@ -2,6 +2,7 @@ package dev.cherryq.core.qat;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.cherryq.core.NativeArrays;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.model.LlamaModel;
 import java.util.ArrayList;
@@ -73,7 +74,7 @@ final class BestWeights {
         try (NDManager scope = DjlRuntime.newManager()) {
             for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
                 NDArray parameter = entry.getValue();
-                parameter.muli(0).addi(scope.create(weights.get(entry.getKey()), parameter.getShape()));
+                parameter.muli(0).addi(NativeArrays.of(scope, weights.get(entry.getKey()), parameter.getShape()));
             }
         }
     }

@@ -3,6 +3,7 @@ package dev.cherryq.core.qat;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.NativeArrays;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.Fingerprints;
 import dev.cherryq.core.InvalidInputException;
@@ -109,7 +110,7 @@ public final class QatCheckpoint {
             try (NDManager scope = DjlRuntime.newManager()) {
                 for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
                     NDArray parameter = entry.getValue();
-                    NDArray stored = scope.create(checkpoint.readFloats("param." + entry.getKey()), parameter.getShape());
+                    NDArray stored = NativeArrays.of(scope, checkpoint.readFloats("param." + entry.getKey()), parameter.getShape());
                     // copy in place through a tensor op: keeps the parameter's own storage and autograd identity
                     parameter.muli(0).addi(stored);
                 }

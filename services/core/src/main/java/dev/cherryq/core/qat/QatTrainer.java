@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import dev.cherryq.core.NativeArrays;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.Progress;
@@ -278,7 +279,7 @@ public final class QatTrainer {
             for (int i = 0; i < mask.length; i++) {
                 values[i] = mask[i] ? 1 : 0;
             }
-            masks.put(name, manager.create(values, new Shape(layer.rows(), layer.columnsInMatrix())));
+            masks.put(name, NativeArrays.of(manager, values, new Shape(layer.rows(), layer.columnsInMatrix())));
         });
         return masks;
     }

@@ -1,5 +1,6 @@
 package dev.cherryq.core.train;
 
+import dev.cherryq.core.NativeArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.LinkedHashMap;
@@ -81,9 +82,9 @@ public final class AdamW implements AutoCloseable {
         secondMoments.values().forEach(NDArray::close);
         firstMoments.clear();
         secondMoments.clear();
-        first.forEach((name, values) -> firstMoments.put(name, manager.create(values, new ai.djl.ndarray.types.Shape(
+        first.forEach((name, values) -> firstMoments.put(name, NativeArrays.of(manager, values, new ai.djl.ndarray.types.Shape(
                 shapes.get(name)))));
-        second.forEach((name, values) -> secondMoments.put(name, manager.create(values, new ai.djl.ndarray.types.Shape(
+        second.forEach((name, values) -> secondMoments.put(name, NativeArrays.of(manager, values, new ai.djl.ndarray.types.Shape(
                 shapes.get(name)))));
         this.steps = savedSteps;
     }
