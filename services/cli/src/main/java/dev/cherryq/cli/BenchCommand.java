@@ -182,6 +182,9 @@ final class BenchCommand implements Callable<Integer> {
         Path target = out.toAbsolutePath().normalize();
         Files.createDirectories(target.getParent());
         Files.writeString(target, report);
+        if (last.get("soak") instanceof FleetBench.ProcessRun soak && !soak.soakRssMib().isEmpty()) {
+            BenchReport.drawSoak(soak, target.resolveSibling(BenchReport.SOAK_FIGURE));
+        }
         console.printf("wrote %s (%d runs, %.1f min)%n", target, runs, minutes);
         CherryqCommand.deleteRecursively(work);
         return 0;
