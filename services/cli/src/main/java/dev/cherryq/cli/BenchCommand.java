@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
                 "Writes a markdown report (default docs/BENCHMARKS.md). Run it alone on the machine: it measures time."})
 final class BenchCommand implements Callable<Integer> {
 
-    static final Set<String> SECTIONS = Set.of("ceiling", "stages", "fleet", "processes", "scaling");
+    static final Set<String> SECTIONS = Set.of("ceiling", "stages", "fleet", "main", "processes", "scaling");
 
     @Spec
     CommandSpec spec;
@@ -48,7 +48,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--train-text", description = "training and calibration text (default: the demo's)")
     Path trainText;
 
-    @Option(names = "--sections", split = ",", defaultValue = "ceiling,stages,fleet,processes,scaling",
+    @Option(names = "--sections", split = ",", defaultValue = "ceiling,stages,fleet,main,processes,scaling",
             description = "what to measure (default: ${DEFAULT-VALUE})")
     List<String> sections;
 
@@ -146,6 +146,21 @@ final class BenchCommand implements Callable<Integer> {
                 stats.add("store MiB/s", costs.storeMiBPerSecond());
                 stats.add("model load s", costs.modelLoadSeconds());
                 stats.add("fleet start s", costs.fleetStartSeconds());
+            }
+            if (sections.contains("main") && !tiny) {
+                boolean inProcessFirst = run % 2 == 1;
+                for (int i = 0; i < 2; i++) {
+                    if ((i == 0) == inProcessFirst) {
+                        MainJobBench.Side side = MainJobBench.inProcess(work);
+                        stats.add("main in-process", side.seconds());
+                        last.put("main in-process", side);
+                    } else {
+                        MainJobBench.Side side = MainJobBench.embedded(work);
+                        stats.add("main embedded", side.seconds());
+                        last.put("main embedded", side);
+                    }
+                }
+                stats.add("ratio main", stats.all("main embedded").get(run - 1) / stats.all("main in-process").get(run - 1));
             }
             if (sections.contains("processes")) {
                 FleetBench.ProcessRun one = FleetBench.processes(fleetJob, work, 1, 1, 0, console);

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -99,6 +100,7 @@ final class BenchReport {
         md.append("**Target: the embedded fleet takes <= 1.10x the in-process wall time.** ").append(Double.isNaN(ratio)
                 ? "Not measured." : ratio <= 1.10 ? fmt("Met: %.2fx.", ratio) : fmt("**Missed: %.2fx.**", ratio)
                 + " Where the time goes: below.").append("\n\n");
+        md.append(mainJob(stats, last));
         if (last.get("processes") instanceof FleetBench.ProcessRun run) {
             int records = run.recordsByTopic().values().stream().mapToInt(Integer::intValue).sum();
             int computeTasks = run.recordsByTopic().getOrDefault("cherryq.v1.score-tasks", 0)
@@ -187,6 +189,35 @@ final class BenchReport {
         if (!tiny && Files.exists(findings)) {
             md.append(Files.readString(findings));
         }
+        return md.toString();
+    }
+
+    /**
+     * The main command's job on the embedded fleet against the same rows in one process (MainJobBench), with the
+     * rows' mean NLL on both sides: the same numbers are the check that both did the same work.
+     */
+    static String mainJob(BenchStats stats, Map<String, Object> last) {
+        StringBuilder md = new StringBuilder("### The main command's job\n\n");
+        if (!(last.get("main in-process") instanceof MainJobBench.Side inProcess
+                && last.get("main embedded") instanceof MainJobBench.Side embedded)) {
+            return md.append("Not measured in this invocation (section `main`; not with `--tiny`).\n\n").toString();
+        }
+        md.append("`./cherryq run` with its defaults (CherryQ with the fp and rtn rows, GPTQ and QAT as two more jobs, on "
+                + "the embedded fleet: broker start to the printed table) against the same rows one after another in "
+                + "this JVM (`LocalJob` and the pipeline's evaluation: tokenizing, fp, rtn, then each method's job "
+                + "and evaluation); the two alternate which goes first.\n\n");
+        md.append("| mode | wall s | / in-process |\n| --- | --- | --- |\n");
+        md.append("| in-process | ").append(stats.cell("main in-process", "%.1f")).append(" | 1 |\n");
+        md.append("| embedded fleet (`./cherryq run`) | ").append(stats.cell("main embedded", "%.1f")).append(" | ")
+                .append(stats.cell("ratio main", "%.2f")).append(" |\n\n");
+        md.append("Mean NLL of the last run's rows, in-process / fleet: ");
+        List<String> pairs = new ArrayList<>();
+        inProcess.meanNll().forEach((row, nll) -> pairs.add(String.format(Locale.ROOT, "%s %.4f / %.4f", row, nll,
+                embedded.meanNll().getOrDefault(row, Double.NaN))));
+        md.append(String.join(", ", pairs)).append(".\n\n");
+        double ratio = stats.median("ratio main");
+        md.append("**Target: the fleet takes at most 1.0x the in-process time on this job.** ")
+                .append(ratio <= 1.0 ? fmt("Met: %.2fx.", ratio) : fmt("**Missed: %.2fx.**", ratio)).append("\n\n");
         return md.toString();
     }
 

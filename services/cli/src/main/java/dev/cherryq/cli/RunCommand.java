@@ -194,7 +194,7 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** The main method first, then the compared ones, each once. */
-    private List<QuantMethod> methods(QuantizationRecipe recipe) {
+    List<QuantMethod> methods(QuantizationRecipe recipe) {
         List<QuantMethod> methods = new ArrayList<>(List.of(recipe.method()));
         for (String name : compare) {
             if (!name.equals("none")) {

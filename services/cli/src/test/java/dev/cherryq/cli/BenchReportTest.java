@@ -44,4 +44,18 @@ class BenchReportTest {
         BenchReport.drawSoak(run, png);
         assertTrue(Files.size(png) > 1000);
     }
+
+    @Test
+    void shouldSetTheFleetAgainstTheSameRowsInOneProcess() {
+        BenchStats stats = new BenchStats();
+        stats.add("main in-process", 150);
+        stats.add("main embedded", 165);
+        stats.add("ratio main", 1.1);
+        Map<String, Object> last = new LinkedHashMap<>();
+        last.put("main in-process", new MainJobBench.Side(150, Map.of("cherryq", 3.0870)));
+        last.put("main embedded", new MainJobBench.Side(165, Map.of("cherryq", 3.0872)));
+        String section = BenchReport.mainJob(stats, last);
+        assertTrue(section.contains("cherryq 3.0870 / 3.0872") && section.contains("**Missed: 1.10x.**"), section);
+        assertTrue(BenchReport.mainJob(new BenchStats(), Map.of()).contains("Not measured"));
+    }
 }

@@ -1,0 +1,101 @@
+package dev.cherryq.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cherryq.core.eval.EvalCorpus;
+import dev.cherryq.core.eval.PerplexityResult;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.Progress;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine;
+
+/**
+ * The fleet's overhead on the main command's own job (issue "Workers that run for weeks", part 7): {@code cherryq run}
+ * with its defaults (CherryQ with the fp and rtn rows, GPTQ and QAT as further jobs, on the embedded fleet) against
+ * the same rows computed one after another in this process through {@link LocalJob} and the pipeline's evaluation,
+ * on the same recipe, texts and windows. Both sides are timed from their first step to their last row.
+ */
+final class MainJobBench {
+
+    /** Wall seconds of one side and its rows' mean NLL, by row name (fp, rtn, and the methods). */
+    record Side(double seconds, Map<String, Double> meanNll) {}
+
+    private MainJobBench() {}
+
+    /** The run command as a user gets it with no options: its recipe, compared methods and inputs. */
+    private static RunCommand defaults() {
+        RunCommand run = new RunCommand();
+        new CommandLine(run).parseArgs();
+        return run;
+    }
+
+    /** {@code cherryq run} with its defaults, its fleet under {@code scratch}. */
+    static Side embedded(Path scratch) throws Exception {
+        Path out = scratch.resolve("main-run");
+        StringWriter console = new StringWriter();
+        long started = System.nanoTime();
+        int status = CherryqCommand.execute(new String[] {"run", "--out", out.toString()}, new PrintWriter(console, true),
+                new PrintWriter(console, true));
+        double seconds = (System.nanoTime() - started) / 1e9;
+        if (status != 0) {
+            throw new IllegalStateException("cherryq run failed (" + status + "): " + console);
+        }
+        Map<String, Double> rows = new LinkedHashMap<>();
+        for (JsonNode row : Json.MAPPER.readTree(Files.readString(out.resolve("report.json"))).path("results")) {
+            rows.put(row.path("variant").asText(row.path("method").asText()), row.path("mean_nll").asDouble());
+        }
+        CherryqCommand.deleteRecursively(out);
+        return new Side(seconds, rows);
+    }
+
+    /** The same rows in this process: fp, rtn, then each method's job, every one evaluated on every window. */
+    static Side inProcess(Path scratch) throws Exception {
+        RunCommand run = defaults();
+        QuantizationRecipe recipe = run.recipe();
+        DemoCommand.DemoInputs inputs = DemoCommand.DemoInputs.resolve(null, null, null);
+        Path out = scratch.resolve("main-in-process");
+        PrintWriter quiet = new PrintWriter(Writer.nullWriter());
+        long started = System.nanoTime();
+        int[] evalIds;
+        int length;
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(inputs.model())) {
+            recipe = recipe.withSequenceLength(recipe.sequenceLength(checkpoint.config()));
+            length = recipe.sequenceLength();
+            evalIds = EvalCorpus.tokenizeText(inputs.heldOut(), checkpoint.tokenizer(null),
+                    EvalCorpus.DocumentJoin.GPTQ);
+        }
+        Map<String, Double> rows = new LinkedHashMap<>();
+        rows.put("fp", evaluate(inputs.model(), evalIds, length));
+        Map<String, QuantizationRecipe> jobs = new LinkedHashMap<>();
+        jobs.put("rtn", recipe.withMethod(QuantMethod.RTN));
+        for (QuantMethod method : run.methods(recipe)) {
+            jobs.put(method.wireName(), recipe.withMethod(method));
+        }
+        for (Map.Entry<String, QuantizationRecipe> job : jobs.entrySet()) {
+            Path folder = out.resolve(job.getKey());
+            new LocalJob(job.getValue().validate(), inputs.model(), null, inputs.training(), inputs.training(), 0,
+                    folder).run(quiet);
+            rows.put(job.getKey(), evaluate(folder, evalIds, length));
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        CherryqCommand.deleteRecursively(out);
+        return new Side(seconds, rows);
+    }
+
+    private static double evaluate(Path model, int[] ids, int length) {
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model); LlamaModel llama = LlamaModel.load(checkpoint)) {
+            PerplexityResult result = CherryqPipeline.evaluate(llama, ids, length, 0, ids.length / length, 8,
+                    Progress.NONE);
+            return result.meanNll();
+        }
+    }
+}
