@@ -46,7 +46,7 @@ public final class EvalCorpus {
         }
         if (join == DocumentJoin.BOS) {
             int bos = tokenizer.bos().orElseThrow(() -> new InvalidInputException(
-                    "--join bos needs a tokenizer with a BOS token; " + tokenizer.describe() + " has none"));
+                    "join bos needs a tokenizer with a BOS token; " + tokenizer.describe() + " has none"));
             java.util.List<int[]> encoded = documents.stream().map(tokenizer::encode).toList();
             int[] ids = new int[encoded.stream().mapToInt(e -> e.length + 1).sum()];
             int position = 0;

@@ -18,7 +18,7 @@ public final class PerplexityEvaluator {
 
     public PerplexityEvaluator(LlamaModel model, int batchSize) {
         if (batchSize < 1) {
-            throw new InvalidInputException("--batch-size " + batchSize + " must be at least 1");
+            throw new InvalidInputException("batch_size " + batchSize + " must be at least 1");
         }
         this.model = model;
         this.batchSize = batchSize;

@@ -10,11 +10,11 @@ public record TokenWindows(int[] tokens, int sequenceLength) {
 
     public TokenWindows {
         if (sequenceLength < 2) {
-            throw new InvalidInputException("--seq-len " + sequenceLength + " is too small: a window needs at least 2 tokens");
+            throw new InvalidInputException("seq_len " + sequenceLength + " is too small: a window needs at least 2 tokens");
         }
         if (tokens.length < sequenceLength) {
-            throw new InvalidInputException("the text has " + tokens.length + " tokens, shorter than one window of --seq-len "
-                    + sequenceLength + ": give more text or a smaller --seq-len");
+            throw new InvalidInputException("the text has " + tokens.length + " tokens, shorter than one window of seq_len "
+                    + sequenceLength + ": give more text or a smaller seq_len");
         }
     }
 

@@ -108,10 +108,10 @@ public final class QatTrainer {
         int window = settings.sequenceLength();
         if (tokens.length < window) {
             throw new InvalidInputException("training text has " + tokens.length + " tokens, shorter than one window of "
-                    + window + ": give at least " + window + " tokens of text or a smaller --seq-len");
+                    + window + ": give at least " + window + " tokens of text or a smaller seq_len");
         }
         if (window > model.config().maxPositionEmbeddings()) {
-            throw new InvalidInputException("--seq-len " + window + " exceeds the model's max_position_embeddings "
+            throw new InvalidInputException("seq_len " + window + " exceeds the model's max_position_embeddings "
                     + model.config().maxPositionEmbeddings());
         }
         String fingerprint = QatCheckpoint.fingerprint(model, startWeights, spec, cherries, tokens, settings,

@@ -20,15 +20,15 @@ public final class CalibrationSamples {
 
     public CalibrationSamples(int[] tokens, int sampleCount, int sampleLength, long seed) {
         if (sampleCount < 1) {
-            throw new InvalidInputException("--calib-samples " + sampleCount + " must be at least 1");
+            throw new InvalidInputException("calibration_samples " + sampleCount + " must be at least 1");
         }
         if (sampleLength < 2) {
-            throw new InvalidInputException("--seq-len " + sampleLength + " must be at least 2 for calibration");
+            throw new InvalidInputException("seq_len " + sampleLength + " must be at least 2 for calibration");
         }
         if (tokens.length < sampleLength) {
             throw new InvalidInputException("calibration text has " + tokens.length + " tokens, shorter than one sample of "
                     + sampleLength + " tokens: give at least " + sampleLength + " tokens of text (about "
-                    + sampleLength * 4 + " characters of English) or a smaller --seq-len");
+                    + sampleLength * 4 + " characters of English) or a smaller seq_len");
         }
         this.tokens = tokens;
         this.sampleCount = sampleCount;

@@ -30,7 +30,7 @@ public final class BpeTrainer {
      */
     public static ObjectNode train(List<String> documents, int vocabSize, int minCharacterCount, Progress progress) {
         if (vocabSize < SPECIAL_AND_BYTE_TOKENS + 2) {
-            throw new InvalidInputException("--vocab-size " + vocabSize + " is too small: at least "
+            throw new InvalidInputException("vocab_size " + vocabSize + " is too small: at least "
                     + (SPECIAL_AND_BYTE_TOKENS + 2) + " (3 special + 256 byte tokens + an alphabet)");
         }
         // word frequencies, each word beginning at a U+2581

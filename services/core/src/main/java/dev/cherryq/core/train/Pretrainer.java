@@ -23,13 +23,13 @@ public final class Pretrainer {
             double floorFraction, float weightDecay, float gradientClip, long seed) {
         public Settings {
             if (steps < 1) {
-                throw new InvalidInputException("--steps " + steps + " must be at least 1");
+                throw new InvalidInputException("steps " + steps + " must be at least 1");
             }
             if (batchSize < 1 || sequenceLength < 2) {
-                throw new InvalidInputException("--batch-size must be >= 1 and --seq-len >= 2");
+                throw new InvalidInputException("batch_size must be >= 1 and seq_len >= 2");
             }
             if (!(learningRate > 0)) {
-                throw new InvalidInputException("--lr " + learningRate + " must be positive");
+                throw new InvalidInputException("lr " + learningRate + " must be positive");
             }
         }
     }
@@ -60,7 +60,7 @@ public final class Pretrainer {
         DjlRuntime.prepareComputeThread();
         int window = settings.sequenceLength();
         if (tokens.length < window + 1) {
-            throw new InvalidInputException("training text has " + tokens.length + " tokens; one window of --seq-len "
+            throw new InvalidInputException("training text has " + tokens.length + " tokens; one window of seq_len "
                     + settings.sequenceLength() + " needs " + (window + 1));
         }
         model.attachGradients();

@@ -31,7 +31,7 @@ class PerplexityEvaluatorTest {
     @Test
     void shouldRejectTextShorterThanOneWindowSayingHowMuchIsNeeded() {
         InvalidInputException error = assertThrows(InvalidInputException.class, () -> new TokenWindows(new int[10], 64));
-        assertTrue(error.getMessage().contains("10 tokens") && error.getMessage().contains("--seq-len 64"));
+        assertTrue(error.getMessage().contains("10 tokens") && error.getMessage().contains("seq_len 64"));
     }
 
     @Test
