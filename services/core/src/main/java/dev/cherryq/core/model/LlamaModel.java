@@ -50,12 +50,42 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Loads every tensor of the checkpoint into f32 NDArrays, one tensor at a time. */
     public static LlamaModel load(LlamaCheckpoint checkpoint) {
+        return load(checkpoint, name -> true);
+    }
+
+    /**
+     * Loads the embeddings, the final norm and the head only: a model whose decoder blocks are read one at a time
+     * with {@link #loadBlock} and run with {@link #block} (depth-streamed scoring and evaluation). {@link #forward}
+     * needs every block and fails on such a model.
+     */
+    public static LlamaModel loadWithoutBlocks(LlamaCheckpoint checkpoint) {
+        return load(checkpoint, name -> LlamaTensorNames.layerOf(name) < 0);
+    }
+
+    /** One decoder block's tensors (norms and linear weights, by HF name) as f32 arrays in {@code manager}. */
+    public static Map<String, NDArray> loadBlock(LlamaCheckpoint checkpoint, int layer, NDManager manager) {
+        Map<String, NDArray> block = new LinkedHashMap<>();
+        for (LlamaTensorNames.NamedShape expected : LlamaTensorNames.expected(checkpoint.config())) {
+            if (LlamaTensorNames.layerOf(expected.name()) == layer) {
+                NDArray parameter = NativeArrays.of(manager, checkpoint.tensors().readFloats(expected.name()),
+                        new Shape(expected.shape()));
+                parameter.setName(expected.name());
+                block.put(expected.name(), parameter);
+            }
+        }
+        return block;
+    }
+
+    private static LlamaModel load(LlamaCheckpoint checkpoint, java.util.function.Predicate<String> include) {
         LlamaConfig config = checkpoint.config();
         NDManager manager = DjlRuntime.newManager();
         try {
             Map<String, NDArray> parameters = new LinkedHashMap<>();
             TensorSource tensors = checkpoint.tensors();
             for (LlamaTensorNames.NamedShape expected : LlamaTensorNames.expected(config)) {
+                if (!include.test(expected.name())) {
+                    continue;
+                }
                 float[] values = tensors.readFloats(expected.name());
                 NDArray parameter = NativeArrays.of(manager, values, new Shape(expected.shape()));
                 parameter.setName(expected.name());
@@ -129,51 +159,89 @@ public final class LlamaModel implements AutoCloseable {
      * @return (batch, seq, vocab) f32 logits
      */
     public NDArray forward(NDManager step, NDArray tokenIds) {
+        NDArray x = embed(step, tokenIds); // (batch, seq, hidden)
+        long seq = tokenIds.getShape().get(1);
+        NDArray cos = ropeCos.get(new NDIndex("0:{}", seq)); // (seq, headDim)
+        NDArray sin = ropeSin.get(new NDIndex("0:{}", seq)); // (seq, headDim)
+        NDArray causalMask = causalMask(step, seq); // (seq, seq): 0 on and below the diagonal, -inf above
+        for (int layer = 0; layer < config.numberOfLayers(); layer++) {
+            x = block(step, x, layer, this::param, cos, sin, causalMask);
+        }
+        return logits(step, x);
+    }
+
+    /**
+     * Token embeddings, the input of the first block.
+     *
+     * @param tokenIds (batch, seq) int64 token ids
+     * @return (batch, seq, hidden) f32
+     */
+    public NDArray embed(NDManager step, NDArray tokenIds) {
         long batch = tokenIds.getShape().get(0);
         long seq = tokenIds.getShape().get(1);
         if (seq > config.maxPositionEmbeddings()) {
             throw new InvalidInputException("sequence length " + seq + " exceeds max_position_embeddings "
                     + config.maxPositionEmbeddings());
         }
-        int hidden = config.hiddenSize();
-        int headDim = config.headDim();
         // token embedding lookup: (batch*seq) -> (batch, seq, hidden)
-        NDArray x = param(LlamaTensorNames.EMBED_TOKENS).get(new NDIndex("{}", tokenIds.reshape(-1)))
-                .reshape(batch, seq, hidden);
-        NDArray cos = ropeCos.get(new NDIndex("0:{}", seq)); // (seq, headDim)
-        NDArray sin = ropeSin.get(new NDIndex("0:{}", seq)); // (seq, headDim)
-        NDArray causalMask = causalMask(step, seq); // (seq, seq): 0 on and below the diagonal, -inf above
-        for (int layer = 0; layer < config.numberOfLayers(); layer++) {
-            // attention rmsnorm
-            NDArray normed = rmsNorm(step, x, param(LlamaTensorNames.attentionNorm(layer)));
-            // q, k, v projections: (batch, seq, heads*headDim) -> (batch, heads, seq, headDim)
-            NDArray q = heads(linear(normed, LlamaTensorNames.Projection.Q, layer), config.numberOfHeads());
-            NDArray k = heads(linear(normed, LlamaTensorNames.Projection.K, layer), config.numberOfKeyValueHeads());
-            NDArray v = heads(linear(normed, LlamaTensorNames.Projection.V, layer), config.numberOfKeyValueHeads());
-            // RoPE on q and k
-            q = rope(q, cos, sin);
-            k = rope(k, cos, sin);
-            // grouped-query attention: each kv head serves queriesPerKeyValueHead consecutive query heads
-            if (config.queriesPerKeyValueHead() > 1) {
-                k = k.repeat(1, config.queriesPerKeyValueHead());
-                v = v.repeat(1, config.queriesPerKeyValueHead());
-            }
-            // scaled dot-product scores with causal mask: (batch, heads, seq, seq)
-            NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Scalars.of(step, (float) (1.0 / Math.sqrt(headDim))))
-                    .add(causalMask);
-            NDArray attended = scores.softmax(-1).matMul(v); // (batch, heads, seq, headDim)
-            NDArray merged = attended.transpose(0, 2, 1, 3).reshape(batch, seq, config.queryDim());
-            // output projection and residual
-            x = x.add(linear(merged, LlamaTensorNames.Projection.O, layer));
-            // mlp rmsnorm
-            NDArray mlpIn = rmsNorm(step, x, param(LlamaTensorNames.mlpNorm(layer)));
-            // SiLU-gated MLP: down(silu(gate x) * up x), then residual
-            NDArray gate = linear(mlpIn, LlamaTensorNames.Projection.GATE, layer);
-            NDArray up = linear(mlpIn, LlamaTensorNames.Projection.UP, layer);
-            NDArray activated = gate.mul(Activation.sigmoid(gate)).mul(up);
-            x = x.add(linear(activated, LlamaTensorNames.Projection.DOWN, layer));
+        return param(LlamaTensorNames.EMBED_TOKENS).get(new NDIndex("{}", tokenIds.reshape(-1)))
+                .reshape(batch, seq, config.hiddenSize());
+    }
+
+    /**
+     * One decoder block on its input, with the block's weights from {@code weights} (this model's own, or a block
+     * read alone with {@link #loadBlock}).
+     *
+     * @param x (batch, seq, hidden) the block's input
+     * @return (batch, seq, hidden) its output
+     */
+    public NDArray block(NDManager step, NDArray x, int layer, Map<String, NDArray> weights) {
+        long seq = x.getShape().get(1);
+        return block(step, x, layer, weights::get, ropeCos.get(new NDIndex("0:{}", seq)),
+                ropeSin.get(new NDIndex("0:{}", seq)), causalMask(step, seq));
+    }
+
+    private NDArray block(NDManager step, NDArray x, int layer, java.util.function.Function<String, NDArray> weights,
+            NDArray cos, NDArray sin, NDArray causalMask) {
+        long batch = x.getShape().get(0);
+        long seq = x.getShape().get(1);
+        // attention rmsnorm
+        NDArray normed = rmsNorm(step, x, weights.apply(LlamaTensorNames.attentionNorm(layer)));
+        // q, k, v projections: (batch, seq, heads*headDim) -> (batch, heads, seq, headDim)
+        NDArray q = heads(linear(normed, LlamaTensorNames.Projection.Q, layer, weights), config.numberOfHeads());
+        NDArray k = heads(linear(normed, LlamaTensorNames.Projection.K, layer, weights), config.numberOfKeyValueHeads());
+        NDArray v = heads(linear(normed, LlamaTensorNames.Projection.V, layer, weights), config.numberOfKeyValueHeads());
+        // RoPE on q and k
+        q = rope(q, cos, sin);
+        k = rope(k, cos, sin);
+        // grouped-query attention: each kv head serves queriesPerKeyValueHead consecutive query heads
+        if (config.queriesPerKeyValueHead() > 1) {
+            k = k.repeat(1, config.queriesPerKeyValueHead());
+            v = v.repeat(1, config.queriesPerKeyValueHead());
         }
-        // final rmsnorm and output head: (batch, seq, vocab)
+        // scaled dot-product scores with causal mask: (batch, heads, seq, seq)
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Scalars.of(step, (float) (1.0 / Math.sqrt(config.headDim()))))
+                .add(causalMask);
+        NDArray attended = scores.softmax(-1).matMul(v); // (batch, heads, seq, headDim)
+        NDArray merged = attended.transpose(0, 2, 1, 3).reshape(batch, seq, config.queryDim());
+        // output projection and residual
+        x = x.add(linear(merged, LlamaTensorNames.Projection.O, layer, weights));
+        // mlp rmsnorm
+        NDArray mlpIn = rmsNorm(step, x, weights.apply(LlamaTensorNames.mlpNorm(layer)));
+        // SiLU-gated MLP: down(silu(gate x) * up x), then residual
+        NDArray gate = linear(mlpIn, LlamaTensorNames.Projection.GATE, layer, weights);
+        NDArray up = linear(mlpIn, LlamaTensorNames.Projection.UP, layer, weights);
+        NDArray activated = gate.mul(Activation.sigmoid(gate)).mul(up);
+        return x.add(linear(activated, LlamaTensorNames.Projection.DOWN, layer, weights));
+    }
+
+    /**
+     * The final RMSNorm and the (possibly tied) output head.
+     *
+     * @param x (batch, seq, hidden) the last block's output
+     * @return (batch, seq, vocab) f32 logits
+     */
+    public NDArray logits(NDManager step, NDArray x) {
         NDArray finalNormed = rmsNorm(step, x, param(LlamaTensorNames.FINAL_NORM));
         NDArray head = config.tieWordEmbeddings() ? param(LlamaTensorNames.EMBED_TOKENS) : param(LlamaTensorNames.LM_HEAD);
         return finalNormed.matMul(head.transpose());
@@ -186,15 +254,24 @@ public final class LlamaModel implements AutoCloseable {
      * @return (batch, seq-1) f32 NLL in nats
      */
     public NDArray nextTokenNll(NDManager step, NDArray tokenIds) {
-        NDArray targets = tokenIds.get(new NDIndex(":, 1:")).expandDims(-1); // (batch, seq-1, 1)
-        return nextTokenLogProbabilities(step, tokenIds).gather(targets, -1).squeeze(-1).neg();
+        return nextTokenNll(forward(step, tokenIds), tokenIds);
     }
 
     /** Log-probabilities of every next token at positions 0..seq-2: (batch, seq-1, vocab). */
     public NDArray nextTokenLogProbabilities(NDManager step, NDArray tokenIds) {
-        long seq = tokenIds.getShape().get(1);
-        NDArray logits = forward(step, tokenIds); // (batch, seq, vocab)
-        return logits.get(new NDIndex(":, 0:{}, :", seq - 1)).logSoftmax(-1); // (batch, seq-1, vocab)
+        return nextTokenLogProbabilities(forward(step, tokenIds));
+    }
+
+    /** The same from logits (batch, seq, vocab): (batch, seq-1, vocab). */
+    public static NDArray nextTokenLogProbabilities(NDArray logits) {
+        long seq = logits.getShape().get(1);
+        return logits.get(new NDIndex(":, 0:{}, :", seq - 1)).logSoftmax(-1);
+    }
+
+    /** Negative log-likelihood of each next token from logits (batch, seq, vocab) and ids (batch, seq): (batch, seq-1). */
+    public static NDArray nextTokenNll(NDArray logits, NDArray tokenIds) {
+        NDArray targets = tokenIds.get(new NDIndex(":, 1:")).expandDims(-1); // (batch, seq-1, 1)
+        return nextTokenLogProbabilities(logits).gather(targets, -1).squeeze(-1).neg();
     }
 
     /** Creates an int64 (batch, seq) id array in the step, validating ids against the vocabulary. */
@@ -209,14 +286,20 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private NDArray param(String name) {
-        return parameters.get(name);
+        NDArray parameter = parameters.get(name);
+        if (parameter == null) {
+            throw new IllegalStateException(name + " is not loaded: a model loaded without its blocks runs them one "
+                    + "at a time with block(...)");
+        }
+        return parameter;
     }
 
     /** x @ W^T for the layer's projection, W as the linear-weight transform presents it. */
-    private NDArray linear(NDArray x, LlamaTensorNames.Projection projection, int layer) {
+    private NDArray linear(NDArray x, LlamaTensorNames.Projection projection, int layer,
+            java.util.function.Function<String, NDArray> weights) {
         String name = projection.tensorName(layer);
         linearInputObserver.observe(name, x);
-        return x.matMul(linearTransform.apply(name, param(name)).transpose());
+        return x.matMul(linearTransform.apply(name, weights.apply(name)).transpose());
     }
 
     /** (batch, seq, n*headDim) -> (batch, n, seq, headDim). */

@@ -95,5 +95,14 @@ public final class LlamaTensorNames {
         return names;
     }
 
+    /** The decoder layer a tensor belongs to, or -1 for the embeddings, the final norm and the head. */
+    public static int layerOf(String name) {
+        if (!name.startsWith("model.layers.")) {
+            return -1;
+        }
+        int from = "model.layers.".length();
+        return Integer.parseInt(name.substring(from, name.indexOf('.', from)));
+    }
+
     public record NamedShape(String name, long[] shape) {}
 }

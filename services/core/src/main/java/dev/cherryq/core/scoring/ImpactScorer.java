@@ -52,6 +52,10 @@ public final class ImpactScorer {
     }
 
     static String fingerprint(LlamaModel model, CalibrationSamples samples) {
-        return "model:" + Integer.toHexString(model.config().hashCode()) + ":" + samples.fingerprint();
+        return fingerprint(model.config(), samples);
+    }
+
+    static String fingerprint(dev.cherryq.core.model.LlamaConfig config, CalibrationSamples samples) {
+        return "model:" + Integer.toHexString(config.hashCode()) + ":" + samples.fingerprint();
     }
 }
