@@ -61,9 +61,16 @@ public final class ScorerHandler implements StageHandler<ScoreTask> {
                 request.getSeqLen(), RequestSettings.calibratesOnTrainingText(task.getData()));
         long started = System.nanoTime();
         FisherPartial partial;
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, request.getModel()));
-                LlamaModel model = LlamaModel.load(checkpoint)) {
-            partial = CherryqPipeline.score(model, samples, task.getSampleFrom(), task.getSampleTo(), Progress.NONE);
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, request.getModel()))) {
+            if (fleet.config().depthStreaming()) { // one decoder block in memory at a time
+                partial = CherryqPipeline.scoreDepthStreamed(checkpoint, samples, task.getSampleFrom(),
+                        task.getSampleTo(), Progress.NONE);
+            } else {
+                try (LlamaModel model = LlamaModel.load(checkpoint)) {
+                    partial = CherryqPipeline.score(model, samples, task.getSampleFrom(), task.getSampleTo(),
+                            Progress.NONE);
+                }
+            }
         }
         Path scratch = Files.createDirectories(fleet.scratch(task.getJobId(), "scorer"));
         Path file = scratch.resolve("fisher-" + task.getShard() + ".safetensors");

@@ -12,6 +12,7 @@ import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.scoring.ImpactScorer;
 import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.StageVerticle;
+import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.FilesystemObjectStore;
 import dev.cherryq.fleet.task.FatalTaskException;
@@ -26,6 +27,7 @@ import dev.cherryq.proto.v1.ScoreTask;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,6 +80,40 @@ class ScorerStageTest {
             String metrics = FleetHarness.awaitMetrics(host, expected);
             for (String sample : expected) {
                 assertTrue(metrics.contains(sample), sample + " in\n" + metrics);
+            }
+        }
+    }
+
+    @Test
+    void shouldScoreWithOneBlockInMemoryWhenDepthStreamingIsOn() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            harness.start("scorer", List.of(StageVerticle.of(ScorerHandler::new)),
+                    Map.of(FleetConfig.DEPTH_STREAMING.name(), "true"));
+            QuantizationRequest request = StageFixtures.request("job-streamed");
+            PreparedData data = StageFixtures.prepare(harness, "job-streamed");
+            harness.send(Topics.SCORE_TASKS, "job-streamed/1", task(request, data, 1));
+            ScoreResult result = harness.await(Topics.SCORE_RESULTS, ScoreResult.parser(), r -> r.size() >= 1).get(0);
+
+            // the whole-model core scorer on the same samples: equal up to the order of float sums
+            CalibrationSamples samples = new CalibrationSamples(StageFixtures.tokens(harness,
+                    data.getCalibrationTokens()), 8, StageFixtures.SEQ_LEN, request.getSeed());
+            FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel());
+                    LlamaModel model = LlamaModel.load(checkpoint)) {
+                FisherPartial expected = ImpactScorer.score(model, samples, 4, 8, Progress.NONE);
+                FisherPartial actual = FisherPartial.read(store.fetch(result.getPartialFisher(), directory));
+                assertEquals(expected.samples(), actual.samples());
+                for (String name : expected.sums().keySet()) {
+                    float[] want = expected.sums().get(name);
+                    float[] got = actual.sums().get(name);
+                    double largest = 0;
+                    double worst = 0;
+                    for (int i = 0; i < want.length; i++) {
+                        largest = Math.max(largest, Math.abs(want[i]));
+                        worst = Math.max(worst, Math.abs(want[i] - got[i]));
+                    }
+                    assertTrue(largest > 0 && worst <= 1e-4 * largest, name + ": " + worst + " against " + largest);
+                }
             }
         }
     }

@@ -18,6 +18,7 @@ import dev.cherryq.core.quant.PackedModel;
 import dev.cherryq.core.quant.QuantSpec;
 import dev.cherryq.core.quant.RtnQuantizer;
 import dev.cherryq.core.scoring.CalibrationSamples;
+import dev.cherryq.core.scoring.DepthStreamedScorer;
 import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.scoring.ImpactScorer;
 import dev.cherryq.core.selection.CherrySelector;
@@ -81,6 +82,12 @@ public final class CherryqPipeline {
     public static FisherPartial score(LlamaModel model, CalibrationSamples samples, int from, int to,
             Progress progress) {
         return ImpactScorer.score(model, samples, from, to, progress);
+    }
+
+    /** The same partial with one decoder block of the checkpoint in memory at a time ({@link DepthStreamedScorer}). */
+    public static FisherPartial scoreDepthStreamed(LlamaCheckpoint checkpoint, CalibrationSamples samples, int from,
+            int to, Progress progress) {
+        return DepthStreamedScorer.score(checkpoint, samples, from, to, progress);
     }
 
     /**

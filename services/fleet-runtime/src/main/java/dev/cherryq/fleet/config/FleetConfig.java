@@ -18,7 +18,8 @@ import java.util.TreeMap;
 public record FleetConfig(String bootstrapServers, boolean createTopics, Map<String, String> kafkaProperties,
         StoreKind store, Path storeDirectory, S3Settings s3, List<Path> modelRoots, List<Path> dataRoots,
         List<String> allowedBuckets, Path workDirectory, String httpHost, int httpPort, String gatewayToken,
-        int maxMessageBytes, int maxRequestBytes, int taskMaxAttempts, JobLimits jobLimits, GatewayLimits gateway) {
+        int maxMessageBytes, int maxRequestBytes, int taskMaxAttempts, JobLimits jobLimits, GatewayLimits gateway,
+        boolean depthStreaming) {
 
     /**
      * What guards the gateway besides its token.
@@ -98,11 +99,15 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
             JobLimits.DEFAULT_MAX_INPUT_MIB, 1, 1 << 20, "largest text file (calibration, training or evaluation) a "
                     + "job may read, in MiB");
 
+    public static final ConfigKey<Boolean> DEPTH_STREAMING = ConfigKey.bool("CHERRYQ_DEPTH_STREAMING", false,
+            "scorers hold one decoder block in memory at a time (models larger than a worker; about a third more "
+                    + "compute)");
+
     public static final List<ConfigKey<?>> KEYS = List.of(BOOTSTRAP_SERVERS, CREATE_TOPICS, STORE, STORE_DIR,
             S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PREFIX,
             MODEL_ROOTS, DATA_ROOTS, ALLOWED_BUCKETS, WORK_DIR, HTTP_HOST, HTTP_PORT, GATEWAY_TOKEN,
             MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, TASK_MAX_ATTEMPTS, MAX_JOB_TASKS, MAX_JOB_MTOKENS, MAX_INPUT_MIB,
-            GATEWAY_INSECURE, GATEWAY_SUBMITS_PER_MINUTE, GATEWAY_MAX_ACTIVE_JOBS);
+            GATEWAY_INSECURE, GATEWAY_SUBMITS_PER_MINUTE, GATEWAY_MAX_ACTIVE_JOBS, DEPTH_STREAMING);
 
     /** CHERRYQ_ variables read elsewhere (the launcher, the CLI, the engine's thread count): allowed beside these. */
     public static final List<String> CLIENT_SETTINGS = List.of("CHERRYQ_JAVA_OPTS", "CHERRYQ_LOG", "CHERRYQ_DEBUG",
@@ -156,7 +161,7 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
                 parsed.get(MAX_REQUEST_BYTES), parsed.get(TASK_MAX_ATTEMPTS), JobLimits.of(parsed.get(MAX_JOB_TASKS),
                         parsed.get(MAX_JOB_MTOKENS), parsed.get(MAX_INPUT_MIB)), new GatewayLimits(
                         parsed.get(GATEWAY_INSECURE), parsed.get(GATEWAY_SUBMITS_PER_MINUTE),
-                        parsed.get(GATEWAY_MAX_ACTIVE_JOBS)));
+                        parsed.get(GATEWAY_MAX_ACTIVE_JOBS)), parsed.get(DEPTH_STREAMING));
     }
 
     /** The effective settings, one per line, secrets redacted: what a service logs at start-up. */
