@@ -73,9 +73,16 @@ public final class EvaluatorHandler implements StageHandler<EvalTask> {
         PerplexityResult result;
         QuantizedModelSummary quantized = task.getQuantized();
         Path folder = modelFolder(task);
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder); LlamaModel model = LlamaModel.load(checkpoint)) {
-            result = CherryqPipeline.evaluate(model, tokens, length, task.getWindowFrom(), task.getWindowTo(),
-                    request.getEval().getBatchSize(), Progress.NONE);
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder)) {
+            if (fleet.config().depthStreaming()) { // one decoder block in memory at a time
+                result = CherryqPipeline.evaluateDepthStreamed(checkpoint, tokens, length, task.getWindowFrom(),
+                        task.getWindowTo(), request.getEval().getBatchSize(), Progress.NONE);
+            } else {
+                try (LlamaModel model = LlamaModel.load(checkpoint)) {
+                    result = CherryqPipeline.evaluate(model, tokens, length, task.getWindowFrom(), task.getWindowTo(),
+                            request.getEval().getBatchSize(), Progress.NONE);
+                }
+            }
             if (task.getVariant().equals("fp")) { // the baselines' storage cost, for the results table
                 quantized = quantized.toBuilder()
                         .setEffectiveBits(CherryqPipeline.storedBitsPerLinearWeight(checkpoint)).build();

@@ -11,6 +11,7 @@ import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.quant.RtnQuantizer;
 import dev.cherryq.fleet.StageVerticle;
+import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.job.EvalSharding;
 import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.Topics;
@@ -29,6 +30,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,6 +46,35 @@ class EvaluatorStageTest {
             PerplexityResult result = new PerplexityEvaluator(llama, 4)
                     .evaluate(new TokenWindows(tokens, StageFixtures.SEQ_LEN), Progress.NONE);
             return result.meanNll();
+        }
+    }
+
+    @Test
+    void shouldEvaluateWithOneBlockInMemoryWhenDepthStreamingIsOn() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            harness.start("evaluator", List.of(StageVerticle.of(EvaluatorHandler::new),
+                    StageVerticle.of(EvalFanInHandler::new)), Map.of(FleetConfig.DEPTH_STREAMING.name(), "true"));
+            QuantizationRequest request = StageFixtures.request("job-streamed").toBuilder()
+                    .setMethod(Method.METHOD_RTN).build();
+            PreparedData data = StageFixtures.prepare(harness, "job-streamed");
+            List<Outgoing> tasks = new ArrayList<>(EvalSharding.tasks(request, data, "fp", request.getModel(), null));
+            tasks.addAll(EvalSharding.tasks(request, data, "rtn", request.getModel(), null));
+            for (Outgoing task : tasks) {
+                harness.send(Topics.EVAL_TASKS, task.key(), task.message());
+            }
+            JobEvent completed = harness.await(Topics.JOB_EVENTS, JobEvent.parser(),
+                    e -> e.stream().anyMatch(event -> event.getState() == JobState.JOB_STATE_COMPLETED)).stream()
+                    .filter(e -> e.getState() == JobState.JOB_STATE_COMPLETED).findFirst().orElseThrow();
+
+            // the whole-model core evaluation over all windows: the same NLL up to the order of float sums
+            int[] tokens = StageFixtures.tokens(harness, data.getEvalTokens());
+            Path rtn = directory.resolve("rtn");
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel())) {
+                RtnQuantizer.quantize(checkpoint, RequestSettings.recipe(request).quantSpec(), rtn, Progress.NONE);
+            }
+            assertEquals(meanNll(FleetHarness.demoModel(), tokens), completed.getResult().getVariants(0).getMeanNll(),
+                    1e-5);
+            assertEquals(meanNll(rtn, tokens), completed.getResult().getVariants(1).getMeanNll(), 1e-5);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.cherryq.core.recipe;
 
 import dev.cherryq.core.Progress;
+import dev.cherryq.core.eval.DepthStreamedEvaluator;
 import dev.cherryq.core.eval.PerplexityEvaluator;
 import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.eval.TokenWindows;
@@ -238,6 +239,14 @@ public final class CherryqPipeline {
         TokenWindows windows = new TokenWindows(Arrays.copyOfRange(tokens, fromWindow * length, toWindow * length),
                 length);
         return new PerplexityEvaluator(model, batchSize).evaluate(windows, progress);
+    }
+
+    /** The same with one decoder block of the checkpoint in memory at a time ({@link DepthStreamedEvaluator}). */
+    public static PerplexityResult evaluateDepthStreamed(LlamaCheckpoint checkpoint, int[] tokens, int length,
+            int fromWindow, int toWindow, int batchSize, Progress progress) {
+        TokenWindows windows = new TokenWindows(Arrays.copyOfRange(tokens, fromWindow * length, toWindow * length),
+                length);
+        return DepthStreamedEvaluator.evaluate(checkpoint, windows, batchSize, progress);
     }
 
     /**

@@ -100,8 +100,8 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
                     + "job may read, in MiB");
 
     public static final ConfigKey<Boolean> DEPTH_STREAMING = ConfigKey.bool("CHERRYQ_DEPTH_STREAMING", false,
-            "scorers hold one decoder block in memory at a time (models larger than a worker; about a third more "
-                    + "compute)");
+            "scorers and evaluators hold one decoder block in memory at a time (models larger than a worker; "
+                    + "scoring then computes about a third more)");
 
     public static final List<ConfigKey<?>> KEYS = List.of(BOOTSTRAP_SERVERS, CREATE_TOPICS, STORE, STORE_DIR,
             S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PREFIX,
