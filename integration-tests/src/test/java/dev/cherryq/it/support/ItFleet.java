@@ -128,7 +128,7 @@ public final class ItFleet implements AutoCloseable {
         hostEnvironment.put(FleetConfig.WORK_DIR.name(), directory.resolve("work-" + name).toString());
         ServiceHost host = ServiceHost.start(FleetConfig.from(hostEnvironment), hostEnvironment, name, verticles);
         hosts.add(host);
-        return dev.cherryq.fleet.testing.FleetHarness.awaitReady(host, name);
+        return host.awaitReady(dev.cherryq.fleet.testing.FleetHarness.WAIT);
     }
 
     public ServiceHost startGateway() throws Exception {

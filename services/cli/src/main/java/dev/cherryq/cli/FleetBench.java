@@ -338,7 +338,7 @@ final class FleetBench {
                     List.of(model.toAbsolutePath()));
             try (ServiceHost host = ServiceHost.start(FleetConfig.from(environment), environment, "bench-start",
                     FleetStages.verticles("all"))) {
-                RunCommand.awaitReady(host);
+                host.awaitReady(Duration.ofSeconds(60));
             }
         }
         double fleetStart = (System.nanoTime() - fleetStarted) / 1e9;

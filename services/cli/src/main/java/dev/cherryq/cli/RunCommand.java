@@ -128,7 +128,7 @@ final class RunCommand implements Callable<Integer> {
                 for (int i = 2; i <= trainers; i++) {
                     workers.add(startWorker("trainer", i, environment, root));
                 }
-                awaitReady(host);
+                host.awaitReady(java.time.Duration.ofSeconds(60));
                 console.printf("embedded fleet: Kafka %s, store %s, gateway http://127.0.0.1:%d (metrics at /metrics)%s%n",
                         broker.bootstrapServers(), root.resolve("store"), host.port(), workers.isEmpty() ? ""
                                 : ", " + workers.size() + " extra worker process(es), logs in " + root.resolve("logs"));
@@ -245,16 +245,6 @@ final class RunCommand implements Callable<Integer> {
             if (!worker.waitFor(15, TimeUnit.SECONDS)) {
                 worker.destroyForcibly();
             }
-        }
-    }
-
-    static void awaitReady(ServiceHost host) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!host.isReady()) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the embedded fleet was not ready within 60 s");
-            }
-            Thread.sleep(20);
         }
     }
 

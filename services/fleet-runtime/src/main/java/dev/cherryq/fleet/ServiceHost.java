@@ -145,6 +145,21 @@ public final class ServiceHost implements AutoCloseable {
         return verticles.stream().allMatch(v -> !(v instanceof Readiness r) || r.isReady());
     }
 
+    /**
+     * Waits until every consumer holds its assignment (and the gateway's status table has caught up); returns this
+     * host. Throws {@link IllegalStateException} naming the host after {@code timeout}.
+     */
+    public ServiceHost awaitReady(java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!isReady()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(context.processName() + " was not ready within " + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(20);
+        }
+        return this;
+    }
+
     /** Stops the verticles (consumers first), then the HTTP server, Kafka producer, store and Vert.x. */
     @Override
     public void close() {

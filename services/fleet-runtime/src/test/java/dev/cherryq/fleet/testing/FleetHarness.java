@@ -96,19 +96,7 @@ public final class FleetHarness implements AutoCloseable {
         hostEnvironment.put(FleetConfig.WORK_DIR.name(), directory.resolve("work-" + name).toString());
         ServiceHost host = ServiceHost.start(FleetConfig.from(hostEnvironment), hostEnvironment, name, verticles);
         hosts.add(host);
-        return awaitReady(host, name);
-    }
-
-    /** Waits (up to {@link #WAIT}) until every consumer of the host holds its assignment. */
-    public static ServiceHost awaitReady(ServiceHost host, String name) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!host.isReady() && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-        }
-        if (!host.isReady()) {
-            throw new IllegalStateException(name + " not ready within " + WAIT);
-        }
-        return host;
+        return host.awaitReady(WAIT);
     }
 
     /**
