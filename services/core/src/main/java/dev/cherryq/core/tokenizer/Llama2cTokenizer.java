@@ -121,6 +121,16 @@ public final class Llama2cTokenizer implements Tokenizer {
         return text.startsWith(" ") ? text.substring(1) : text;
     }
 
+    /** The vocabulary pieces by id, as stored (llama2.c writes sentencepiece's U+2581 as a plain space). */
+    public List<String> pieces() {
+        return List.of(pieces);
+    }
+
+    /** The merge scores by id (higher merges first). */
+    public float[] scores() {
+        return scores.clone();
+    }
+
     /** The vocabulary piece for a raw byte, e.g. {@code <0x0A>}. */
     private String byteTokenPiece(int value) {
         return pieces[BYTE_TOKEN_OFFSET + value];

@@ -1,0 +1,248 @@
+package dev.cherryq.core.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cherryq.core.InputFiles;
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.format.GgmlType;
+import dev.cherryq.core.format.GgufWriter;
+import dev.cherryq.core.format.InMemoryTensors;
+import dev.cherryq.core.model.LlamaTensorNames.Projection;
+import dev.cherryq.core.tokenizer.TokenizerVocabulary;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A LLaMA checkpoint (HF folder, llama2.c .bin, or a quantized model folder's dense weights) as a GGUF file for
+ * llama.cpp's {@code llama} architecture, written with {@link GgufWriter}:
+ * <ul>
+ *   <li>metadata: {@code general.*} (architecture, name, file type) and {@code llama.*} (context and embedding
+ *       length, block count, feed-forward length, head counts, RMSNorm epsilon, RoPE base and dimensions, vocab
+ *       size; key/value length when head_dim is not hidden_size / heads), then the tokenizer
+ *       ({@code tokenizer.ggml.*}, llama.cpp's sentencepiece model {@code llama}, from {@link TokenizerVocabulary});</li>
+ *   <li>tensors under llama.cpp's names (its {@code LLM_TENSOR_NAMES} for LLM_ARCH_LLAMA): {@code token_embd},
+ *       {@code blk.N.attn_norm|attn_q|attn_k|attn_v|attn_output|ffn_norm|ffn_gate|ffn_up|ffn_down},
+ *       {@code output_norm}, and {@code output} unless the embeddings are tied.</li>
+ * </ul>
+ * RoPE: the checkpoint holds HF's rotate-half layout (pairs (i, i + d/2) of each head), while llama.cpp's
+ * {@code llama} architecture rotates adjacent pairs (2i, 2i + 1). The rows of the q and k projections are permuted
+ * per head ({@link #halvesToInterleaved}, the inverse of the permutation HF's conversion script applies to
+ * Meta's weights, which llama.cpp's HF converter also applies), so that llama.cpp computes the same function.
+ * <p>
+ * Norm weights are always F32; the other matrices take the requested type, or F16 when their rows are not a whole
+ * number of the type's blocks (as llama.cpp's converter falls back). GGUF has no place for cherries: a quantized
+ * folder's dense weights include them, exported as they are in F32 and F16 and rounded with everything else in Q8_0
+ * and Q4_0.
+ */
+public final class LlamaGgufExport {
+
+    public static final String ARCHITECTURE = "llama";
+
+    /** What was written: the file, its size, the tensors stored as F16 instead of the requested quantized type. */
+    public record Result(Path file, long bytes, GgmlType type, int tensors, List<String> storedAsF16,
+            long cherriesInSource) {}
+
+    /** One tensor of the GGUF file: its llama.cpp name, its HF source, its row-major shape and storage type. */
+    public record Planned(String ggufName, String hfName, long[] shape, GgmlType type) {}
+
+    private LlamaGgufExport() {}
+
+    /** Writes {@code file}; the vocabulary is padded with unused pieces up to the model's vocab_size. */
+    public static Result write(LlamaCheckpoint checkpoint, TokenizerVocabulary vocabulary, GgmlType type, Path file,
+            Progress progress) {
+        LlamaConfig config = checkpoint.config();
+        TokenizerVocabulary vocab = vocabulary.paddedTo(config.vocabSize());
+        GgufWriter writer = new GgufWriter();
+        writeModelMetadata(writer, config, type, checkpoint);
+        writeTokenizerMetadata(writer, config, vocab);
+        long cherries = cherriesIn(checkpoint.path());
+        if (cherries > 0) {
+            writer.putUint32("cherryq.source_cherries", cherries);
+        }
+        List<Planned> plan = plan(config, type);
+        List<String> storedAsF16 = new ArrayList<>();
+        int[] done = {0};
+        for (Planned tensor : plan) {
+            if (type.isQuantized() && tensor.type() == GgmlType.F16) {
+                storedAsF16.add(tensor.ggufName());
+            }
+            // read one tensor at a time, in HF layout, and give it llama.cpp's RoPE layout
+            writer.addTensor(tensor.ggufName(), tensor.shape(), tensor.type(), () -> {
+                float[] values = inGgufLayout(config, tensor.hfName(), checkpoint.tensors().readFloats(tensor.hfName()));
+                progress.update(++done[0], plan.size(), tensor.ggufName());
+                return values;
+            });
+        }
+        writer.write(file);
+        try {
+            return new Result(file, Files.size(file), type, plan.size(), List.copyOf(storedAsF16), cherries);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the size of " + file, e);
+        }
+    }
+
+    /** Every tensor of the file in order, with its GGUF name, HF source, row-major shape and storage type. */
+    public static List<Planned> plan(LlamaConfig config, GgmlType type) {
+        List<Planned> plan = new ArrayList<>();
+        for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
+            long[] shape = tensor.shape();
+            GgmlType storage = shape.length == 1 ? GgmlType.F32 // norms
+                    : type.fitsRowLength(shape[shape.length - 1]) ? type : GgmlType.F16;
+            plan.add(new Planned(ggufName(tensor.name()), tensor.name(), shape, storage));
+        }
+        return plan;
+    }
+
+    /**
+     * The checkpoint's weights as llama.cpp reads them back from the file, under HF names and layout: each tensor
+     * rounded through its storage type. Row permutations move whole rows and blocks lie within rows, so rounding in
+     * HF layout equals rounding in GGUF layout. For evaluating, with the project's own forward pass, exactly the
+     * weights the GGUF file holds.
+     */
+    public static InMemoryTensors storedWeights(LlamaCheckpoint checkpoint, GgmlType type) {
+        InMemoryTensors stored = new InMemoryTensors(checkpoint.path());
+        for (Planned tensor : plan(checkpoint.config(), type)) {
+            stored.put(tensor.hfName(), tensor.shape(),
+                    tensor.type().roundTrip(checkpoint.tensors().readFloats(tensor.hfName())));
+        }
+        return stored;
+    }
+
+    /** llama.cpp's name for an HF LLaMA tensor name. */
+    public static String ggufName(String hfName) {
+        switch (hfName) {
+            case LlamaTensorNames.EMBED_TOKENS:
+                return "token_embd.weight";
+            case LlamaTensorNames.FINAL_NORM:
+                return "output_norm.weight";
+            case LlamaTensorNames.LM_HEAD:
+                return "output.weight";
+            default:
+                break;
+        }
+        int layer = LlamaTensorNames.layerOf(hfName);
+        if (layer < 0) {
+            throw new IllegalArgumentException("no GGUF name for tensor " + hfName);
+        }
+        String block = "blk." + layer + ".";
+        if (hfName.equals(LlamaTensorNames.attentionNorm(layer))) {
+            return block + "attn_norm.weight";
+        }
+        if (hfName.equals(LlamaTensorNames.mlpNorm(layer))) {
+            return block + "ffn_norm.weight";
+        }
+        for (Projection projection : Projection.values()) {
+            if (hfName.equals(projection.tensorName(layer))) {
+                return block + switch (projection) {
+                    case Q -> "attn_q.weight";
+                    case K -> "attn_k.weight";
+                    case V -> "attn_v.weight";
+                    case O -> "attn_output.weight";
+                    case GATE -> "ffn_gate.weight";
+                    case UP -> "ffn_up.weight";
+                    case DOWN -> "ffn_down.weight";
+                };
+            }
+        }
+        throw new IllegalArgumentException("no GGUF name for tensor " + hfName);
+    }
+
+    /** The values of one HF tensor in the file's layout: q and k rows permuted to interleaved RoPE, others as they are. */
+    static float[] inGgufLayout(LlamaConfig config, String hfName, float[] values) {
+        int layer = LlamaTensorNames.layerOf(hfName);
+        if (layer >= 0 && hfName.equals(Projection.Q.tensorName(layer))) {
+            return halvesToInterleaved(values, config.numberOfHeads(), config.hiddenSize());
+        }
+        if (layer >= 0 && hfName.equals(Projection.K.tensorName(layer))) {
+            return halvesToInterleaved(values, config.numberOfKeyValueHeads(), config.hiddenSize());
+        }
+        return values;
+    }
+
+    /**
+     * Per head, row {@code member * (headSize/2) + pair} (HF: pair {@code (x[i], x[i + headSize/2])}) moves to row
+     * {@code 2 * pair + member}, so that each rotated pair is adjacent, as llama.cpp's {@code llama} RoPE expects.
+     * The inverse of {@code Llama2cCheckpoint.interleavedToHalves}. weight: (heads * headSize, columns), row-major.
+     */
+    public static float[] halvesToInterleaved(float[] weight, int heads, int columns) {
+        int rows = weight.length / columns;
+        int headSize = rows / heads;
+        int half = headSize / 2;
+        float[] out = new float[weight.length];
+        for (int head = 0; head < heads; head++) {
+            for (int pair = 0; pair < half; pair++) {
+                for (int member = 0; member < 2; member++) {
+                    int from = head * headSize + member * half + pair;
+                    int to = head * headSize + 2 * pair + member;
+                    System.arraycopy(weight, from * columns, out, to * columns, columns);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The cherries a quantized model folder's config.json records (quantization_config.cherries), else 0. */
+    public static long cherriesIn(Path model) {
+        Path configFile = model.resolve(LlamaConfig.CONFIG_FILE);
+        if (!Files.isDirectory(model) || !Files.isRegularFile(configFile)) {
+            return 0;
+        }
+        JsonNode cherries = InputFiles.readJson(configFile, "an HF config.json").path("quantization_config")
+                .path("cherries");
+        return cherries.canConvertToLong() ? cherries.asLong() : 0;
+    }
+
+    private static void writeModelMetadata(GgufWriter writer, LlamaConfig config, GgmlType type,
+            LlamaCheckpoint checkpoint) {
+        String prefix = ARCHITECTURE + ".";
+        Path name = checkpoint.path().toAbsolutePath().normalize().getFileName();
+        writer.putString("general.architecture", ARCHITECTURE)
+                .putString("general.name", name == null ? "model" : name.toString())
+                .putUint32("general.file_type", fileType(type))
+                .putUint32("general.quantization_version", 2)
+                .putUint32(prefix + "vocab_size", config.vocabSize())
+                .putUint32(prefix + "context_length", config.maxPositionEmbeddings())
+                .putUint32(prefix + "embedding_length", config.hiddenSize())
+                .putUint32(prefix + "block_count", config.numberOfLayers())
+                .putUint32(prefix + "feed_forward_length", config.intermediateSize())
+                .putUint32(prefix + "attention.head_count", config.numberOfHeads())
+                .putUint32(prefix + "attention.head_count_kv", config.numberOfKeyValueHeads())
+                .putFloat32(prefix + "attention.layer_norm_rms_epsilon", (float) config.rmsNormEps())
+                .putFloat32(prefix + "rope.freq_base", (float) config.ropeTheta())
+                .putUint32(prefix + "rope.dimension_count", config.headDim());
+        if (config.headDim() * config.numberOfHeads() != config.hiddenSize()) {
+            // llama.cpp derives head size as embedding_length / head_count unless told otherwise
+            writer.putUint32(prefix + "attention.key_length", config.headDim())
+                    .putUint32(prefix + "attention.value_length", config.headDim());
+        }
+    }
+
+    private static void writeTokenizerMetadata(GgufWriter writer, LlamaConfig config, TokenizerVocabulary vocab) {
+        writer.putString("tokenizer.ggml.model", "llama")
+                .putStringArray("tokenizer.ggml.tokens", vocab.pieces())
+                .putFloat32Array("tokenizer.ggml.scores", vocab.scores())
+                .putInt32Array("tokenizer.ggml.token_type", vocab.types());
+        if (!vocab.merges().isEmpty()) {
+            writer.putStringArray("tokenizer.ggml.merges", vocab.merges());
+        }
+        writer.putUint32("tokenizer.ggml.bos_token_id", config.bosTokenId())
+                .putUint32("tokenizer.ggml.eos_token_id", config.eosTokenId());
+        if (vocab.unknownId() >= 0) {
+            writer.putUint32("tokenizer.ggml.unknown_token_id", vocab.unknownId());
+        }
+        writer.putBool("tokenizer.ggml.add_bos_token", true).putBool("tokenizer.ggml.add_eos_token", false);
+    }
+
+    /** llama.cpp's {@code llama_ftype} for a file whose matrices are mostly of this type. */
+    private static int fileType(GgmlType type) {
+        return switch (type) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q8_0 -> 7;
+        };
+    }
+}

@@ -1,0 +1,211 @@
+package dev.cherryq.core.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.TestFixtures;
+import dev.cherryq.core.format.GgmlType;
+import dev.cherryq.core.format.GgufTestReader;
+import dev.cherryq.core.format.InMemoryTensors;
+import dev.cherryq.core.tokenizer.Llama2cTokenizer;
+import dev.cherryq.core.tokenizer.TokenizerVocabulary;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The GGUF export's layout, read back with the spec-written {@link GgufTestReader}: llama.cpp's tensor names, ggml
+ * dimension order, storage types, metadata, the q/k RoPE permutation, and the tokenizer vocabulary. Whether
+ * llama.cpp computes the same function from the file is checked in the CLI's {@code GgufLlamaCppTest}.
+ */
+class LlamaGgufExportTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldPermuteRotateHalfRowsToAdjacentPairsAsTheInverseOfTheLlama2cConversion() {
+        // head size 4, one column: HF rows (x0, x1 | y0, y1) rotate pairs (x0, y0) and (x1, y1); llama.cpp wants them
+        // adjacent: (x0, y0, x1, y1)
+        float[] hf = {10, 11, 20, 21, /* second head */ 30, 31, 40, 41};
+        assertArrayEquals(new float[] {10, 20, 11, 21, 30, 40, 31, 41}, LlamaGgufExport.halvesToInterleaved(hf, 2, 1));
+        Random random = new Random(11);
+        float[] weight = new float[4 * 32 * 5]; // (heads * head_size, columns)
+        for (int i = 0; i < weight.length; i++) {
+            weight[i] = random.nextFloat();
+        }
+        assertArrayEquals(weight, Llama2cCheckpoint.interleavedToHalves(
+                LlamaGgufExport.halvesToInterleaved(weight, 4, 5), 4, 5));
+        assertArrayEquals(weight, LlamaGgufExport.halvesToInterleaved(
+                Llama2cCheckpoint.interleavedToHalves(weight, 4, 5), 4, 5));
+        assertFalse(Arrays.equals(weight, LlamaGgufExport.halvesToInterleaved(weight, 4, 5)));
+    }
+
+    @Test
+    void shouldWriteLlamaCppNamesShapesTypesMetadataAndPermutedQk() throws IOException {
+        for (boolean tied : new boolean[] {false, true}) {
+            for (GgmlType type : GgmlType.values()) {
+                LlamaConfig config = RandomLlama.tinyConfig(tied); // hidden 24, ffn 40, head_dim 8 x 4 heads = 32
+                Map<String, float[]> weights = RandomLlama.weights(config, 5);
+                InMemoryTensors tensors = RandomLlama.tensors(config, weights);
+                LlamaCheckpoint checkpoint = new LlamaCheckpoint(dir.resolve("tiny"), "random", config, tensors);
+                Path file = dir.resolve("tiny-" + tied + "-" + type.cliName() + ".gguf");
+                LlamaGgufExport.Result result = LlamaGgufExport.write(checkpoint, vocabulary(60), type, file,
+                        Progress.NONE);
+                GgufTestReader read = GgufTestReader.read(file);
+
+                // metadata
+                assertEquals("llama", read.metadata.get("general.architecture"));
+                assertEquals(24L, read.metadata.get("llama.embedding_length"));
+                assertEquals(40L, read.metadata.get("llama.feed_forward_length"));
+                assertEquals(2L, read.metadata.get("llama.block_count"));
+                assertEquals(4L, read.metadata.get("llama.attention.head_count"));
+                assertEquals(2L, read.metadata.get("llama.attention.head_count_kv"));
+                assertEquals(8L, read.metadata.get("llama.rope.dimension_count"));
+                assertEquals(8L, read.metadata.get("llama.attention.key_length"), "head_dim is not 24 / 4");
+                assertEquals(64L, read.metadata.get("llama.context_length"));
+                assertEquals(67L, read.metadata.get("llama.vocab_size"));
+                assertEquals(1e-5f, read.metadata.get("llama.attention.layer_norm_rms_epsilon"));
+                assertEquals(10000f, read.metadata.get("llama.rope.freq_base"));
+                assertEquals("llama", read.metadata.get("tokenizer.ggml.model"));
+                List<?> tokens = (List<?>) read.metadata.get("tokenizer.ggml.tokens");
+                assertEquals(67, tokens.size(), "padded to the model's vocab_size");
+                assertEquals("[PAD66]", tokens.get(66));
+                assertEquals(5, ((List<?>) read.metadata.get("tokenizer.ggml.token_type")).get(66), "unused");
+                assertEquals(1L, read.metadata.get("tokenizer.ggml.bos_token_id"));
+                assertEquals(2L, read.metadata.get("tokenizer.ggml.eos_token_id"));
+
+                // tensors: names, ggml-order dims, types, values (q/k permuted, everything else as it is)
+                Set<String> names = new HashSet<>();
+                for (LlamaTensorNames.NamedShape expected : LlamaTensorNames.expected(config)) {
+                    String name = LlamaGgufExport.ggufName(expected.name());
+                    names.add(name);
+                    GgufTestReader.Info info = read.tensor(name);
+                    long[] shape = expected.shape();
+                    long[] ne = new long[shape.length];
+                    for (int axis = 0; axis < shape.length; axis++) {
+                        ne[axis] = shape[shape.length - 1 - axis];
+                    }
+                    assertArrayEquals(ne, info.ne(), name);
+                    GgmlType storage = shape.length == 1 ? GgmlType.F32
+                            : shape[shape.length - 1] % type.blockSize() == 0 ? type : GgmlType.F16;
+                    assertEquals(storage.id(), info.type(), name + " stored as " + storage);
+                    float[] hf = weights.get(expected.name());
+                    int layer = LlamaTensorNames.layerOf(expected.name());
+                    float[] inFile = hf;
+                    if (layer >= 0 && expected.name().equals(LlamaTensorNames.Projection.Q.tensorName(layer))) {
+                        inFile = permuteToAdjacentPairs(hf, 4, 8, 24);
+                    } else if (layer >= 0 && expected.name().equals(LlamaTensorNames.Projection.K.tensorName(layer))) {
+                        inFile = permuteToAdjacentPairs(hf, 2, 8, 24);
+                    }
+                    assertArrayEquals(storage.roundTrip(inFile), read.decode(info), name);
+                }
+                assertEquals(names.size(), read.tensors.size());
+                assertTrue(names.contains("token_embd.weight") && names.contains("output_norm.weight")
+                        && names.contains("blk.1.ffn_down.weight") && names.contains("blk.0.attn_output.weight"));
+                assertEquals(!tied, names.contains("output.weight"), "output.weight only for an untied head");
+                assertEquals(read.tensors.size(), result.tensors());
+                if (type.isQuantized()) {
+                    assertTrue(result.storedAsF16().contains("blk.0.ffn_down.weight"), result.storedAsF16().toString());
+                    assertFalse(result.storedAsF16().contains("blk.0.attn_output.weight"), "o_proj rows are 32 long");
+                }
+                // what llama.cpp reads back equals the weights the project evaluates for this type, under HF names
+                InMemoryTensors stored = LlamaGgufExport.storedWeights(checkpoint, type);
+                for (String name : List.of(LlamaTensorNames.Projection.K.tensorName(1), LlamaTensorNames.EMBED_TOKENS)) {
+                    float[] fromFile = read.decode(read.tensor(LlamaGgufExport.ggufName(name)));
+                    float[] expected = stored.readFloats(name);
+                    if (name.contains("k_proj")) {
+                        expected = permuteToAdjacentPairs(expected, 2, 8, 24);
+                    }
+                    assertArrayEquals(expected, fromFile, name);
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldReadTheDemoTokenizerJsonAsSentencepiecePiecesWithMergeScores() {
+        TokenizerVocabulary vocab = TokenizerVocabulary.read(Path.of("../../models/demo/tokenizer.json")
+                .toAbsolutePath().normalize());
+        assertEquals(1024, vocab.size());
+        assertEquals("<unk>", vocab.pieces().get(0));
+        assertEquals(TokenizerVocabulary.UNKNOWN, vocab.types()[0]);
+        assertEquals(TokenizerVocabulary.CONTROL, vocab.types()[1]);
+        assertEquals(TokenizerVocabulary.CONTROL, vocab.types()[2]);
+        assertEquals("<0x0A>", vocab.pieces().get(3 + 10));
+        assertEquals(TokenizerVocabulary.BYTE, vocab.types()[3 + 10]);
+        assertEquals(0, vocab.unknownId());
+        // the first merges are "▁ t" and "▁t h": their results score 0 and -1, above every later merge
+        assertEquals("\u2581 t", vocab.merges().get(0));
+        int first = vocab.pieces().indexOf("\u2581t");
+        int second = vocab.pieces().indexOf("\u2581th");
+        assertEquals(0f, vocab.scores()[first]);
+        assertEquals(-1f, vocab.scores()[second]);
+        assertEquals(TokenizerVocabulary.NORMAL, vocab.types()[first]);
+        assertThrows(InvalidInputException.class, () -> vocab.paddedTo(1000));
+    }
+
+    @Test
+    void shouldReadTheLlama2cTokenizerWithSpacesAsU2581() {
+        Path tok512 = TestFixtures.tok512();
+        TokenizerVocabulary vocab = TokenizerVocabulary.read(tok512);
+        Llama2cTokenizer tokenizer = Llama2cTokenizer.read(tok512);
+        assertEquals(512, vocab.size());
+        assertEquals("<s>", vocab.pieces().get(1));
+        assertEquals("<0x0A>", vocab.pieces().get(3 + 10));
+        assertEquals(TokenizerVocabulary.BYTE, vocab.types()[3 + 10]);
+        assertEquals(" t", tokenizer.pieces().get(259));
+        assertEquals("\u2581t", vocab.pieces().get(259));
+        assertArrayEquals(tokenizer.scores(), vocab.scores());
+        assertNotEquals(-1, vocab.pieces().indexOf("\u2581the"));
+    }
+
+    /**
+     * A synthetic sentencepiece vocabulary: unk, BOS, EOS, the 256 byte pieces when there is room, then plain pieces.
+     */
+    static TokenizerVocabulary vocabulary(int size) {
+        List<String> pieces = new ArrayList<>(List.of("<unk>", "<s>", "</s>"));
+        int[] types = new int[size];
+        types[0] = TokenizerVocabulary.UNKNOWN;
+        types[1] = TokenizerVocabulary.CONTROL;
+        types[2] = TokenizerVocabulary.CONTROL;
+        for (int id = 3; id < size; id++) {
+            boolean isByte = size >= 259 && id < 259;
+            pieces.add(isByte ? String.format("<0x%02X>", id - 3) : "\u2581w" + id);
+            types[id] = isByte ? TokenizerVocabulary.BYTE : TokenizerVocabulary.NORMAL;
+        }
+        return new TokenizerVocabulary("synthetic", pieces, new float[size], types, List.of(), 0);
+    }
+
+    /**
+     * Written here from the two RoPE conventions, apart from the export: HF row {@code member * half + pair} of a head
+     * holds the pair member that llama.cpp expects at row {@code 2 * pair + member}.
+     */
+    private static float[] permuteToAdjacentPairs(float[] hf, int heads, int headSize, int columns) {
+        float[] out = new float[hf.length];
+        int half = headSize / 2;
+        for (int head = 0; head < heads; head++) {
+            for (int row = 0; row < headSize; row++) {
+                int pair = row / 2;
+                int member = row % 2;
+                int source = head * headSize + member * half + pair;
+                System.arraycopy(hf, source * columns, out, (head * headSize + row) * columns, columns);
+            }
+        }
+        return out;
+    }
+}
