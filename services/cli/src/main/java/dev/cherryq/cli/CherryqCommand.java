@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "cherryq 0.1.0",
         description = "Low-bit LLM quantization that keeps the high-impact 'cherry' parameters in high precision.",
-        subcommands = {EvalCommand.class, QuantizeCommand.class, ConvertCommand.class, InspectCommand.class,
+        subcommands = {EvalCommand.class, QuantizeCommand.class, ConvertCommand.class, ExportCommand.class, InspectCommand.class,
                 TrainTokenizerCommand.class, PretrainCommand.class, PlotLossesCommand.class, ReportCommand.class, DemoCommand.class,
                 RunCommand.class, BenchCommand.class, ServeCommand.class, BrokerCommand.class, EngineCommand.class, JobCommands.Submit.class,
                 JobCommands.Status.class, JobCommands.Watch.class, PublishCommand.class})

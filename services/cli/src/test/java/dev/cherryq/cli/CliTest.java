@@ -447,6 +447,29 @@ class CliTest {
         assertOneLineError(cherryq("inspect", corrupt), "header length");
     }
 
+    @Test
+    void shouldRefuseABadGgufExportWithOneLineErrorsAndWriteNothing() throws IOException {
+        Path model = randomModel(); // vocab 67, no tokenizer in the folder
+        Path gguf = dir.resolve("out.gguf");
+        Path demoTokenizer = Path.of("../../models/demo/tokenizer.json").toAbsolutePath().normalize();
+        assertOneLineError(cherryq("export", "--model", model, "--tokenizer", demoTokenizer, "--format", "onnx",
+                "--out", gguf), "--format 'onnx' is not supported (supported: gguf)");
+        assertOneLineError(cherryq("export", "--model", model, "--tokenizer", demoTokenizer, "--format", "gguf",
+                "--type", "q5_1", "--out", gguf), "--type 'q5_1' is not supported (supported: f32, f16, q4_0, q8_0)");
+        assertOneLineError(cherryq("export", "--model", model, "--format", "gguf", "--out", gguf),
+                "no tokenizer in the model folder; give one with --tokenizer");
+        assertOneLineError(cherryq("export", "--model", model, "--tokenizer", demoTokenizer, "--format", "gguf",
+                "--out", gguf), "the tokenizer has 1024 pieces but the model's vocab_size is 67");
+        Path byteLevel = dir.resolve("byte-level.json");
+        Files.writeString(byteLevel, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
+                + "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+        assertOneLineError(cherryq("export", "--model", model, "--tokenizer", byteLevel, "--format", "gguf",
+                "--out", gguf), "byte-level (GPT-2 style) BPE tokenizer is not supported by the GGUF export");
+        assertOneLineError(cherryq("export", "--model", model, "--tokenizer", demoTokenizer, "--format", "gguf",
+                "--out", dir), "is a folder");
+        assertFalse(Files.exists(gguf) || Files.exists(dir.resolve("out.gguf.partial")), "nothing written");
+    }
+
     private static void assertOneLineError(Run run, String expected) {
         assertEquals(2, run.exitCode(), "exit code for a user error; stderr: " + run.err());
         String err = run.err().strip();
