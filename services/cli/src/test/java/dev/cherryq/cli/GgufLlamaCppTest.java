@@ -1,0 +1,287 @@
+package dev.cherryq.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.TestFixtures;
+import dev.cherryq.core.format.GgmlType;
+import dev.cherryq.core.format.InMemoryTensors;
+import dev.cherryq.core.format.TensorSource;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaConfig;
+import dev.cherryq.core.model.LlamaGgufExport;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.model.RandomLlama;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.tokenizer.Llama2cTokenizer;
+import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.core.tokenizer.TokenizerVocabulary;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * llama.cpp as the referee of the GGUF export (docs/EXPORTS.md): {@code cherryq export} writes the model,
+ * llama.cpp (npm's node-llama-cpp 3.21.1, prebuilt, installed by scripts/prepare-llama-cpp into the git-ignored
+ * cache) computes the mean next-token NLL over windows of {@value #WINDOW} ids with scripts/llama-cpp-nll.mjs, and
+ * that must equal the project's own {@code PerplexityEvaluator} on the same windows, evaluating exactly the weights
+ * the file holds (each tensor rounded through its GGUF type in Java). A file whose q/k rows keep HF's rotate-half
+ * layout must miss by far. When node, npm or the npm registry is unavailable the tests are skipped with the reason;
+ * in CI ({@code CI=true}) they fail instead.
+ */
+class GgufLlamaCppTest {
+
+    static final int WINDOW = 64;
+    static final int WINDOWS = 6;
+    /**
+     * Bounds on |llama.cpp - project| in nats, per type, a few times the differences measured here (docs/EXPORTS.md:
+     * F32 1e-5 to 7e-5, F16 4e-5, Q8_0 4e-4, Q4_0 8e-4). Beyond F32, llama.cpp rounds the activations too: to f16 for
+     * F16 weights, to 8-bit blocks (Q8_0) for Q8_0 and Q4_0 weights. A q/k permutation left out costs 1.7 nats.
+     */
+    static final Map<GgmlType, Double> TOLERANCE = Map.of(
+            GgmlType.F32, 2e-4,
+            GgmlType.F16, 3e-4,
+            GgmlType.Q8_0, 3e-3,
+            GgmlType.Q4_0, 3e-3);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+    static Path home;
+    static Path llamaCppDir;
+
+    @BeforeAll
+    static void prepareLlamaCpp() {
+        DjlRuntime.ensureOffline();
+        home = Path.of(System.getProperty("cherryq.home", "../..")).toAbsolutePath().normalize();
+        try {
+            run(home, Map.of(), 30, "node", "--version");
+            String output = run(home, Map.of(), 600, "bash", home.resolve("scripts/prepare-llama-cpp").toString());
+            llamaCppDir = Path.of(output.strip().lines().reduce((first, second) -> second).orElseThrow());
+        } catch (Exception e) {
+            unavailable("llama.cpp could not be prepared (scripts/prepare-llama-cpp needs node, npm and the npm "
+                    + "registry): " + e.getMessage());
+        }
+    }
+
+    @Test
+    void shouldGiveTheProjectsNllInLlamaCppForTheDemoModelInEveryType() throws Exception {
+        Path demo = home.resolve("models/demo");
+        Path ids = writeIds("demo-ids.json", demoIds(demo));
+        Map<GgmlType, double[]> measured = new LinkedHashMap<>();
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(demo)) {
+            double full = projectNll(checkpoint.config(), checkpoint.tensors(), ids);
+            for (GgmlType type : GgmlType.values()) {
+                Path gguf = dir.resolve("demo-" + type.cliName() + ".gguf");
+                CliTest.Run export = CliTest.cherryq("export", "--model", demo, "--format", "gguf", "--type",
+                        type.cliName(), "--out", gguf);
+                assertEquals(0, export.exitCode(), export.err());
+                assertTrue(export.out().contains("wrote " + gguf), export.out());
+                double llamaCpp = llamaCppNll(gguf, ids);
+                double project = projectNll(checkpoint.config(), LlamaGgufExport.storedWeights(checkpoint, type), ids);
+                measured.put(type, new double[] {llamaCpp, project, full});
+            }
+        }
+        StringBuilder report = new StringBuilder("demo model, " + WINDOWS + " windows of " + WINDOW + ":");
+        measured.forEach((type, m) -> report.append(String.format("%n  %-5s llama.cpp %.6f  project (same weights) "
+                + "%.6f  diff %+.2e  project (source weights) %.6f", type.cliName(), m[0], m[1], m[0] - m[1], m[2])));
+        System.out.println(report);
+        measured.forEach((type, m) -> assertTrue(Math.abs(m[0] - m[1]) <= TOLERANCE.get(type),
+                type + ": llama.cpp " + m[0] + " against the project's " + m[1] + "\n" + report));
+        // rounding to 4 bits costs measurably more than to 8: the types really differ in the file
+        assertTrue(measured.get(GgmlType.Q4_0)[1] - measured.get(GgmlType.F32)[1]
+                > 5 * Math.abs(measured.get(GgmlType.Q8_0)[1] - measured.get(GgmlType.F32)[1]), report.toString());
+    }
+
+    @Test
+    void shouldMissByFarWhenQkRowsKeepTheRotateHalfLayout() throws Exception {
+        Path demo = home.resolve("models/demo");
+        Path ids = writeIds("demo-ids.json", demoIds(demo));
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(demo)) {
+            LlamaConfig config = checkpoint.config();
+            // the source's q/k rows pre-permuted by the inverse, so the file ends up with HF's rotate-half rows
+            InMemoryTensors undone = new InMemoryTensors(demo);
+            for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
+                float[] values = checkpoint.tensors().readFloats(tensor.name());
+                int layer = LlamaTensorNames.layerOf(tensor.name());
+                if (layer >= 0 && tensor.name().equals(LlamaTensorNames.Projection.Q.tensorName(layer))) {
+                    values = adjacentPairsToHalves(values, config.numberOfHeads(), config.headDim(), config.hiddenSize());
+                } else if (layer >= 0 && tensor.name().equals(LlamaTensorNames.Projection.K.tensorName(layer))) {
+                    values = adjacentPairsToHalves(values, config.numberOfKeyValueHeads(), config.headDim(),
+                            config.hiddenSize());
+                }
+                undone.put(tensor.name(), tensor.shape(), values);
+            }
+            Path wrong = dir.resolve("demo-unpermuted.gguf");
+            LlamaGgufExport.write(new LlamaCheckpoint(demo, "control", config, undone),
+                    TokenizerVocabulary.read(demo.resolve("tokenizer.json")), GgmlType.F32, wrong, Progress.NONE);
+            double llamaCpp = llamaCppNll(wrong, ids);
+            double project = projectNll(config, checkpoint.tensors(), ids);
+            System.out.printf("demo model with q/k rows left in rotate-half layout: llama.cpp %.6f, project %.6f%n",
+                    llamaCpp, project);
+            assertTrue(Math.abs(llamaCpp - project) > 100 * TOLERANCE.get(GgmlType.F32), "the check must catch a "
+                    + "wrong RoPE layout: llama.cpp " + llamaCpp + ", project " + project);
+        }
+    }
+
+    @Test
+    void shouldGiveTheProjectsNllForATiedModelWhoseHeadDimIsNotHiddenOverHeads() throws Exception {
+        // hidden 48, 4 heads of 16 (64 != 48), 2 kv heads, tied embeddings, a sentencepiece vocabulary of 300
+        LlamaConfig config = new LlamaConfig(48, 96, 2, 4, 2, 16, 300, 128, 1e-5, 10000.0, true, 1, 2);
+        InMemoryTensors tensors = RandomLlama.tensors(config, RandomLlama.weights(config, 21));
+        Path gguf = dir.resolve("random-tied.gguf");
+        LlamaGgufExport.write(new LlamaCheckpoint(dir.resolve("random-tied"), "random", config, tensors),
+                syntheticVocabulary(config.vocabSize()), GgmlType.F32, gguf, Progress.NONE);
+        Path ids = writeIds("random-ids.json", new Random(4).ints(WINDOWS * WINDOW, 0, config.vocabSize()).toArray());
+        double llamaCpp = llamaCppNll(gguf, ids);
+        double project = projectNll(config, tensors, ids);
+        System.out.printf("random tied model (head_dim 16 x 4 heads, hidden 48): llama.cpp %.6f, project %.6f, "
+                + "diff %+.2e%n", llamaCpp, project, llamaCpp - project);
+        assertTrue(Math.abs(llamaCpp - project) <= TOLERANCE.get(GgmlType.F32), "llama.cpp " + llamaCpp
+                + " against the project's " + project);
+    }
+
+    @Test
+    void shouldGiveTheProjectsNllForStories260kFromLlama2cWithItsTokenizer() throws Exception {
+        Path model = TestFixtures.stories260k();
+        Path tok512 = TestFixtures.tok512();
+        Path text = TestFixtures.shared("data/tinystories/tinystories_val_sample.txt");
+        Llama2cTokenizer tokenizer = Llama2cTokenizer.read(tok512);
+        int[] ids = withBos(tokenizer.encode(Files.readString(text).substring(0, 6000)), 1);
+        Path idsFile = writeIds("stories-ids.json", Arrays.copyOf(ids, WINDOWS * WINDOW));
+        Path gguf = dir.resolve("stories260K-f32.gguf");
+        CliTest.Run export = CliTest.cherryq("export", "--model", model, "--tokenizer", tok512, "--format", "gguf",
+                "--type", "f32", "--out", gguf);
+        assertEquals(0, export.exitCode(), export.err());
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            double llamaCpp = llamaCppNll(gguf, idsFile);
+            double project = projectNll(checkpoint.config(), checkpoint.tensors(), idsFile);
+            System.out.printf("stories260K (llama2.c, tied): llama.cpp %.6f, project %.6f, diff %+.2e%n", llamaCpp,
+                    project, llamaCpp - project);
+            assertTrue(Math.abs(llamaCpp - project) <= TOLERANCE.get(GgmlType.F32), "llama.cpp " + llamaCpp
+                    + " against the project's " + project);
+        }
+    }
+
+    /** The project's mean NLL over the same windows ({@code CherryqPipeline.evaluate}). */
+    private static double projectNll(LlamaConfig config, TensorSource tensors, Path idsFile) throws IOException {
+        int[] ids = JSON.readValue(idsFile.toFile(), int[].class);
+        try (LlamaModel model = LlamaModel.fromTensors(config, tensors)) {
+            return CherryqPipeline.evaluate(model, ids, WINDOW, 0, ids.length / WINDOW, 4, Progress.NONE).meanNll();
+        }
+    }
+
+    /** llama.cpp's mean NLL, from scripts/llama-cpp-nll.mjs. */
+    private static double llamaCppNll(Path gguf, Path idsFile) throws Exception {
+        String output = run(home, Map.of("LLAMA_CPP_DIR", llamaCppDir.toString()), 300, "node",
+                home.resolve("scripts/llama-cpp-nll.mjs").toString(), gguf.toString(), idsFile.toString(),
+                String.valueOf(WINDOW));
+        String last = output.strip().lines().reduce((first, second) -> second).orElseThrow();
+        JsonNode result = JSON.readTree(last);
+        assertEquals(WINDOWS, result.path("windows").asInt(), output);
+        assertEquals(WINDOWS * (WINDOW - 1), result.path("tokens").asInt(), output);
+        return result.path("mean_nll").asDouble();
+    }
+
+    /** Held-out SOTU text through the demo tokenizer when the cache has it, else a fixed random sequence. */
+    private static int[] demoIds(Path demo) throws IOException {
+        Path heldOut = TestFixtures.cacheDir().resolve("demo/sotu-heldout.txt");
+        if (!Files.isRegularFile(heldOut)) {
+            System.out.println("no " + heldOut + " (scripts/prepare-demo-data): fixed random ids instead");
+            return new Random(9).ints(WINDOWS * WINDOW, 0, 1024).toArray();
+        }
+        String text = Files.readString(heldOut, StandardCharsets.UTF_8);
+        try (Tokenizer tokenizer = Tokenizer.load(demo.resolve("tokenizer.json"))) {
+            int[] ids = withBos(tokenizer.encode(text.substring(0, Math.min(text.length(), 8000))), 1);
+            assertTrue(ids.length >= WINDOWS * WINDOW, "held-out text too short: " + ids.length);
+            return Arrays.copyOf(ids, WINDOWS * WINDOW);
+        }
+    }
+
+    private static int[] withBos(int[] ids, int bos) {
+        int[] out = new int[ids.length + 1];
+        out[0] = bos;
+        System.arraycopy(ids, 0, out, 1, ids.length);
+        return out;
+    }
+
+    private static Path writeIds(String name, int[] ids) throws IOException {
+        Path file = dir.resolve(name);
+        Files.writeString(file, JSON.writeValueAsString(ids));
+        return file;
+    }
+
+    /** Unknown, BOS, EOS, the 256 byte pieces llama.cpp's sentencepiece vocabulary needs, then plain pieces. */
+    private static TokenizerVocabulary syntheticVocabulary(int size) {
+        List<String> pieces = new ArrayList<>(List.of("<unk>", "<s>", "</s>"));
+        int[] types = new int[size];
+        types[0] = TokenizerVocabulary.UNKNOWN;
+        types[1] = TokenizerVocabulary.CONTROL;
+        types[2] = TokenizerVocabulary.CONTROL;
+        for (int id = 3; id < size; id++) {
+            pieces.add(id < 259 ? String.format("<0x%02X>", id - 3) : "\u2581w" + id);
+            types[id] = id < 259 ? TokenizerVocabulary.BYTE : TokenizerVocabulary.NORMAL;
+        }
+        return new TokenizerVocabulary("synthetic", pieces, new float[size], types, List.of(), 0);
+    }
+
+    /**
+     * The inverse of the export's q/k permutation, written here from the two RoPE conventions: llama.cpp's row
+     * {@code 2 * pair + member} of a head goes back to HF's row {@code member * half + pair}.
+     */
+    private static float[] adjacentPairsToHalves(float[] weight, int heads, int headSize, int columns) {
+        float[] out = new float[weight.length];
+        int half = headSize / 2;
+        for (int head = 0; head < heads; head++) {
+            for (int row = 0; row < headSize; row++) {
+                int target = head * headSize + (row % 2) * half + row / 2;
+                System.arraycopy(weight, (head * headSize + row) * columns, out, target * columns, columns);
+            }
+        }
+        return out;
+    }
+
+    private static String run(Path workingDirectory, Map<String, String> environment, int timeoutSeconds,
+            String... command) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(workingDirectory.toFile());
+        builder.environment().putAll(environment);
+        Path log = Files.createTempFile(dir, "process", ".log");
+        builder.redirectErrorStream(true).redirectOutput(log.toFile());
+        Process process = builder.start();
+        if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new IllegalStateException(String.join(" ", command) + " did not finish in " + timeoutSeconds + " s");
+        }
+        String output = Files.readString(log);
+        if (process.exitValue() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " exited " + process.exitValue() + ":\n"
+                    + output);
+        }
+        return output;
+    }
+
+    /** Skips with the reason on a user's machine; fails in CI, where llama.cpp must be available. */
+    private static void unavailable(String reason) {
+        if ("true".equals(System.getenv("CI"))) {
+            throw new AssertionError("llama.cpp unavailable in CI (CI=true): " + reason);
+        }
+        Assumptions.abort("SKIPPED: " + reason);
+    }
+}
