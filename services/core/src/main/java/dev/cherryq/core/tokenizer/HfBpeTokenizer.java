@@ -142,7 +142,8 @@ public final class HfBpeTokenizer implements Tokenizer {
         return ranks;
     }
 
-    private static boolean mentions(JsonNode node, String type) {
+    /** Whether a tokenizer.json component, or any component nested in it, has the given {@code type}. */
+    static boolean mentions(JsonNode node, String type) {
         if (node == null || node.isNull()) {
             return false;
         }

@@ -102,7 +102,8 @@ public record TokenizerVocabulary(String source, List<String> pieces, float[] sc
             throw new InvalidInputException(file + ": model.type '" + model.path("type").asText() + "' is not supported "
                     + "by the GGUF export (supported: BPE with a model.vocab)");
         }
-        if (mentions(root.get("pre_tokenizer"), "ByteLevel") || mentions(root.get("decoder"), "ByteLevel")) {
+        if (HfBpeTokenizer.mentions(root.get("pre_tokenizer"), "ByteLevel")
+                || HfBpeTokenizer.mentions(root.get("decoder"), "ByteLevel")) {
             throw new InvalidInputException(file + ": a byte-level (GPT-2 style) BPE tokenizer is not supported by the "
                     + "GGUF export yet (supported: sentencepiece-style BPE with U+2581 and byte fallback, as LLaMA-2's, "
                     + "and llama2.c tokenizer .bin files)");
@@ -189,22 +190,5 @@ public record TokenizerVocabulary(String source, List<String> pieces, float[] sc
             paddedTypes[id] = UNUSED;
         }
         return new TokenizerVocabulary(source, List.copyOf(padded), paddedScores, paddedTypes, merges, unknownId);
-    }
-
-    private static boolean mentions(JsonNode node, String type) {
-        if (node == null || node.isNull()) {
-            return false;
-        }
-        if (type.equals(node.path("type").asText())) {
-            return true;
-        }
-        for (String child : new String[] {"pretokenizers", "decoders", "normalizers"}) {
-            for (JsonNode item : node.path(child)) {
-                if (mentions(item, type)) {
-                    return true;
-                }
-            }
-        }
-        return false;
     }
 }
