@@ -54,6 +54,7 @@ final class ExportCommand implements Callable<Integer> {
             throw new InvalidInputException("--out " + out + " is a folder; give a file name such as model.gguf");
         }
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            LlamaGgufExport.requireExportable(checkpoint.config());
             Path tokenizerFile = tokenizer != null ? tokenizer : checkpoint.bundledTokenizer().orElseThrow(() ->
                     new InvalidInputException(model + ": no tokenizer in the model folder; give one with --tokenizer "
                             + "(tokenizer.json or a llama2.c tokenizer .bin)"));

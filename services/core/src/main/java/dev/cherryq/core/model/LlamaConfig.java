@@ -9,9 +9,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The architecture of a LLaMA-family decoder (Hugging Face LlamaConfig fields), validated once when read.
- * Grouped-query attention when {@code numberOfKeyValueHeads < numberOfHeads}; {@code headDim} may differ from
- * hiddenSize / numberOfHeads when config.json says so.
+ * The architecture of a LLaMA-style decoder (the Hugging Face config.json fields LlamaConfig, MistralConfig,
+ * Qwen2Config and Qwen3Config share), validated once when read; what the checkpoint's family changes from LLaMA-2
+ * (biases, q/k norms, RoPE scaling, attention window) is its {@link ModelFamily}. Grouped-query attention when
+ * {@code numberOfKeyValueHeads < numberOfHeads}; {@code headDim} may differ from hiddenSize / numberOfHeads when
+ * config.json says so.
  */
 public record LlamaConfig(
         int hiddenSize,
@@ -26,12 +28,25 @@ public record LlamaConfig(
         double ropeTheta,
         boolean tieWordEmbeddings,
         int bosTokenId,
-        int eosTokenId) {
+        int eosTokenId,
+        ModelFamily family) {
 
     public static final String CONFIG_FILE = "config.json";
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** A plain LLaMA-2 architecture. */
+    public LlamaConfig(int hiddenSize, int intermediateSize, int numberOfLayers, int numberOfHeads,
+            int numberOfKeyValueHeads, int headDim, int vocabSize, int maxPositionEmbeddings, double rmsNormEps,
+            double ropeTheta, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId) {
+        this(hiddenSize, intermediateSize, numberOfLayers, numberOfHeads, numberOfKeyValueHeads, headDim, vocabSize,
+                maxPositionEmbeddings, rmsNormEps, ropeTheta, tieWordEmbeddings, bosTokenId, eosTokenId,
+                ModelFamily.LLAMA_2);
+    }
+
     public LlamaConfig {
+        if (family == null) {
+            throw new IllegalArgumentException("family is required (ModelFamily.LLAMA_2 for plain LLaMA)");
+        }
         require(hiddenSize > 0, "hidden_size", hiddenSize);
         require(intermediateSize > 0, "intermediate_size", intermediateSize);
         require(numberOfLayers > 0, "num_hidden_layers", numberOfLayers);
@@ -72,11 +87,20 @@ public record LlamaConfig(
         return numberOfHeads / numberOfKeyValueHeads;
     }
 
+    /** The same architecture as another family (its biases, norms, RoPE and window). */
+    public LlamaConfig withFamily(ModelFamily other) {
+        return new LlamaConfig(hiddenSize, intermediateSize, numberOfLayers, numberOfHeads, numberOfKeyValueHeads,
+                headDim, vocabSize, maxPositionEmbeddings, rmsNormEps, ropeTheta, tieWordEmbeddings, bosTokenId,
+                eosTokenId, other);
+    }
+
     public long parameterCount() {
         long perLayer = 2L * hiddenSize // attention and MLP norms
                 + (long) queryDim() * hiddenSize * 2 // q and o
                 + (long) keyValueDim() * hiddenSize * 2 // k and v
-                + 3L * intermediateSize * hiddenSize; // gate, up, down
+                + 3L * intermediateSize * hiddenSize // gate, up, down
+                + (family.queryKeyValueBiases() ? queryDim() + 2L * keyValueDim() : 0) // q, k, v biases
+                + (family.queryKeyNorms() ? 2L * headDim : 0); // q and k norms
         long embeddings = (long) vocabSize * hiddenSize;
         return embeddings + numberOfLayers * perLayer + hiddenSize + (tieWordEmbeddings ? 0 : embeddings);
     }
@@ -98,28 +122,10 @@ public record LlamaConfig(
     }
 
     static LlamaConfig parse(JsonNode root) {
-        String modelType = root.path("model_type").asText("");
-        if (!modelType.equals("llama")) {
-            throw new InvalidInputException("model_type '" + modelType + "' is not supported (supported: llama)");
-        }
-        JsonNode architectures = root.path("architectures");
-        if (architectures.isArray() && architectures.size() > 0) {
-            String architecture = architectures.get(0).asText();
-            if (!architecture.equals("LlamaForCausalLM")) {
-                throw new InvalidInputException("architectures ['" + architecture
-                        + "'] is not supported (supported: LlamaForCausalLM)");
-            }
-        }
+        ModelFamily family = ModelFamily.parse(root);
         String activation = root.path("hidden_act").asText("silu");
         if (!activation.equals("silu")) {
             throw new InvalidInputException("hidden_act '" + activation + "' is not supported (supported: silu)");
-        }
-        if (root.path("attention_bias").asBoolean(false) || root.path("mlp_bias").asBoolean(false)) {
-            throw new InvalidInputException("attention_bias/mlp_bias = true is not supported (LLaMA has no biases)");
-        }
-        JsonNode ropeScaling = root.get("rope_scaling");
-        if (ropeScaling != null && !ropeScaling.isNull()) {
-            throw new InvalidInputException("rope_scaling " + ropeScaling + " is not supported (only plain RoPE)");
         }
         int hiddenSize = requiredInt(root, "hidden_size");
         int heads = requiredInt(root, "num_attention_heads");
@@ -127,6 +133,10 @@ public record LlamaConfig(
                 ? requiredInt(root, "num_key_value_heads") : heads;
         if (heads <= 0) {
             throw new InvalidInputException("num_attention_heads = " + heads + " is invalid");
+        }
+        if (family.architecture().headDimRequired() && !root.hasNonNull("head_dim")) {
+            throw new InvalidInputException("required field 'head_dim' is missing (" + family.architecture().hfName()
+                    + " does not derive it from hidden_size / num_attention_heads)");
         }
         int headDim = root.has("head_dim") && !root.get("head_dim").isNull()
                 ? requiredInt(root, "head_dim") : hiddenSize / heads;
@@ -144,10 +154,20 @@ public record LlamaConfig(
                 requiredInt(root, "vocab_size"),
                 root.path("max_position_embeddings").asInt(2048),
                 root.path("rms_norm_eps").asDouble(1e-6),
-                root.path("rope_theta").asDouble(10000.0),
+                root.path("rope_theta").asDouble(root.path("rope_parameters").path("rope_theta").asDouble(10000.0)),
                 root.path("tie_word_embeddings").asBoolean(false),
-                root.path("bos_token_id").asInt(1),
-                root.path("eos_token_id").isInt() ? root.path("eos_token_id").asInt() : 2);
+                tokenId(root, "bos_token_id", 1),
+                tokenId(root, "eos_token_id", 2),
+                family);
+    }
+
+    /** A special token id: an integer, or the first of a list (Llama-3.1's eos_token_id), else the default. */
+    private static int tokenId(JsonNode root, String field, int fallback) {
+        JsonNode node = root.path(field);
+        if (node.isArray() && node.size() > 0) {
+            node = node.get(0);
+        }
+        return node.isIntegralNumber() && node.canConvertToInt() ? node.asInt() : fallback;
     }
 
     private static int requiredInt(JsonNode root, String field) {
@@ -161,11 +181,10 @@ public record LlamaConfig(
         return node.asInt();
     }
 
-    /** The HF {@code config.json} for this architecture (weights stored as float32). */
+    /** The HF {@code config.json} for this architecture and family (weights stored as float32). */
     public ObjectNode toHfJson() {
         ObjectNode root = JSON.createObjectNode();
-        root.putArray("architectures").add("LlamaForCausalLM");
-        root.put("model_type", "llama");
+        family.writeHfJson(root);
         root.put("hidden_size", hiddenSize);
         root.put("intermediate_size", intermediateSize);
         root.put("num_hidden_layers", numberOfLayers);
@@ -180,9 +199,6 @@ public record LlamaConfig(
         root.put("bos_token_id", bosTokenId);
         root.put("eos_token_id", eosTokenId);
         root.put("hidden_act", "silu");
-        root.put("attention_bias", false);
-        root.put("mlp_bias", false);
-        root.putNull("rope_scaling");
         root.put("torch_dtype", "float32");
         return root;
     }

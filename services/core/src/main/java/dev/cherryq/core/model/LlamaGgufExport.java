@@ -32,6 +32,11 @@ import java.util.List;
  * per head ({@link #halvesToInterleaved}, the inverse of the permutation HF's conversion script applies to
  * Meta's weights, which llama.cpp's HF converter also applies), so that llama.cpp computes the same function.
  * <p>
+ * Families: only {@code LlamaForCausalLM} (LLaMA-2 and Llama-3) is written; Mistral, Qwen2 and Qwen3 have
+ * architectures of their own in llama.cpp and are refused ({@link #requireExportable}). Llama-3's {@code llama3}
+ * RoPE scaling travels as llama.cpp's converter writes it: a {@code rope_freqs.weight} F32 tensor of head_dim/2
+ * divisors, by which llama.cpp divides each plain frequency theta^(-2i/d) ({@link #ropeFrequencyDivisors}).
+ * <p>
  * Norm weights are always F32; the other matrices take the requested type, or F16 when their rows are not a whole
  * number of the type's blocks (as llama.cpp's converter falls back). GGUF has no place for cherries: a quantized
  * folder's dense weights include them, exported as they are in F32 and F16 and rounded with everything else in Q8_0
@@ -40,6 +45,8 @@ import java.util.List;
 public final class LlamaGgufExport {
 
     public static final String ARCHITECTURE = "llama";
+    /** llama.cpp's per-frequency RoPE divisors (LLM_TENSOR_ROPE_FREQS), written for Llama-3's rope scaling. */
+    public static final String ROPE_FREQS = "rope_freqs.weight";
 
     /** What was written: the file, its size, the tensors stored as F16 instead of the requested quantized type. */
     public record Result(Path file, long bytes, GgmlType type, int tensors, List<String> storedAsF16,
@@ -54,6 +61,7 @@ public final class LlamaGgufExport {
     public static Result write(LlamaCheckpoint checkpoint, TokenizerVocabulary vocabulary, GgmlType type, Path file,
             Progress progress) {
         LlamaConfig config = checkpoint.config();
+        requireExportable(config);
         TokenizerVocabulary vocab = vocabulary.paddedTo(config.vocabSize());
         GgufWriter writer = new GgufWriter();
         writeModelMetadata(writer, config, type, checkpoint);
@@ -71,7 +79,8 @@ public final class LlamaGgufExport {
             }
             // read one tensor at a time, in HF layout, and give it llama.cpp's RoPE layout
             writer.addTensor(tensor.ggufName(), tensor.shape(), tensor.type(), () -> {
-                float[] values = inGgufLayout(config, tensor.hfName(), checkpoint.tensors().readFloats(tensor.hfName()));
+                float[] values = tensor.hfName() == null ? ropeFrequencyDivisors(config)
+                        : inGgufLayout(config, tensor.hfName(), checkpoint.tensors().readFloats(tensor.hfName()));
                 progress.update(++done[0], plan.size(), tensor.ggufName());
                 return values;
             });
@@ -84,9 +93,16 @@ public final class LlamaGgufExport {
         }
     }
 
-    /** Every tensor of the file in order, with its GGUF name, HF source, row-major shape and storage type. */
+    /**
+     * Every tensor of the file in order, with its GGUF name, HF source (null for {@code rope_freqs}, which is
+     * computed from the config), row-major shape and storage type.
+     */
     public static List<Planned> plan(LlamaConfig config, GgmlType type) {
+        requireExportable(config);
         List<Planned> plan = new ArrayList<>();
+        if (config.family().ropeScaling() != null) {
+            plan.add(new Planned(ROPE_FREQS, null, new long[] {config.headDim() / 2}, GgmlType.F32));
+        }
         for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
             long[] shape = tensor.shape();
             GgmlType storage = shape.length == 1 ? GgmlType.F32 // norms
@@ -105,10 +121,41 @@ public final class LlamaGgufExport {
     public static InMemoryTensors storedWeights(LlamaCheckpoint checkpoint, GgmlType type) {
         InMemoryTensors stored = new InMemoryTensors(checkpoint.path());
         for (Planned tensor : plan(checkpoint.config(), type)) {
+            if (tensor.hfName() == null) {
+                continue; // rope_freqs: part of the config, not a weight
+            }
             stored.put(tensor.hfName(), tensor.shape(),
                     tensor.type().roundTrip(checkpoint.tensors().readFloats(tensor.hfName())));
         }
         return stored;
+    }
+
+    /**
+     * Refuses a family llama.cpp's {@code llama} architecture does not compute: Mistral (no sliding window there),
+     * Qwen2 (q/k/v biases) and Qwen3 (q/k norms), which llama.cpp runs as architectures of their own.
+     */
+    public static void requireExportable(LlamaConfig config) {
+        ModelFamily.Architecture architecture = config.family().architecture();
+        if (architecture != ModelFamily.Architecture.LLAMA) {
+            throw new dev.cherryq.core.InvalidInputException("the GGUF export writes llama.cpp's llama architecture, for "
+                    + ModelFamily.Architecture.LLAMA.hfName() + " only; this model is " + architecture.hfName()
+                    + " (export it as an HF folder instead)");
+        }
+    }
+
+    /**
+     * llama.cpp's {@code rope_freqs} for Llama-3's rope scaling: per rotated pair i, the plain frequency
+     * theta^(-2i/d) over the scaled one, so that llama.cpp's plain frequency divided by it is the scaled one (the
+     * divisors llama.cpp's convert_hf_to_gguf.py computes: 1, factor, or 1 / ((1 - s) / factor + s)).
+     */
+    static float[] ropeFrequencyDivisors(LlamaConfig config) {
+        double[] scaled = config.family().inverseFrequencies(config.ropeTheta(), config.headDim());
+        double[] plain = ModelFamily.LLAMA_2.inverseFrequencies(config.ropeTheta(), config.headDim());
+        float[] divisors = new float[scaled.length];
+        for (int i = 0; i < divisors.length; i++) {
+            divisors[i] = (float) (plain[i] / scaled[i]);
+        }
+        return divisors;
     }
 
     /** llama.cpp's name for an HF LLaMA tensor name. */

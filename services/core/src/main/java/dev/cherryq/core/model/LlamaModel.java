@@ -20,7 +20,9 @@ import java.util.Map;
 /**
  * A LLaMA decoder (Touvron et al., 2023; HF LlamaForCausalLM) on DJL PyTorch in f32, differentiable end to end.
  * Per layer: RMSNorm, attention with rotate-half RoPE and grouped-query heads, residual; RMSNorm, SiLU-gated
- * MLP, residual. Then a final RMSNorm and the (possibly tied) output head.
+ * MLP, residual. Then a final RMSNorm and the (possibly tied) output head. The config's {@link ModelFamily} adds
+ * what Mistral, Qwen2 and Qwen3 change: q/k/v biases, per-head q/k RMSNorm, Llama-3 RoPE frequencies and a sliding
+ * attention window; the forward asks it, and has no branch of its own per family.
  *
  * <p>Memory: parameters live in the model's manager. Each forward runs inside a step manager from
  * {@link #newStep()}, to which the parameters are temporarily attached, so every intermediate (and the
@@ -163,9 +165,9 @@ public final class LlamaModel implements AutoCloseable {
         long seq = tokenIds.getShape().get(1);
         NDArray cos = ropeCos.get(new NDIndex("0:{}", seq)); // (seq, headDim)
         NDArray sin = ropeSin.get(new NDIndex("0:{}", seq)); // (seq, headDim)
-        NDArray causalMask = causalMask(step, seq); // (seq, seq): 0 on and below the diagonal, -inf above
+        NDArray mask = attentionMask(step, seq); // (seq, seq): 0 where a query attends to a key, -inf elsewhere
         for (int layer = 0; layer < config.numberOfLayers(); layer++) {
-            x = block(step, x, layer, this::param, cos, sin, causalMask);
+            x = block(step, x, layer, this::param, cos, sin, mask);
         }
         return logits(step, x);
     }
@@ -198,19 +200,24 @@ public final class LlamaModel implements AutoCloseable {
     public NDArray block(NDManager step, NDArray x, int layer, Map<String, NDArray> weights) {
         long seq = x.getShape().get(1);
         return block(step, x, layer, weights::get, ropeCos.get(new NDIndex("0:{}", seq)),
-                ropeSin.get(new NDIndex("0:{}", seq)), causalMask(step, seq));
+                ropeSin.get(new NDIndex("0:{}", seq)), attentionMask(step, seq));
     }
 
     private NDArray block(NDManager step, NDArray x, int layer, java.util.function.Function<String, NDArray> weights,
-            NDArray cos, NDArray sin, NDArray causalMask) {
+            NDArray cos, NDArray sin, NDArray mask) {
         long batch = x.getShape().get(0);
         long seq = x.getShape().get(1);
         // attention rmsnorm
         NDArray normed = rmsNorm(step, x, weights.apply(LlamaTensorNames.attentionNorm(layer)));
-        // q, k, v projections: (batch, seq, heads*headDim) -> (batch, heads, seq, headDim)
+        // q, k, v projections (with the family's biases): (batch, seq, heads*headDim) -> (batch, heads, seq, headDim)
         NDArray q = heads(linear(normed, LlamaTensorNames.Projection.Q, layer, weights), config.numberOfHeads());
         NDArray k = heads(linear(normed, LlamaTensorNames.Projection.K, layer, weights), config.numberOfKeyValueHeads());
         NDArray v = heads(linear(normed, LlamaTensorNames.Projection.V, layer, weights), config.numberOfKeyValueHeads());
+        if (config.family().queryKeyNorms()) {
+            // per-head RMSNorm of q and k over headDim, before RoPE (Qwen3)
+            q = rmsNorm(step, q, weights.apply(LlamaTensorNames.queryNorm(layer)));
+            k = rmsNorm(step, k, weights.apply(LlamaTensorNames.keyNorm(layer)));
+        }
         // RoPE on q and k
         q = rope(q, cos, sin);
         k = rope(k, cos, sin);
@@ -219,9 +226,9 @@ public final class LlamaModel implements AutoCloseable {
             k = k.repeat(1, config.queriesPerKeyValueHead());
             v = v.repeat(1, config.queriesPerKeyValueHead());
         }
-        // scaled dot-product scores with causal mask: (batch, heads, seq, seq)
+        // scaled dot-product scores with the causal (and sliding-window) mask: (batch, heads, seq, seq)
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(Scalars.of(step, (float) (1.0 / Math.sqrt(config.headDim()))))
-                .add(causalMask);
+                .add(mask);
         NDArray attended = scores.softmax(-1).matMul(v); // (batch, heads, seq, headDim)
         NDArray merged = attended.transpose(0, 2, 1, 3).reshape(batch, seq, config.queryDim());
         // output projection and residual
@@ -294,12 +301,16 @@ public final class LlamaModel implements AutoCloseable {
         return parameter;
     }
 
-    /** x @ W^T for the layer's projection, W as the linear-weight transform presents it. */
+    /**
+     * x @ W^T (+ b) for the layer's projection, W as the linear-weight transform presents it, b the projection's
+     * bias where the family has one (never transformed: biases stay in full precision).
+     */
     private NDArray linear(NDArray x, LlamaTensorNames.Projection projection, int layer,
             java.util.function.Function<String, NDArray> weights) {
         String name = projection.tensorName(layer);
         linearInputObserver.observe(name, x);
-        return x.matMul(linearTransform.apply(name, weights.apply(name)).transpose());
+        NDArray out = x.matMul(linearTransform.apply(name, weights.apply(name)).transpose());
+        return projection.hasBias(config) ? out.add(weights.apply(projection.biasName(layer))) : out;
     }
 
     /** (batch, seq, n*headDim) -> (batch, n, seq, headDim). */
@@ -322,27 +333,33 @@ public final class LlamaModel implements AutoCloseable {
         return x.mul(cos).add(rotated.mul(sin));
     }
 
-    private static NDArray causalMask(NDManager step, long seq) {
+    /** (seq, seq): 0 where query row attends to key column (causal, within the family's window), -inf elsewhere. */
+    private NDArray attentionMask(NDManager step, long seq) {
         int n = Math.toIntExact(seq);
         float[] mask = new float[n * n];
         for (int row = 0; row < n; row++) {
-            for (int column = row + 1; column < n; column++) {
-                mask[row * n + column] = Float.NEGATIVE_INFINITY;
+            for (int column = 0; column < n; column++) {
+                if (!config.family().attends(row, column)) {
+                    mask[row * n + column] = Float.NEGATIVE_INFINITY;
+                }
             }
         }
         return NativeArrays.of(step, mask, new Shape(n, n));
     }
 
-    /** cos and sin of position * theta^(-2i/headDim), duplicated over both halves (HF layout). */
+    /**
+     * cos and sin of position * f_i, duplicated over both halves (HF layout), with f_i the family's inverse
+     * frequencies (theta^(-2i/headDim), Llama-3-scaled when the config says so).
+     */
     static float[][] ropeTables(LlamaConfig config, int positions) {
         int headDim = config.headDim();
         int half = headDim / 2;
+        double[] inverseFrequencies = config.family().inverseFrequencies(config.ropeTheta(), headDim);
         float[] cos = new float[positions * headDim];
         float[] sin = new float[positions * headDim];
         for (int position = 0; position < positions; position++) {
             for (int i = 0; i < half; i++) {
-                double inverseFrequency = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / headDim);
-                double angle = position * inverseFrequency;
+                double angle = position * inverseFrequencies[i];
                 cos[position * headDim + i] = (float) Math.cos(angle);
                 cos[position * headDim + i + half] = (float) Math.cos(angle);
                 sin[position * headDim + i] = (float) Math.sin(angle);

@@ -4,7 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Hugging Face tensor names of a LlamaForCausalLM and the shape each must have, in [out, in] layout.
+ * Hugging Face tensor names of a LLaMA-style decoder and the shape each must have, in [out, in] layout: LLaMA-2's,
+ * plus what the config's {@link ModelFamily} adds (Qwen2's q/k/v biases, Qwen3's per-head q/k norms).
  */
 public final class LlamaTensorNames {
 
@@ -32,6 +33,16 @@ public final class LlamaTensorNames {
             return "model.layers." + layer + "." + path + ".weight";
         }
 
+        /** The projection's bias, e.g. model.layers.0.self_attn.q_proj.bias (only where the family has one). */
+        public String biasName(int layer) {
+            return "model.layers." + layer + "." + path + ".bias";
+        }
+
+        /** Whether this projection has a bias in the config's family: q, k and v in Qwen2, none elsewhere. */
+        public boolean hasBias(LlamaConfig config) {
+            return config.family().queryKeyValueBiases() && (this == Q || this == K || this == V);
+        }
+
         /** [out, in] for this projection under the given architecture. */
         public long[] shape(LlamaConfig config) {
             return switch (this) {
@@ -54,7 +65,20 @@ public final class LlamaTensorNames {
         return "model.layers." + layer + ".post_attention_layernorm.weight";
     }
 
-    /** Every tensor the architecture needs, with its expected shape. */
+    /** Qwen3's RMSNorm weight over each query head, [head_dim]. */
+    public static String queryNorm(int layer) {
+        return "model.layers." + layer + ".self_attn.q_norm.weight";
+    }
+
+    /** Qwen3's RMSNorm weight over each key head, [head_dim]. */
+    public static String keyNorm(int layer) {
+        return "model.layers." + layer + ".self_attn.k_norm.weight";
+    }
+
+    /**
+     * Every tensor the architecture needs, with its expected shape: per layer the attention norm, the seven
+     * projections, the family's biases and q/k norms, the MLP norm.
+     */
     public static List<NamedShape> expected(LlamaConfig config) {
         List<NamedShape> names = new ArrayList<>();
         long hidden = config.hiddenSize();
@@ -63,6 +87,15 @@ public final class LlamaTensorNames {
             names.add(new NamedShape(attentionNorm(layer), new long[] {hidden}));
             for (Projection projection : Projection.values()) {
                 names.add(new NamedShape(projection.tensorName(layer), projection.shape(config)));
+            }
+            for (Projection projection : Projection.values()) {
+                if (projection.hasBias(config)) {
+                    names.add(new NamedShape(projection.biasName(layer), new long[] {projection.shape(config)[0]}));
+                }
+            }
+            if (config.family().queryKeyNorms()) {
+                names.add(new NamedShape(queryNorm(layer), new long[] {config.headDim()}));
+                names.add(new NamedShape(keyNorm(layer), new long[] {config.headDim()}));
             }
             names.add(new NamedShape(mlpNorm(layer), new long[] {hidden}));
         }

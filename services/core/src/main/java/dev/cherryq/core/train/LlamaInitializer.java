@@ -9,7 +9,8 @@ import java.util.SplittableRandom;
 
 /**
  * GPT-2-style initialisation for pretraining from scratch (as llama2.c's model.py does): weights N(0, 0.02),
- * the residual output projections (o, down) N(0, 0.02 / sqrt(2 * layers)), RMSNorm weights 1. Deterministic per seed.
+ * the residual output projections (o, down) N(0, 0.02 / sqrt(2 * layers)), RMSNorm weights 1, biases 0 (as HF's
+ * _init_weights). Deterministic per seed.
  */
 public final class LlamaInitializer {
 
@@ -21,8 +22,10 @@ public final class LlamaInitializer {
         double residualStd = 0.02 / Math.sqrt(2.0 * config.numberOfLayers());
         for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
             float[] values = new float[Math.toIntExact(TensorInfo.elementCount(tensor.shape()))];
-            if (tensor.shape().length == 1) {
-                java.util.Arrays.fill(values, 1f);
+            if (tensor.name().endsWith(".bias")) {
+                java.util.Arrays.fill(values, 0f);
+            } else if (tensor.shape().length == 1) {
+                java.util.Arrays.fill(values, 1f); // RMSNorm weights, q/k norms included
             } else {
                 boolean residual = tensor.name().endsWith("o_proj.weight") || tensor.name().endsWith("down_proj.weight");
                 double std = residual ? residualStd : 0.02;

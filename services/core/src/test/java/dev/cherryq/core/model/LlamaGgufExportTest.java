@@ -138,6 +138,60 @@ class LlamaGgufExportTest {
     }
 
     @Test
+    void shouldRefuseFamiliesOutsideLlamaCppsLlamaArchitectureAndWriteNothing() {
+        for (String family : List.of("mistral", "qwen2.5", "qwen3")) {
+            LlamaConfig config = RandomLlama.family(family);
+            LlamaCheckpoint checkpoint = new LlamaCheckpoint(dir.resolve(family), "random", config,
+                    RandomLlama.tensors(config, RandomLlama.weights(config, 1)));
+            Path file = dir.resolve(family + ".gguf");
+            InvalidInputException error = assertThrows(InvalidInputException.class, () -> LlamaGgufExport.write(
+                    checkpoint, vocabulary(config.vocabSize()), GgmlType.F32, file, Progress.NONE));
+            assertEquals("the GGUF export writes llama.cpp's llama architecture, for LlamaForCausalLM only; this model "
+                    + "is " + config.family().architecture().hfName() + " (export it as an HF folder instead)",
+                    error.getMessage());
+            assertFalse(java.nio.file.Files.exists(file) || java.nio.file.Files.exists(dir.resolve(family + ".gguf.partial")));
+        }
+    }
+
+    /**
+     * Llama-3's rope scaling as llama.cpp's converter writes it (convert_hf_to_gguf.py, LlamaModel): a rope_freqs
+     * tensor of head_dim / 2 divisors, 1 for wavelengths under L / high_freq_factor, factor over L / low_freq_factor,
+     * and 1 / ((1 - s) / factor + s) between, s = (L / wavelength - low_freq_factor) / (high - low).
+     */
+    @Test
+    void shouldWriteLlama3RopeScalingAsLlamaCppsRopeFreqsDivisors() throws IOException {
+        LlamaConfig config = RandomLlama.family("llama-3.2"); // theta 500000, head_dim 16, factor 32, L = 64, 1, 4
+        LlamaCheckpoint checkpoint = new LlamaCheckpoint(dir.resolve("llama3"), "random", config,
+                RandomLlama.tensors(config, RandomLlama.weights(config, 3)));
+        Path file = dir.resolve("llama3.gguf");
+        LlamaGgufExport.Result result = LlamaGgufExport.write(checkpoint, vocabulary(config.vocabSize()), GgmlType.F32,
+                file, Progress.NONE);
+        GgufTestReader read = GgufTestReader.read(file);
+        GgufTestReader.Info info = read.tensor("rope_freqs.weight");
+        assertArrayEquals(new long[] {8}, info.ne());
+        assertEquals(GgmlType.F32.id(), info.type());
+        float[] expected = new float[8];
+        for (int i = 0; i < 8; i++) {
+            double wavelength = 2 * Math.PI * Math.pow(500000.0, 2.0 * i / 16);
+            if (wavelength < 64 / 4.0) {
+                expected[i] = 1f;
+            } else if (wavelength > 64 / 1.0) {
+                expected[i] = 32f;
+            } else {
+                double s = (64 / wavelength - 1) / (4 - 1);
+                expected[i] = (float) (1 / ((1 - s) / 32 + s));
+            }
+        }
+        assertEquals(1f, expected[0]);
+        assertTrue(expected[1] > 1f && expected[1] < 32f, "pair 1 is in the medium band: " + expected[1]);
+        assertArrayEquals(expected, read.decode(info), 1e-5f);
+        assertEquals(LlamaTensorNames.expected(config).size() + 1, result.tensors());
+        assertTrue(read.tensors.stream().noneMatch(t -> t.name().equals("output.weight")), "Llama-3.2's head is tied");
+        assertEquals(LlamaTensorNames.expected(config).size(),
+                LlamaGgufExport.storedWeights(checkpoint, GgmlType.F32).tensorNames().size(), "rope_freqs is not a weight");
+    }
+
+    @Test
     void shouldReadTheDemoTokenizerJsonAsSentencepiecePiecesWithMergeScores() {
         TokenizerVocabulary vocab = TokenizerVocabulary.read(Path.of("../../models/demo/tokenizer.json")
                 .toAbsolutePath().normalize());

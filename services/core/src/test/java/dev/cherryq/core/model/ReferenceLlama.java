@@ -6,6 +6,11 @@ import java.util.Map;
  * A naive, plain-Java LLaMA forward in double precision, written straight from the math (and llama2.c's run.c)
  * with no DJL: the independent reference the DJL runtime is tested against. Supports both RoPE layouts:
  * HF rotate-half pairs (i, i + d/2) and llama2.c interleaved pairs (2i, 2i+1).
+ * <p>
+ * The families' differences are written here again as loops, from the HF modeling files and not from the main
+ * code: Qwen2's q/k/v biases (added after each projection), Qwen3's RMSNorm over each head of q and k (before
+ * RoPE), Llama-3's frequency bands (modeling_rope_utils._compute_llama3_parameters) and Mistral's sliding window
+ * (a query sees keys s with t - W < s <= t). Only the flags and numbers come from the config's family.
  */
 public final class ReferenceLlama {
 
@@ -44,6 +49,17 @@ public final class ReferenceLlama {
                 q[t] = matVec(weights.get(LlamaTensorNames.Projection.Q.tensorName(layer)), normed, config.queryDim());
                 k[t] = matVec(weights.get(LlamaTensorNames.Projection.K.tensorName(layer)), normed, config.keyValueDim());
                 v[t] = matVec(weights.get(LlamaTensorNames.Projection.V.tensorName(layer)), normed, config.keyValueDim());
+                if (config.family().queryKeyValueBiases()) {
+                    String attention = "model.layers." + layer + ".self_attn.";
+                    addInPlace(q[t], weights.get(attention + "q_proj.bias"));
+                    addInPlace(k[t], weights.get(attention + "k_proj.bias"));
+                    addInPlace(v[t], weights.get(attention + "v_proj.bias"));
+                }
+                if (config.family().queryKeyNorms()) {
+                    String attention = "model.layers." + layer + ".self_attn.";
+                    normalizeHeads(q[t], config.numberOfHeads(), headDim, weights.get(attention + "q_norm.weight"));
+                    normalizeHeads(k[t], config.numberOfKeyValueHeads(), headDim, weights.get(attention + "k_norm.weight"));
+                }
                 rotate(q[t], t, config.numberOfHeads(), headDim);
                 rotate(k[t], t, config.numberOfKeyValueHeads(), headDim);
             }
@@ -51,9 +67,12 @@ public final class ReferenceLlama {
                 double[] attended = new double[config.queryDim()];
                 for (int h = 0; h < config.numberOfHeads(); h++) {
                     int kvHead = h / config.queriesPerKeyValueHead();
+                    // the first key the query sees: 0, or with a sliding window W the (W-1)-th before t
+                    int window = config.family().slidingWindow();
+                    int first = window > 0 ? Math.max(0, t - window + 1) : 0;
                     double[] scores = new double[t + 1];
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int s = 0; s <= t; s++) {
+                    for (int s = first; s <= t; s++) {
                         double dot = 0;
                         for (int i = 0; i < headDim; i++) {
                             dot += q[t][h * headDim + i] * k[s][kvHead * headDim + i];
@@ -62,11 +81,11 @@ public final class ReferenceLlama {
                         max = Math.max(max, scores[s]);
                     }
                     double sum = 0;
-                    for (int s = 0; s <= t; s++) {
+                    for (int s = first; s <= t; s++) {
                         scores[s] = Math.exp(scores[s] - max);
                         sum += scores[s];
                     }
-                    for (int s = 0; s <= t; s++) {
+                    for (int s = first; s <= t; s++) {
                         for (int i = 0; i < headDim; i++) {
                             attended[h * headDim + i] += scores[s] / sum * v[s][kvHead * headDim + i];
                         }
@@ -144,11 +163,51 @@ public final class ReferenceLlama {
         return out;
     }
 
+    private static void addInPlace(double[] x, float[] bias) {
+        for (int i = 0; i < x.length; i++) {
+            x[i] += bias[i];
+        }
+    }
+
+    /** RMSNorm of each head's slice [h * headDim, (h + 1) * headDim) with one weight of headDim, in place. */
+    private void normalizeHeads(double[] x, int heads, int headDim, float[] weight) {
+        for (int h = 0; h < heads; h++) {
+            double meanSquare = 0;
+            for (int i = 0; i < headDim; i++) {
+                meanSquare += x[h * headDim + i] * x[h * headDim + i];
+            }
+            double inverse = 1.0 / Math.sqrt(meanSquare / headDim + config.rmsNormEps());
+            for (int i = 0; i < headDim; i++) {
+                x[h * headDim + i] = x[h * headDim + i] * inverse * weight[i];
+            }
+        }
+    }
+
+    /** Inverse frequency of pair i: theta^(-2i/d), through Llama-3's bands when the config has rope_scaling. */
+    private double frequency(int i, int headDim) {
+        double frequency = 1.0 / Math.pow(config.ropeTheta(), 2.0 * i / headDim);
+        ModelFamily.Llama3RopeScaling scaling = config.family().ropeScaling();
+        if (scaling == null) {
+            return frequency;
+        }
+        double context = scaling.originalMaxPositionEmbeddings();
+        double wavelength = 2 * Math.PI / frequency;
+        if (wavelength < context / scaling.highFreqFactor()) {
+            return frequency;
+        }
+        if (wavelength > context / scaling.lowFreqFactor()) {
+            return frequency / scaling.factor();
+        }
+        double smooth = (context / wavelength - scaling.lowFreqFactor())
+                / (scaling.highFreqFactor() - scaling.lowFreqFactor());
+        return (1 - smooth) * frequency / scaling.factor() + smooth * frequency;
+    }
+
     private void rotate(double[] vector, int position, int heads, int headDim) {
         int half = headDim / 2;
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < half; i++) {
-                double frequency = 1.0 / Math.pow(config.ropeTheta(), 2.0 * i / headDim);
+                double frequency = frequency(i, headDim);
                 double cos = Math.cos(position * frequency);
                 double sin = Math.sin(position * frequency);
                 int a = h * headDim + (layout == RopeLayout.HALVES ? i : 2 * i);
