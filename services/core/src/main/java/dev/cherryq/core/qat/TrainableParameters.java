@@ -10,7 +10,10 @@ import dev.cherryq.core.WireNames;
 public enum TrainableParameters {
     /** Every parameter, as the reference does. */
     ALL("all"),
-    /** Only the decoder linear weights; embeddings, norms and lm_head keep their full-precision values. */
+    /**
+     * Only the decoder linear weights; embeddings, norms, lm_head and the families' biases and q/k norms keep their
+     * full-precision values.
+     */
     LINEAR("linear");
 
     private final String wireName;

@@ -41,4 +41,14 @@ class DepthStreamedEvaluatorTest {
         int[] tokens = new Random(2).ints(3 * 16, 0, config.vocabSize()).toArray();
         assertSameResult(checkpoint, new TokenWindows(tokens, 16), 8);
     }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"llama-3.2", "mistral", "qwen2.5", "qwen3"})
+    void shouldEqualTheWholeModelEvaluationOnEveryFamily(String family) {
+        LlamaConfig config = RandomLlama.family(family);
+        LlamaCheckpoint checkpoint = new LlamaCheckpoint(null, "memory", config,
+                RandomLlama.tensors(config, RandomLlama.weights(config, 6)));
+        int[] tokens = new Random(6).ints(3 * 20, 0, config.vocabSize()).toArray(); // longer than Mistral's window
+        assertSameResult(checkpoint, new TokenWindows(tokens, 20), 2);
+    }
 }

@@ -156,6 +156,23 @@ class ModelFamilyForwardTest {
         System.out.printf("%s: max |autograd - finite difference| on %s = %.3g%n", family, probed, worst);
     }
 
+    // the linear-weight transform (fake quantization in QAT) sees the seven projections' weights and nothing else
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2.5", "qwen3"})
+    void shouldPassOnlyTheSevenProjectionWeightsThroughTheLinearTransform(String family) {
+        LlamaConfig config = RandomLlama.family(family);
+        java.util.Set<String> seen = new java.util.LinkedHashSet<>();
+        try (LlamaModel model = LlamaModel.fromTensors(config, RandomLlama.tensors(config, RandomLlama.weights(config, 1)));
+                NDManager step = model.newStep()) {
+            model.setLinearWeightTransform((name, weight) -> {
+                seen.add(name);
+                return weight;
+            });
+            model.forward(step, model.tokenArray(step, new long[] {1, 2, 3, 4}, 1, 4));
+        }
+        assertEquals(new java.util.LinkedHashSet<>(LlamaTensorNames.linearWeights(config)), seen);
+    }
+
     private static float[] djlLogits(LlamaConfig config, Map<String, float[]> weights, int[] tokens, int batch) {
         try (LlamaModel model = LlamaModel.fromTensors(config, RandomLlama.tensors(config, weights));
                 NDManager step = model.newStep()) {

@@ -295,4 +295,38 @@ class QatTrainerTest {
         }
         assertTrue(frozen >= 3, "embeddings, norms and lm_head: " + frozen);
     }
+
+    // biases (Qwen2) and q/k norms (Qwen3) are parameters like the RMSNorm weights: trained, never fake-quantized
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"qwen2.5", "qwen3"})
+    void shouldTrainBiasesAndQkNormsInFullPrecisionUnlessOnlyLinearWeightsTrain(String family) {
+        LlamaConfig config = RandomLlama.family(family);
+        List<String> extras = new ArrayList<>();
+        for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
+            if (tensor.name().endsWith(".bias") || tensor.name().endsWith("q_norm.weight")
+                    || tensor.name().endsWith("k_norm.weight")) {
+                extras.add(tensor.name());
+            }
+        }
+        assertEquals(3 * (config.family().queryKeyValueBiases() ? 3 : 2), extras.size(), extras.toString());
+        int[] tokens = new Random(3).ints(800, 0, config.vocabSize()).toArray();
+        QuantSpec spec = new QuantSpec(3, 16, QuantScheme.SYM_FULL);
+        CherrySet cherries = CherrySelector.select(SelectionCriterion.RANDOM, 0.1, Map.of(),
+                LlamaTensorNames.linearWeightShapes(config), 1);
+        for (TrainableParameters trainable : TrainableParameters.values()) {
+            Map<String, float[]> start = RandomLlama.weights(config, 3);
+            try (LlamaModel model = LlamaModel.fromTensors(config, RandomLlama.tensors(config, start))) {
+                QatSettings settings = new QatSettings(3, 2, 16, 1, 1e-2f, 0.0, 1.0, 0f, 1.0f, 1, 0, 1f, trainable);
+                QatTrainer.Result result = QatTrainer.train(model, spec, cherries, tokens, settings, null, Progress.NONE);
+                assertEquals(3, result.losses().size());
+                Map<String, float[]> trained = snapshot(model);
+                for (String name : extras) {
+                    boolean moved = !java.util.Arrays.equals(start.get(name), trained.get(name));
+                    assertEquals(trainable == TrainableParameters.ALL, moved, trainable + " " + name);
+                }
+                assertTrue(!java.util.Arrays.equals(start.get(LlamaTensorNames.Projection.Q.tensorName(0)),
+                        trained.get(LlamaTensorNames.Projection.Q.tensorName(0))), "q_proj trains either way");
+            }
+        }
+    }
 }

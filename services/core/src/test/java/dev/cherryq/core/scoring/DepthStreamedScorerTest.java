@@ -63,4 +63,19 @@ class DepthStreamedScorerTest {
         }
         assertSameFisher(whole, DepthStreamedScorer.score(checkpoint, samples, 0, 3, Progress.NONE));
     }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"llama-3.2", "mistral", "qwen2.5", "qwen3"})
+    void shouldEqualTheWholeModelFisherOnEveryFamily(String family) {
+        LlamaConfig config = RandomLlama.family(family);
+        LlamaCheckpoint checkpoint = new LlamaCheckpoint(null, "memory", config,
+                RandomLlama.tensors(config, RandomLlama.weights(config, 8)));
+        int[] tokens = new Random(8).ints(600, 0, config.vocabSize()).toArray();
+        CalibrationSamples samples = new CalibrationSamples(tokens, 2, 20, 1); // longer than Mistral's window
+        FisherPartial whole;
+        try (LlamaModel model = LlamaModel.load(checkpoint)) {
+            whole = ImpactScorer.score(model, samples, 0, 2, Progress.NONE);
+        }
+        assertSameFisher(whole, DepthStreamedScorer.score(checkpoint, samples, 0, 2, Progress.NONE));
+    }
 }
