@@ -159,6 +159,35 @@ class GgufLlamaCppTest {
     }
 
     @Test
+    void shouldGiveTheProjectsNllForALlama3ModelWithRopeScalingThroughRopeFreqs() throws Exception {
+        // core's Llama-3.2-shaped test config (theta 500000, llama3 rope_scaling with original context 64, so that
+        // windows of 64 reach every frequency band; tied head), with a sentencepiece vocabulary of 300
+        com.fasterxml.jackson.databind.node.ObjectNode json = RandomLlama.familyConfigJson("llama-3.2");
+        json.put("vocab_size", 300);
+        LlamaConfig config = RandomLlama.parse(json);
+        InMemoryTensors tensors = RandomLlama.tensors(config, RandomLlama.weights(config, 23));
+        Path gguf = dir.resolve("random-llama3.gguf");
+        LlamaGgufExport.write(new LlamaCheckpoint(dir.resolve("random-llama3"), "random", config, tensors),
+                syntheticVocabulary(config.vocabSize()), GgmlType.F32, gguf, Progress.NONE);
+        // the control: the same weights without rope_freqs, as if the scaling were dropped
+        Path plain = dir.resolve("random-llama3-without-rope-freqs.gguf");
+        LlamaConfig unscaled = config.withFamily(dev.cherryq.core.model.ModelFamily.LLAMA_2);
+        LlamaGgufExport.write(new LlamaCheckpoint(dir.resolve("random-llama3"), "random", unscaled, tensors),
+                syntheticVocabulary(config.vocabSize()), GgmlType.F32, plain, Progress.NONE);
+        Path ids = writeIds("llama3-ids.json", new Random(5).ints(WINDOWS * WINDOW, 0, config.vocabSize()).toArray());
+        // flash attention off: its f16 rounding (1.6e-4 nats here) would otherwise be most of the difference
+        Map<String, String> exact = Map.of("LLAMA_CPP_FLASH_ATTENTION", "0");
+        double llamaCpp = llamaCppNll(gguf, ids, exact);
+        double withoutScaling = llamaCppNll(plain, ids, exact);
+        double project = projectNll(config, tensors, ids);
+        System.out.printf("random Llama-3 model (llama3 rope scaling): llama.cpp %.6f, project %.6f, diff %+.2e; "
+                + "llama.cpp without rope_freqs %.6f%n", llamaCpp, project, llamaCpp - project, withoutScaling);
+        assertTrue(Math.abs(llamaCpp - project) <= 1e-4, "llama.cpp " + llamaCpp + " against the project's " + project);
+        assertTrue(Math.abs(withoutScaling - project) > 10 * TOLERANCE.get(GgmlType.F32), "dropping rope_freqs must "
+                + "show: llama.cpp " + withoutScaling + " against the project's " + project);
+    }
+
+    @Test
     void shouldGiveTheProjectsNllForStories260kFromLlama2cWithItsTokenizer() throws Exception {
         Path model = TestFixtures.stories260k();
         Path tok512 = TestFixtures.tok512();
@@ -190,7 +219,14 @@ class GgufLlamaCppTest {
 
     /** llama.cpp's mean NLL, from scripts/llama-cpp-nll.mjs. */
     private static double llamaCppNll(Path gguf, Path idsFile) throws Exception {
-        String output = run(home, Map.of("LLAMA_CPP_DIR", llamaCppDir.toString()), 300, "node",
+        return llamaCppNll(gguf, idsFile, Map.of());
+    }
+
+    /** The same with settings of the script's environment (LLAMA_CPP_FLASH_ATTENTION). */
+    private static double llamaCppNll(Path gguf, Path idsFile, Map<String, String> settings) throws Exception {
+        Map<String, String> environment = new LinkedHashMap<>(settings);
+        environment.put("LLAMA_CPP_DIR", llamaCppDir.toString());
+        String output = run(home, environment, 300, "node",
                 home.resolve("scripts/llama-cpp-nll.mjs").toString(), gguf.toString(), idsFile.toString(),
                 String.valueOf(WINDOW));
         String last = output.strip().lines().reduce((first, second) -> second).orElseThrow();
