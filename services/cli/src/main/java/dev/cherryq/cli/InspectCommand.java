@@ -71,12 +71,13 @@ final class InspectCommand implements Callable<Integer> {
                 return 0;
             }
             out.printf("model        %s (%s)%n", model, checkpoint.format());
-            out.printf("architecture LlamaForCausalLM: %d layers, hidden %d, intermediate %d, heads %d (kv %d, head_dim %d)%n",
-                    c.numberOfLayers(), c.hiddenSize(), c.intermediateSize(), c.numberOfHeads(), c.numberOfKeyValueHeads(),
+            out.printf("architecture %s: %d layers, hidden %d, intermediate %d, heads %d (kv %d, head_dim %d)%n",
+                    c.family().architecture().hfName(), c.numberOfLayers(), c.hiddenSize(), c.intermediateSize(), c.numberOfHeads(), c.numberOfKeyValueHeads(),
                     c.headDim());
             out.printf("             vocab %d, max positions %d, rope_theta %s, rms_norm_eps %s, %s embeddings%n",
                     c.vocabSize(), c.maxPositionEmbeddings(), c.ropeTheta(), c.rmsNormEps(),
                     c.tieWordEmbeddings() ? "tied" : "untied");
+            out.printf("from LLaMA-2 %s%n", c.family().differences());
             out.printf("parameters   %,d%n", c.parameterCount());
             out.printf("memory       stored %s (%s); f32 at run time %s%n", human(storedBytes), bytesByDtype,
                     human(c.parameterCount() * 4));

@@ -83,6 +83,10 @@ class ModelFamilyPipelineTest {
         assertTrue(Double.isFinite(meanNll) && meanNll > 0, eval.out());
         CliTest.Run inspect = CliTest.cherryq("inspect", out);
         assertEquals(0, inspect.exitCode(), inspect.err());
+        assertTrue(inspect.out().contains("architecture " + source.family().architecture().hfName() + ": 3 layers"),
+                inspect.out());
+        assertTrue(inspect.out().contains("from LLaMA-2 " + source.family().differences()), inspect.out());
+        assertFalse(source.family().differences().equals("none"), family);
     }
 
     @Test

@@ -139,6 +139,26 @@ public record ModelFamily(Architecture architecture, Llama3RopeScaling ropeScali
         return frequencies;
     }
 
+    /** What this family changes from LLaMA-2, in words ("none" for LLaMA-2 itself); for inspect. */
+    public String differences() {
+        java.util.List<String> parts = new java.util.ArrayList<>();
+        if (queryKeyValueBiases()) {
+            parts.add("q/k/v biases");
+        }
+        if (queryKeyNorms()) {
+            parts.add("per-head q/k RMSNorm");
+        }
+        if (ropeScaling != null) {
+            parts.add("llama3 rope scaling (factor " + ropeScaling.factor() + ", low_freq_factor "
+                    + ropeScaling.lowFreqFactor() + ", high_freq_factor " + ropeScaling.highFreqFactor()
+                    + ", original context " + ropeScaling.originalMaxPositionEmbeddings() + ")");
+        }
+        if (slidingWindow > 0) {
+            parts.add("sliding window " + slidingWindow);
+        }
+        return parts.isEmpty() ? "none" : String.join(", ", parts);
+    }
+
     /** The same family with another window (0 = none); for tests that compare a model with and without one. */
     public ModelFamily withSlidingWindow(int window) {
         return new ModelFamily(architecture, ropeScaling, window);
@@ -207,6 +227,11 @@ public record ModelFamily(Architecture architecture, Llama3RopeScaling ropeScali
             Architecture found = Arrays.stream(Architecture.values()).filter(a -> a.hfName.equals(name)).findFirst()
                     .orElseThrow(() -> new InvalidInputException("architectures ['" + name + "'] is not supported "
                             + "(supported: " + Architecture.supported() + ")"));
+            if (!modelType.isEmpty() && Arrays.stream(Architecture.values()).noneMatch(a -> a.modelType.equals(modelType))) {
+                throw new InvalidInputException("model_type '" + modelType + "' is not supported (supported: "
+                        + Arrays.stream(Architecture.values()).map(a -> a.modelType).collect(Collectors.joining(", "))
+                        + ")");
+            }
             if (!modelType.isEmpty() && !modelType.equals(found.modelType)) {
                 throw new InvalidInputException("model_type '" + modelType + "' does not match architectures ['"
                         + name + "'] (expected '" + found.modelType + "')");

@@ -104,6 +104,8 @@ class ModelFamilyTest {
                 "architectures ['GemmaForCausalLM'] is not supported " + SUPPORTED);
         assertRefused("qwen3", json -> json.putArray("architectures").add("Qwen3MoeForCausalLM"),
                 "architectures ['Qwen3MoeForCausalLM'] is not supported " + SUPPORTED);
+        assertRefused("qwen2.5", json -> json.put("model_type", "gpt2"),
+                "model_type 'gpt2' is not supported (supported: llama, mistral, qwen2, qwen3)");
         assertRefused("qwen2.5", json -> json.put("model_type", "llama"),
                 "model_type 'llama' does not match architectures ['Qwen2ForCausalLM'] (expected 'qwen2')");
         assertRefused("mistral", json -> {
