@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.Json;
 
 /**
  * {@code cherryq demo}: the main job on a fresh machine. Evaluates the project's own demo model on held-out

@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.Json;
 
 /** {@code cherryq eval}: perplexity of a model over text or token ids under the window protocol. */
 @Command(name = "eval", mixinStandardHelpOptions = true,

@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import dev.cherryq.launcher.Json;
 
 /**
  * The fidelity table of {@code cherryq report}: one row per variant and bit width, its trained runs over several

@@ -2,14 +2,12 @@ package dev.cherryq.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
 import dev.cherryq.fleet.kafka.KafkaClients;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.FilesystemObjectStore;
 import dev.cherryq.fleet.storage.ObjectStore;
-import dev.cherryq.gateway.GatewayMain;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.proto.v1.TensorRef;
@@ -29,6 +27,10 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.GatewayClient;
+import dev.cherryq.launcher.EmbeddedFleet;
+import dev.cherryq.launcher.WorkerProcess;
 
 /**
  * Whole-job measurements: the same CherryQ job in one process ({@code quantize} + {@code eval}), on the embedded
@@ -125,113 +127,81 @@ final class FleetBench {
             PrintWriter console) throws Exception {
         Path root = scratch.resolve("processes-" + scorers + "-" + evaluators);
         CherryqCommand.deleteRecursively(root);
-        Files.createDirectories(root.resolve("logs"));
-        List<Worker> workers = new ArrayList<>();
-        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(root.resolve("kafka"), 0)) {
-            Map<String, String> environment = RunCommand.environment(broker, root, job.model().toAbsolutePath(),
-                    List.of(job.heldOut(), job.training(), job.calibration()));
-            environment.put("CHERRYQ_THREADS", "1");
-            FleetConfig config = FleetConfig.from(environment);
-            try (ServiceHost gateway = ServiceHost.start(config, environment, "bench-gateway", GatewayMain.verticles())) {
-                Map<String, Integer> counts = new LinkedHashMap<>();
-                counts.put("scorer", scorers);
-                counts.put("selector", 1);
-                counts.put("trainer", 1);
-                counts.put("evaluator", evaluators);
-                int index = 0;
-                for (Map.Entry<String, Integer> stage : counts.entrySet()) {
-                    for (int i = 1; i <= stage.getValue(); i++) {
-                        Process process = RunCommand.startWorker(stage.getKey(), ++index, environment, root);
-                        workers.add(new Worker(process, stage.getKey() + "-" + i,
-                                root.resolve("logs").resolve(stage.getKey() + "-" + index + ".log")));
-                    }
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        counts.put("scorer", scorers);
+        counts.put("selector", 1);
+        counts.put("trainer", 1);
+        counts.put("evaluator", evaluators);
+        try (EmbeddedFleet fleet = EmbeddedFleet.start("bench-gateway", "gateway", root, job.model().toAbsolutePath(),
+                List.of(job.heldOut(), job.training(), job.calibration()), Map.of("CHERRYQ_THREADS", "1"))) {
+            for (Map.Entry<String, Integer> stage : counts.entrySet()) {
+                for (int i = 1; i <= stage.getValue(); i++) {
+                    fleet.startWorker(stage.getKey(), i);
                 }
-                awaitWorkersReady(root, workers.size());
-                GatewayClient client = new GatewayClient("http://127.0.0.1:" + gateway.port(), null);
-                long started = System.nanoTime();
-                String jobId = client.submit(job.requestJson(), null).path("job_id").asText();
-                Map<String, Long> firstSeen = new LinkedHashMap<>(); // state -> when its first event arrived
-                JsonNode status = client.watch(jobId, event -> firstSeen.putIfAbsent(event.path("state").asText(),
-                        System.nanoTime()));
-                double seconds = (System.nanoTime() - started) / 1e9;
-                if (status == null || !status.path("state").asText().equals("JOB_STATE_COMPLETED")) {
-                    throw new IllegalStateException("job " + jobId + " did not complete: " + status);
-                }
-                Map<String, Double> byState = new LinkedHashMap<>();
-                List<Map.Entry<String, Long>> seen = new ArrayList<>(firstSeen.entrySet());
-                for (int i = 0; i + 1 < seen.size(); i++) {
-                    byState.put(seen.get(i).getKey().replace("JOB_STATE_", "").toLowerCase(java.util.Locale.ROOT),
-                            (seen.get(i + 1).getValue() - seen.get(i).getValue()) / 1e9);
-                }
-                JsonNode report = client.report(jobId);
-                Map<String, Double> rss = new LinkedHashMap<>();
-                Map<String, Double> tasks = new LinkedHashMap<>();
-                for (Worker worker : workers) {
-                    rss.put(worker.name(), peakRssMib(worker.process().pid()));
-                    tasks.put(worker.name(), (double) Files.readString(worker.log()).lines()
-                            .filter(line -> line.contains("task done")).count());
-                }
-                Map<String, Integer> records = recordsOfJob(config, jobId);
-                int objects = 0;
-                long bytes = 0;
-                long partialBytes = 0;
-                try (ObjectStore store = new FilesystemObjectStore(root.resolve("store"))) {
-                    for (String key : store.list("jobs/" + jobId + "/")) {
-                        objects++;
-                        long size = Files.size(root.resolve("store").resolve(key));
-                        bytes += size;
-                        if (key.contains("/scorer/")) {
-                            partialBytes = Math.max(partialBytes, size);
-                        }
-                    }
-                }
-                Map<String, List<Double>> soak = new LinkedHashMap<>();
-                long soakStarted = System.nanoTime();
-                int soakJobs = 0;
-                while ((System.nanoTime() - soakStarted) / 60e9 < soakMinutes) {
-                    String next = client.submit(job.requestJson(), null).path("job_id").asText();
-                    JsonNode end = client.watch(next, ignored -> { });
-                    if (!end.path("state").asText().equals("JOB_STATE_COMPLETED")) {
-                        throw new IllegalStateException("soak job " + next + " failed: " + end);
-                    }
-                    soakJobs++;
-                    for (Worker worker : workers) {
-                        soak.computeIfAbsent(worker.name(), key -> new ArrayList<>())
-                                .add(currentRssMib(worker.process().pid()));
-                    }
-                    console.printf("  soak: %d jobs, %.1f min%n", soakJobs, (System.nanoTime() - soakStarted) / 60e9);
-                    console.flush();
-                }
-                return new ProcessRun(seconds, report.path("results").get(0).path("mean_nll").asDouble(), byState, rss,
-                        records, objects, bytes, tasks, soak, (System.nanoTime() - soakStarted) / 60e9, partialBytes);
             }
-        } finally {
-            RunCommand.stopWorkers(workers.stream().map(Worker::process).toList());
+            fleet.awaitReady(Duration.ofSeconds(60));
+            List<WorkerProcess> workers = fleet.workers();
+            for (WorkerProcess worker : workers) {
+                worker.awaitReady(Duration.ofSeconds(180));
+            }
+            GatewayClient client = fleet.client();
+            long started = System.nanoTime();
+            String jobId = client.submit(job.requestJson(), null).path("job_id").asText();
+            Map<String, Long> firstSeen = new LinkedHashMap<>(); // state -> when its first event arrived
+            JsonNode status = client.watch(jobId, event -> firstSeen.putIfAbsent(event.path("state").asText(),
+                    System.nanoTime()));
+            double seconds = (System.nanoTime() - started) / 1e9;
+            if (status == null || !status.path("state").asText().equals("JOB_STATE_COMPLETED")) {
+                throw new IllegalStateException("job " + jobId + " did not complete: " + status);
+            }
+            Map<String, Double> byState = new LinkedHashMap<>();
+            List<Map.Entry<String, Long>> seen = new ArrayList<>(firstSeen.entrySet());
+            for (int i = 0; i + 1 < seen.size(); i++) {
+                byState.put(seen.get(i).getKey().replace("JOB_STATE_", "").toLowerCase(java.util.Locale.ROOT),
+                        (seen.get(i + 1).getValue() - seen.get(i).getValue()) / 1e9);
+            }
+            JsonNode report = client.report(jobId);
+            Map<String, Double> rss = new LinkedHashMap<>();
+            Map<String, Double> tasks = new LinkedHashMap<>();
+            for (WorkerProcess worker : workers) {
+                rss.put(worker.name(), peakRssMib(worker.pid()));
+                tasks.put(worker.name(), (double) Files.readString(worker.log()).lines()
+                        .filter(line -> line.contains("task done")).count());
+            }
+            Map<String, Integer> records = recordsOfJob(fleet.config(), jobId);
+            int objects = 0;
+            long bytes = 0;
+            long partialBytes = 0;
+            try (ObjectStore store = new FilesystemObjectStore(fleet.store())) {
+                for (String key : store.list("jobs/" + jobId + "/")) {
+                    objects++;
+                    long size = Files.size(fleet.store().resolve(key));
+                    bytes += size;
+                    if (key.contains("/scorer/")) {
+                        partialBytes = Math.max(partialBytes, size);
+                    }
+                }
+            }
+            Map<String, List<Double>> soak = new LinkedHashMap<>();
+            long soakStarted = System.nanoTime();
+            int soakJobs = 0;
+            while ((System.nanoTime() - soakStarted) / 60e9 < soakMinutes) {
+                String next = client.submit(job.requestJson(), null).path("job_id").asText();
+                JsonNode end = client.watch(next, ignored -> { });
+                if (!end.path("state").asText().equals("JOB_STATE_COMPLETED")) {
+                    throw new IllegalStateException("soak job " + next + " failed: " + end);
+                }
+                soakJobs++;
+                for (WorkerProcess worker : workers) {
+                    soak.computeIfAbsent(worker.name(), key -> new ArrayList<>())
+                            .add(currentRssMib(worker.pid()));
+                }
+                console.printf("  soak: %d jobs, %.1f min%n", soakJobs, (System.nanoTime() - soakStarted) / 60e9);
+                console.flush();
+            }
+            return new ProcessRun(seconds, report.path("results").get(0).path("mean_nll").asDouble(), byState, rss,
+                    records, objects, bytes, tasks, soak, (System.nanoTime() - soakStarted) / 60e9, partialBytes);
         }
-    }
-
-    /** A stage worker process of the benchmark's fleet: its name in the report ("scorer-2") and its log. */
-    private record Worker(Process process, String name, Path log) {}
-
-    /** Waits until every worker's log says it is ready (bounded). */
-    private static void awaitWorkersReady(Path root, int count) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
-        while (System.nanoTime() < deadline) {
-            int ready = 0;
-            try (var logs = Files.list(root.resolve("logs"))) {
-                for (Path log : logs.toList()) {
-                    if (Files.readString(log).contains(": ready; ")) {
-                        ready++;
-                    }
-                }
-            }
-            if (ready >= count) {
-                Thread.sleep(1000); // consumers join their groups right after "ready"
-                return;
-            }
-            Thread.sleep(200);
-        }
-        throw new IllegalStateException("stage workers not ready within 180 s; logs in " + root.resolve("logs"));
     }
 
     /** VmHWM (peak resident set) of a live process in MiB (Linux), NaN elsewhere. */
@@ -333,13 +303,9 @@ final class FleetBench {
         double load = (System.nanoTime() - started) / 1e9 / loads;
         // what `run` does before it can submit: a broker, topics, every stage's consumer in its group; and the stop
         long fleetStarted = System.nanoTime();
-        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(root.resolve("fleet-kafka"), 0)) {
-            Map<String, String> environment = RunCommand.environment(broker, root.resolve("fleet"), model.toAbsolutePath(),
-                    List.of(model.toAbsolutePath()));
-            try (ServiceHost host = ServiceHost.start(FleetConfig.from(environment), environment, "bench-start",
-                    FleetStages.verticles("all"))) {
-                host.awaitReady(Duration.ofSeconds(60));
-            }
+        try (EmbeddedFleet fleet = EmbeddedFleet.start("bench-start", "all", root.resolve("fleet"),
+                model.toAbsolutePath(), List.of(model.toAbsolutePath()), Map.of())) {
+            fleet.awaitReady(Duration.ofSeconds(60));
         }
         double fleetStart = (System.nanoTime() - fleetStarted) / 1e9;
         CherryqCommand.deleteRecursively(root);

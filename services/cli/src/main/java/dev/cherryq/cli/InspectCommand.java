@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.Json;
 
 /** {@code cherryq inspect}: architecture, parameter count, tensors and memory footprint of a model. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,

@@ -13,6 +13,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.GatewayClient;
 
 /** {@code cherryq submit | status | watch}: the gateway's API from a shell. */
 final class JobCommands {

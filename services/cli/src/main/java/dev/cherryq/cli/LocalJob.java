@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.cherryq.launcher.Json;
 
 /**
  * One quantization job in this process: a recipe run through {@link CherryqPipeline} (score, select, GPTQ, train,

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine;
+import dev.cherryq.launcher.Json;
 
 /**
  * The fleet's overhead on the main command's own job (issue "Workers that run for weeks", part 7): {@code cherryq run}

@@ -26,6 +26,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.Json;
 
 /** {@code cherryq pretrain}: trains a small LLaMA from scratch, for demos and benchmarks. */
 @Command(name = "pretrain", mixinStandardHelpOptions = true,

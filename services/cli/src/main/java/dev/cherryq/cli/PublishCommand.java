@@ -30,6 +30,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.Json;
 
 /**
  * {@code cherryq publish}: a quantization request event produced straight to the requests topic, with no gateway in

@@ -35,6 +35,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.Json;
 
 /**
  * {@code cherryq report}: the fidelity table of the paper's comparison on one model (Cui and Wang, 2024, Sec. 5).

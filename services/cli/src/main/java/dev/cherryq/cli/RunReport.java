@@ -9,6 +9,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import dev.cherryq.launcher.Json;
 
 /**
  * The results of several jobs on the same recipe (one per method, as {@code cherryq run} submits them) as one

@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import dev.cherryq.launcher.FleetStages;
 
 /** {@code cherryq serve <stage>}: one fleet service, configured by CHERRYQ_* environment variables or --set. */
 @Command(name = "serve", mixinStandardHelpOptions = true,

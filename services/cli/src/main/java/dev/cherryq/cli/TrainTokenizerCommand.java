@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.Json;
 
 /** {@code cherryq train-tokenizer}: a LLaMA-style BPE tokenizer.json trained on a text file. */
 @Command(name = "train-tokenizer", mixinStandardHelpOptions = true,

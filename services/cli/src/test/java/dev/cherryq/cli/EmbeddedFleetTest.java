@@ -26,6 +26,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.GatewayClient;
+import dev.cherryq.launcher.FleetStages;
 
 /**
  * The whole fleet in one process (the embedded mode's code path) behind the gateway's HTTP API, on a real broker:

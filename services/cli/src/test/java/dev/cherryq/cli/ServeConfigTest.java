@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import dev.cherryq.launcher.FleetStages;
 
 /** A service with an invalid configuration exits 2 naming every bad key, before connecting to anything. */
 class ServeConfigTest {

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher;
 
 import dev.cherryq.evaluator.EvalFanInHandler;
 import dev.cherryq.evaluator.EvaluatorHandler;
@@ -14,14 +14,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
 
-/** The verticles of each servable stage; {@code all} is the embedded mode's set. */
-final class FleetStages {
+/**
+ * The verticles of each servable stage and the main class that runs it as a process of its own; {@code all} is the
+ * embedded mode's set. {@code cherryq serve}, the embedded fleet and its worker processes start stages from here.
+ */
+public final class FleetStages {
 
-    static final List<String> NAMES = List.of("scorer", "selector", "trainer", "evaluator", "gateway", "all");
+    public static final List<String> NAMES = List.of("scorer", "selector", "trainer", "evaluator", "gateway", "all");
 
     private FleetStages() {}
 
-    static List<Function<FleetContext, Deployable>> verticles(String stage) {
+    public static List<Function<FleetContext, Deployable>> verticles(String stage) {
         return switch (stage) {
             case "scorer" -> List.of(StageVerticle.of(ScorerHandler::new));
             case "selector" -> List.of(StageVerticle.of(SelectorHandler::new));
@@ -41,7 +44,7 @@ final class FleetStages {
     }
 
     /** The main class of a stage, for starting it as a separate process. */
-    static String mainClass(String stage) {
+    public static String mainClass(String stage) {
         return switch (stage) {
             case "scorer" -> "dev.cherryq.scorer.ScorerMain";
             case "selector" -> "dev.cherryq.selector.SelectorMain";

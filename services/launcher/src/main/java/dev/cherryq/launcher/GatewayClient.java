@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cherryq.core.InvalidInputException;
@@ -12,8 +12,11 @@ import java.time.Duration;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
-/** The gateway's HTTP API from the command line: submit, status, report, and the server-sent-events watch. */
-final class GatewayClient {
+/**
+ * The gateway's HTTP API from Java: submit, status, report, and the server-sent-events watch. The {@code cherryq}
+ * job commands, {@code cherryq run} and the benchmarks talk to a fleet through it.
+ */
+public final class GatewayClient {
 
     /** HTTP/1.1: the JDK client would otherwise try an h2c upgrade on every plain-HTTP request. */
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -21,13 +24,13 @@ final class GatewayClient {
     private final String base;
     private final String token;
 
-    GatewayClient(String base, String token) {
+    public GatewayClient(String base, String token) {
         this.base = base.replaceAll("/+$", "");
         this.token = token;
     }
 
     /** Posts a JSON request; returns the response body (job id, state, URLs). */
-    JsonNode submit(String json, String idempotencyKey) throws IOException, InterruptedException {
+    public JsonNode submit(String json, String idempotencyKey) throws IOException, InterruptedException {
         HttpRequest.Builder request = request("/v1/jobs").header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json));
         if (idempotencyKey != null) {
@@ -36,16 +39,16 @@ final class GatewayClient {
         return check(send(request.build()));
     }
 
-    JsonNode status(String jobId) throws IOException, InterruptedException {
+    public JsonNode status(String jobId) throws IOException, InterruptedException {
         return check(send(request("/v1/jobs/" + jobId).GET().build()));
     }
 
-    JsonNode report(String jobId) throws IOException, InterruptedException {
+    public JsonNode report(String jobId) throws IOException, InterruptedException {
         return check(send(request("/v1/jobs/" + jobId + "/report").GET().build()));
     }
 
     /** Streams status events until the job is final (or the server closes the stream); returns the last status. */
-    JsonNode watch(String jobId, Consumer<JsonNode> onStatus) throws IOException, InterruptedException {
+    public JsonNode watch(String jobId, Consumer<JsonNode> onStatus) throws IOException, InterruptedException {
         HttpResponse<Stream<String>> response;
         try {
             response = http.send(request("/v1/jobs/" + jobId + "/watch").GET().build(),

@@ -1,20 +1,20 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-/** One-line JSON output for {@code --format json}. */
-final class Json {
+/** The JSON mapper the launcher and the commands share, and one-line JSON output (a command's {@code --format json}). */
+public final class Json {
 
-    static final ObjectMapper MAPPER = new ObjectMapper();
+    public static final ObjectMapper MAPPER = new ObjectMapper();
 
     private Json() {}
 
-    static ObjectNode object() {
+    public static ObjectNode object() {
         return MAPPER.createObjectNode();
     }
 
-    static String line(ObjectNode node) {
+    public static String line(ObjectNode node) {
         try {
             return MAPPER.writeValueAsString(node);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
