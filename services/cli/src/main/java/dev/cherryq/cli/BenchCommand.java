@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import dev.cherryq.launcher.DemoInputs;
 
 /**
  * {@code cherryq bench}: measures, side by side in one run and over several runs, the fp32 matmul ceiling of this
@@ -83,7 +84,7 @@ final class BenchCommand implements Callable<Integer> {
                     : Runtime.getRuntime().availableProcessors()));
         }
         DjlRuntime.ensureOffline();
-        DemoCommand.DemoInputs inputs = DemoCommand.DemoInputs.resolve(smallModel, evalText, trainText);
+        DemoInputs inputs = DemoInputs.resolve(smallModel, evalText, trainText);
         Path small = inputs.model();
         Path large = largeModel != null ? largeModel
                 : Path.of(System.getProperty("cherryq.home", ".")).toAbsolutePath().normalize().resolve("models/sotu-3m");

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import dev.cherryq.launcher.output.LinePlot;
 
 /** docs/BENCHMARKS.md from one {@code cherryq bench} run: tables, targets met or missed, and the projection. */
 final class BenchReport {

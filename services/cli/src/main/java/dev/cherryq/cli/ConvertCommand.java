@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.output.ProgressBar;
 
 /** {@code cherryq convert}: a llama2.c checkpoint (or any loadable model) to an HF LLaMA folder. */
 @Command(name = "convert", mixinStandardHelpOptions = true,

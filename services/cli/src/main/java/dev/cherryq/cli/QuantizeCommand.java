@@ -9,6 +9,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import dev.cherryq.launcher.local.LocalJob;
 
 /** {@code cherryq quantize}: options -> recipe -> {@link LocalJob} (the core pipeline), written as an HF folder. */
 @Command(name = "quantize", mixinStandardHelpOptions = true, defaultValueProvider = RecipeOptions.StandardDefaults.class,

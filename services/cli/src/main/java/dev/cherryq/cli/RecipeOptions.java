@@ -17,6 +17,7 @@ import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import dev.cherryq.launcher.DemoJob;
 
 /**
  * The options of a {@link QuantizationRecipe}, shared by every command that runs a job ({@code quantize},

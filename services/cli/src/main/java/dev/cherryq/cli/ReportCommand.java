@@ -36,6 +36,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.local.LocalJob;
+import dev.cherryq.launcher.output.ProgressBar;
+import dev.cherryq.launcher.output.LinePlot;
 
 /**
  * {@code cherryq report}: the fidelity table of the paper's comparison on one model (Cui and Wang, 2024, Sec. 5).

@@ -22,6 +22,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+import dev.cherryq.launcher.DemoInputs;
+import dev.cherryq.launcher.DemoJob;
+import dev.cherryq.launcher.RunReport;
 
 /**
  * {@code cherryq run}: the whole fleet on one machine, on the production code paths. Starts a real Kafka broker
@@ -68,11 +71,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--eval-windows-per-shard", description = "windows per evaluator task (default: ${DEFAULT-VALUE})")
     int evalWindowsPerShard = DemoJob.EVAL_WINDOWS_PER_SHARD;
 
-    @Option(names = "--compare", split = ",", defaultValue = "gptq,qat", description = "other methods run as jobs of "
+    @Option(names = "--compare", split = ",", defaultValue = DemoJob.COMPARED_METHODS, description = "other methods run as jobs of "
             + "their own on the same recipe, for the table: gptq, qat, rtn, cherryq, or none (default: ${DEFAULT-VALUE})")
     List<String> compare;
 
-    @Option(names = "--baselines", split = ",", defaultValue = "fp,rtn", description = "extra rows: fp, rtn, or none (default: ${DEFAULT-VALUE})")
+    @Option(names = "--baselines", split = ",", defaultValue = DemoJob.BASELINES, description = "extra rows: fp, rtn, or none (default: ${DEFAULT-VALUE})")
     List<String> baselines;
 
     @Option(names = "--scorers", defaultValue = "1", description = "scorer workers; beyond the first, separate local processes (default: ${DEFAULT-VALUE})")
@@ -86,20 +89,17 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        QuantizationRecipe recipe = recipe();
+        QuantizationRecipe recipe = recipe(); // every option is checked before any work
         List<QuantMethod> compared = compared();
-        DemoCommand.DemoInputs inputs = DemoCommand.DemoInputs.resolve(model, evalText, trainText);
-        Path modelPath = inputs.model().toAbsolutePath().normalize();
-        Path heldOut = inputs.heldOut().toAbsolutePath().normalize();
-        Path training = inputs.training().toAbsolutePath().normalize();
-        Path calibration = (calibText != null ? calibText : training).toAbsolutePath().normalize();
-        for (Path file : List.of(heldOut, training, calibration)) {
+        List<FleetJob> jobs = jobs(recipe, compared, DemoInputs.resolve(model, evalText, trainText));
+        FleetJob main = jobs.get(0);
+        for (Path file : main.texts()) {
             if (!Files.isRegularFile(file)) {
                 throw new InvalidInputException(file + ": text not found");
             }
         }
-        if (!Files.exists(modelPath)) {
-            throw new InvalidInputException(modelPath + ": model not found");
+        if (!Files.exists(main.model())) {
+            throw new InvalidInputException(main.model() + ": model not found");
         }
         if (scorers < 1 || trainers < 1) {
             throw new InvalidInputException("--scorers and --trainers must be at least 1");
@@ -109,11 +109,7 @@ final class RunCommand implements Callable<Integer> {
         Files.createDirectories(root.resolve("logs"));
         PrintWriter console = spec.commandLine().getOut();
         long started = System.nanoTime();
-        // the main method's job carries the fp and rtn rows
-        FleetJob main = new FleetJob(recipe, modelPath, calibration, training, heldOut, calibShards, segmentSteps,
-                evalWindowsPerShard, baselines);
-        try (EmbeddedFleet fleet = EmbeddedFleet.start("embedded", "all", root, modelPath,
-                List.of(heldOut, training, calibration), Map.of())) {
+        try (EmbeddedFleet fleet = EmbeddedFleet.start("embedded", "all", root, main.model(), main.texts(), Map.of())) {
             for (int i = 2; i <= scorers; i++) {
                 fleet.startWorker("scorer", i);
             }
@@ -127,20 +123,20 @@ final class RunCommand implements Callable<Integer> {
                             : ", " + workers + " extra worker process(es), logs in " + fleet.logs());
             console.flush();
             GatewayClient client = fleet.client();
-            List<String> jobs = new ArrayList<>();
-            for (FleetJob job : main.withComparisons(compared)) {
+            List<String> ids = new ArrayList<>();
+            for (FleetJob job : jobs) {
                 String jobId = client.submit(job.requestJson(), null).path("job_id").asText();
                 console.printf("submitted job %s (%s)%n", jobId, job.recipe().method().wireName());
-                jobs.add(jobId);
+                ids.add(jobId);
             }
             console.flush();
             int status = 0;
-            for (String jobId : jobs) {
+            for (String jobId : ids) {
                 status = Math.max(status, JobCommands.Watch.await(client, jobId, console));
             }
             if (status == 0) {
                 List<JsonNode> reports = new ArrayList<>();
-                for (String jobId : jobs) {
+                for (String jobId : ids) {
                     reports.add(client.report(jobId));
                 }
                 writeResults(RunReport.combine(reports), root, console);
@@ -166,11 +162,16 @@ final class RunCommand implements Callable<Integer> {
         return methods;
     }
 
-    /** The main method first, then the compared ones, each once. */
-    List<QuantMethod> methods(QuantizationRecipe recipe) {
-        List<QuantMethod> methods = new ArrayList<>(List.of(recipe.method()));
-        compared().stream().filter(method -> !methods.contains(method)).forEach(methods::add);
-        return methods;
+    /**
+     * The jobs these options describe on these inputs: the main method's, which carries the baseline rows, then
+     * each compared method's.
+     */
+    List<FleetJob> jobs(QuantizationRecipe recipe, List<QuantMethod> compared, DemoInputs inputs) {
+        Path training = inputs.training().toAbsolutePath().normalize();
+        Path calibration = (calibText != null ? calibText : training).toAbsolutePath().normalize();
+        return new FleetJob(recipe, inputs.model().toAbsolutePath().normalize(), calibration, training,
+                inputs.heldOut().toAbsolutePath().normalize(), calibShards, segmentSteps, evalWindowsPerShard,
+                baselines).withComparisons(compared);
     }
 
     private static void writeResults(JsonNode report, Path root, PrintWriter console) throws IOException {

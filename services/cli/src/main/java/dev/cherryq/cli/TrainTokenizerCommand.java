@@ -12,6 +12,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
 
 /** {@code cherryq train-tokenizer}: a LLaMA-style BPE tokenizer.json trained on a text file. */
 @Command(name = "train-tokenizer", mixinStandardHelpOptions = true,

@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.cherryq.launcher.output.LinePlot;
 
 /** The cherryq command end to end, in process: outputs, files written, exit codes and one-line errors. */
 class CliTest {

@@ -24,6 +24,9 @@ import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
+import dev.cherryq.launcher.DemoJob;
+import dev.cherryq.launcher.DemoInputs;
+import java.nio.file.Path;
 
 /**
  * One concept, one place: the command line, the JSON request and the proto message all map to core's
@@ -45,6 +48,9 @@ class RecipeDefaultsTest {
         RunCommand run = new RunCommand();
         new CommandLine(run).parseArgs();
         assertEquals(DemoJob.RECIPE, run.recipe());
+        // what the benchmarks run as "cherryq run with its defaults" is what the command submits
+        DemoInputs inputs = new DemoInputs(Path.of("models/demo"), Path.of("data/heldout.txt"), Path.of("data/train.txt"));
+        assertEquals(DemoJob.fleetJobs(inputs), run.jobs(run.recipe(), run.compared(), inputs));
     }
 
     @Test

@@ -23,6 +23,11 @@ public record FleetJob(QuantizationRecipe recipe, Path model, Path calibration, 
         baselines = List.copyOf(baselines);
     }
 
+    /** The texts the job reads: held-out, training and calibration. */
+    public List<Path> texts() {
+        return List.of(heldOut, training, calibration);
+    }
+
     /** The request: every recipe field, the inputs and the fleet's settings. */
     public String requestJson() {
         ObjectNode request = JobRequestJson.recipeFields(recipe);

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher.output;
 
 import java.awt.Color;
 import java.io.IOException;
@@ -6,11 +6,11 @@ import java.nio.file.Path;
 import java.util.List;
 
 /** The training-loss curve of a run: raw per-step loss and its moving average. */
-final class TrainingPlots {
+public final class TrainingPlots {
 
     private TrainingPlots() {}
 
-    static void lossCurve(List<Double> losses, String title, Path png) throws IOException {
+    public static void lossCurve(List<Double> losses, String title, Path png) throws IOException {
         double[] steps = new double[losses.size()];
         double[] values = new double[losses.size()];
         for (int i = 0; i < values.length; i++) {
@@ -26,7 +26,7 @@ final class TrainingPlots {
     }
 
     /** Writes the plot, or warns on stderr: a missing picture never fails the job. */
-    static void lossCurveOrWarn(List<Double> losses, String title, Path png) {
+    public static void lossCurveOrWarn(List<Double> losses, String title, Path png) {
         try {
             lossCurve(losses, title, png);
         } catch (IOException | RuntimeException | Error e) {

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher.output;
 
 import dev.cherryq.core.Progress;
 import java.io.PrintStream;
@@ -8,7 +8,7 @@ import java.io.PrintStream;
  * for work that finishes within the first second. On a terminal it redraws in place (at most 10 times a second);
  * otherwise (logs, CI) it prints a line per 10%.
  */
-final class ProgressBar implements Progress, AutoCloseable {
+public final class ProgressBar implements Progress, AutoCloseable {
 
     private static final int WIDTH = 30;
     private static final long QUIET_NANOS = 1_000_000_000L;
@@ -21,11 +21,11 @@ final class ProgressBar implements Progress, AutoCloseable {
     private int lastDecile = -1;
     private boolean drawn;
 
-    ProgressBar(String label) {
+    public ProgressBar(String label) {
         this(label, System.err, System.console() != null);
     }
 
-    ProgressBar(String label, PrintStream out, boolean interactive) {
+    public ProgressBar(String label, PrintStream out, boolean interactive) {
         this.label = label;
         this.out = out;
         this.interactive = interactive;

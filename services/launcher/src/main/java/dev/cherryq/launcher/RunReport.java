@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -16,7 +16,7 @@ import dev.cherryq.launcher.Json;
  * table: one row per variant, in the order fp, rtn, gptq, qat, cherryq, each with its mean NLL, perplexity and
  * effective bits per linear weight, and the change against fp.
  */
-final class RunReport {
+public final class RunReport {
 
     /** Table order of the variants; others follow in the order the jobs reported them. */
     private static final List<String> ORDER = List.of("fp", "rtn", "gptq", "qat", "cherryq");
@@ -24,7 +24,7 @@ final class RunReport {
     private RunReport() {}
 
     /** {@code results}, {@code table_markdown} and each job's own report under {@code jobs}. */
-    static ObjectNode combine(List<JsonNode> reports) {
+    public static ObjectNode combine(List<JsonNode> reports) {
         Map<String, JsonNode> rows = new LinkedHashMap<>();
         for (JsonNode report : reports) {
             for (JsonNode row : report.path("results")) {

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher.local;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -25,6 +25,9 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
+import dev.cherryq.launcher.output.TrainingPlots;
+import dev.cherryq.fleet.job.Folders;
 
 /**
  * One quantization job in this process: a recipe run through {@link CherryqPipeline} (score, select, GPTQ, train,
@@ -37,11 +40,11 @@ import dev.cherryq.launcher.Json;
  * @param trainText training text, needed by qat and cherryq
  * @param checkpointEvery steps between training checkpoints in {@code out/checkpoint}, 0 = only at the end
  */
-record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path calibText, Path trainText,
+public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path calibText, Path trainText,
         int checkpointEvery, Path out) {
 
     /** Checks every input before any compute; the messages name the command-line flags. */
-    LocalJob {
+    public LocalJob {
         if (recipe.method().trains() && trainText == null) {
             throw new InvalidInputException("--method " + recipe.method().wireName() + " needs --train-text FILE");
         }
@@ -56,7 +59,7 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
     }
 
     /** Runs the job, writes the model folder and quantize.json, and returns the record. */
-    ObjectNode run(PrintWriter console) throws IOException {
+    public ObjectNode run(PrintWriter console) throws IOException {
         QuantizationRecipe recipe = this.recipe;
         StageMeter meter = new StageMeter();
         ObjectNode record = Json.object();
@@ -181,7 +184,7 @@ record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath, Path 
                         }
                     });
         }
-        CherryqCommand.deleteRecursively(checkpointDir);
+        Folders.deleteRecursively(checkpointDir);
         QuantizationRecipe.Training settings = recipe.training();
         ObjectNode training = record.putObject("training");
         training.put("steps", settings.steps()).put("batch_size", settings.batchSize())

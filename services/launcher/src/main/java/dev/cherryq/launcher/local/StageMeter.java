@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher.local;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -12,20 +12,20 @@ import dev.cherryq.launcher.Json;
  * start of each stage (writing 5 to /proc/self/clear_refs), so each stage reports its own peak; elsewhere the
  * peak is reported as unknown.
  */
-final class StageMeter {
+public final class StageMeter {
 
     private final ArrayNode stages = Json.MAPPER.createArrayNode();
     private String current;
     private long started;
 
-    void start(String stage) {
+    public void start(String stage) {
         finish();
         current = stage;
         started = System.nanoTime();
         resetPeak();
     }
 
-    void finish() {
+    public void finish() {
         if (current == null) {
             return;
         }
@@ -41,7 +41,7 @@ final class StageMeter {
         current = null;
     }
 
-    ArrayNode stages() {
+    public ArrayNode stages() {
         finish();
         return stages;
     }
@@ -55,12 +55,12 @@ final class StageMeter {
     }
 
     /** A field of /proc/self/status in kB, or -1 when unavailable. */
-    static long statusKilobytes(String field) {
+    public static long statusKilobytes(String field) {
         return statusKilobytes(ProcessHandle.current().pid(), field);
     }
 
     /** A field of /proc/PID/status in kB, or -1 when unavailable (not Linux, or the process is gone). */
-    static long statusKilobytes(long pid, String field) {
+    public static long statusKilobytes(long pid, String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
                 if (line.startsWith(field)) {

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.launcher.output;
 
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -16,10 +16,10 @@ import java.util.List;
 import javax.imageio.ImageIO;
 
 /** A headless Java2D line chart written as PNG: title, axis labels, nice ticks, several series and a legend. */
-final class LinePlot {
+public final class LinePlot {
 
-    static final int WIDTH = 900;
-    static final int HEIGHT = 500;
+    public static final int WIDTH = 900;
+    public static final int HEIGHT = 500;
     private static final int LEFT = 80;
     private static final int RIGHT = 30;
     private static final int TOP = 50;
@@ -35,17 +35,17 @@ final class LinePlot {
     private final String yLabel;
     private final List<Series> series = new ArrayList<>();
 
-    LinePlot(String title, String xLabel, String yLabel) {
+    public LinePlot(String title, String xLabel, String yLabel) {
         this.title = title;
         this.xLabel = xLabel;
         this.yLabel = yLabel;
     }
 
-    LinePlot series(String name, double[] x, double[] y) {
+    public LinePlot series(String name, double[] x, double[] y) {
         return series(name, x, y, PALETTE[series.size() % PALETTE.length], 2f);
     }
 
-    LinePlot series(String name, double[] x, double[] y, Color color, float width) {
+    public LinePlot series(String name, double[] x, double[] y, Color color, float width) {
         if (x.length != y.length) {
             throw new IllegalArgumentException(name + ": " + x.length + " x values for " + y.length + " y values");
         }
@@ -54,7 +54,7 @@ final class LinePlot {
     }
 
     /** Points only, no connecting line (a scatter plot). */
-    LinePlot scatter(String name, double[] x, double[] y) {
+    public LinePlot scatter(String name, double[] x, double[] y) {
         if (x.length != y.length) {
             throw new IllegalArgumentException(name + ": " + x.length + " x values for " + y.length + " y values");
         }
@@ -63,7 +63,7 @@ final class LinePlot {
     }
 
     /** Large points, no line: a few labelled positions (one per variant, say) that must stand out. */
-    LinePlot points(String name, double[] x, double[] y) {
+    public LinePlot points(String name, double[] x, double[] y) {
         if (x.length != y.length) {
             throw new IllegalArgumentException(name + ": " + x.length + " x values for " + y.length + " y values");
         }
@@ -72,7 +72,7 @@ final class LinePlot {
     }
 
     /** Several charts side by side in one PNG, {@code columns} per row. */
-    static void writeGrid(java.util.List<LinePlot> plots, int columns, Path png) throws IOException {
+    public static void writeGrid(java.util.List<LinePlot> plots, int columns, Path png) throws IOException {
         System.setProperty("java.awt.headless", "true");
         int rows = (plots.size() + columns - 1) / columns;
         BufferedImage image = new BufferedImage(columns * WIDTH, rows * HEIGHT, BufferedImage.TYPE_INT_RGB);
@@ -89,7 +89,7 @@ final class LinePlot {
     }
 
     /** Draws the chart; the caller decides whether a failure (no fonts, say) matters. */
-    void write(Path png) throws IOException {
+    public void write(Path png) throws IOException {
         System.setProperty("java.awt.headless", "true");
         BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = image.createGraphics();
@@ -246,7 +246,7 @@ final class LinePlot {
     }
 
     /** Trailing moving average over {@code window} points. */
-    static double[] movingAverage(double[] values, int window) {
+    public static double[] movingAverage(double[] values, int window) {
         double[] out = new double[values.length];
         double sum = 0;
         for (int i = 0; i < values.length; i++) {
