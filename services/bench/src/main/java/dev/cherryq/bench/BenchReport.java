@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.bench;
 
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaConfig;
@@ -10,7 +10,6 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import dev.cherryq.launcher.output.LinePlot;
 
 /** docs/BENCHMARKS.md from one {@code cherryq bench} run: tables, targets met or missed, and the projection. */
@@ -18,8 +17,8 @@ final class BenchReport {
 
     private BenchReport() {}
 
-    static String markdown(BenchStats stats, Map<String, Object> last, Path small, Path large,
-            List<BenchCommand.Shape> shapes, BenchCommand.Sizes sizes, int runs, boolean tiny, double minutes,
+    static String markdown(BenchStats stats, LatestRuns latest, Path small, Path large,
+            List<Benchmark.Shape> shapes, Benchmark.Sizes sizes, int runs, boolean tiny, double minutes,
             FleetBench.Job fleetJob, FleetBench.Job scalingJob, String command) throws IOException {
         StringBuilder md = new StringBuilder();
         LlamaConfig smallConfig = config(small);
@@ -42,7 +41,7 @@ final class BenchReport {
         md.append("C[M,N] = A[M,K] B[K,N], forward, repeated for ").append(sizes.matmulSeconds())
                 .append(" s after a warm-up; 2MKN FLOPs per product.\n\n| shape | M x K x N | GFLOP/s |\n| --- | --- | --- |\n");
         for (int i = 1; i < shapes.size(); i++) { // the models' shapes, then the ceiling's
-            BenchCommand.Shape shape = shapes.get(i);
+            Benchmark.Shape shape = shapes.get(i);
             row(md, shape.name() + (i == 1 ? " (batch 4 x seq " + sizes.seqLen() + ")" : ""), shape.dimensions(),
                     stats.cell("ceiling " + shape.name(), "%.1f"));
         }
@@ -101,8 +100,9 @@ final class BenchReport {
         md.append("**Target: the embedded fleet takes <= 1.10x the in-process wall time.** ").append(Double.isNaN(ratio)
                 ? "Not measured." : ratio <= 1.10 ? fmt("Met: %.2fx.", ratio) : fmt("**Missed: %.2fx.**", ratio)
                 + " Where the time goes: below.").append("\n\n");
-        md.append(mainJob(stats, last));
-        if (last.get("processes") instanceof FleetBench.ProcessRun run) {
+        md.append(mainJob(stats, latest));
+        if (latest.processes() != null) {
+            FleetBench.ProcessRun run = latest.processes();
             int records = run.recordsByTopic().values().stream().mapToInt(Integer::intValue).sum();
             int computeTasks = run.recordsByTopic().getOrDefault("cherryq.v1.score-tasks", 0)
                     + run.recordsByTopic().getOrDefault("cherryq.v1.train-tasks", 0)
@@ -154,12 +154,13 @@ final class BenchReport {
         md.append("\n**Target: two scorer workers give >= 1.6x the throughput of one.** ").append(Double.isNaN(scoringSpeedup)
                 ? "Not measured." : scoringSpeedup >= 1.6 ? fmt("Met: %.2fx.", scoringSpeedup)
                         : fmt("**Missed: %.2fx.**", scoringSpeedup) + " See Findings.").append("\n\n");
-        if (last.get("scale2") instanceof FleetBench.ProcessRun two) {
+        if (latest.scaleTwo() != null) {
+            FleetBench.ProcessRun two = latest.scaleTwo();
             md.append("Tasks per worker in the last 2-worker run (Kafka spreads shards by key hash, not evenly): ")
                     .append(two.tasksByWorker()).append(".\n\n");
         }
-        if (last.get("scale1") instanceof FleetBench.ProcessRun one) {
-            md.append(projection(stats, one, scalingJob, largeConfig));
+        if (latest.scaleOne() != null) {
+            md.append(projection(stats, latest.scaleOne(), scalingJob, largeConfig));
         }
 
         md.append("## 5. Memory\n\n");
@@ -180,8 +181,8 @@ final class BenchReport {
         }
         md.append("\n**Target: at most 5% RSS growth in every stage from job " + SOAK_WARM_UP_JOBS
                 + " to the end of a 30-minute run.** ");
-        if (last.get("soak") instanceof FleetBench.ProcessRun soak && !soak.soakRssMib().isEmpty()) {
-            md.append(soakTable(soak));
+        if (latest.soak() != null && !latest.soak().soakRssMib().isEmpty()) {
+            md.append(soakTable(latest.soak()));
         } else {
             md.append("Not measured in this invocation (`--soak-minutes 30` measures it; Findings, if present, "
                     + "quote the latest soak).\n\n");
@@ -197,10 +198,11 @@ final class BenchReport {
      * The main command's job on the embedded fleet against the same rows in one process (MainJobBench), with the
      * rows' mean NLL on both sides: the same numbers are the check that both did the same work.
      */
-    static String mainJob(BenchStats stats, Map<String, Object> last) {
+    static String mainJob(BenchStats stats, LatestRuns latest) {
         StringBuilder md = new StringBuilder("### The main command's job\n\n");
-        if (!(last.get("main in-process") instanceof MainJobBench.Side inProcess
-                && last.get("main embedded") instanceof MainJobBench.Side embedded)) {
+        MainJobBench.Side inProcess = latest.mainInProcess();
+        MainJobBench.Side embedded = latest.mainEmbedded();
+        if (inProcess == null || embedded == null) {
             return md.append("Not measured in this invocation (section `main`; not with `--tiny`).\n\n").toString();
         }
         md.append("`./cherryq run` with its defaults (CherryQ with the fp and rtn rows, GPTQ and QAT as two more jobs, on "

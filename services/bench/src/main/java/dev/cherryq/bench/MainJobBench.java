@@ -1,31 +1,27 @@
-package dev.cherryq.cli;
+package dev.cherryq.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cherryq.core.eval.EvalCorpus;
-import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.model.LlamaCheckpoint;
-import dev.cherryq.core.model.LlamaModel;
-import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
-import dev.cherryq.core.Progress;
 import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.io.Writer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import dev.cherryq.launcher.Json;
 import dev.cherryq.launcher.DemoInputs;
 import dev.cherryq.launcher.local.LocalJob;
 import dev.cherryq.launcher.FleetJob;
 import dev.cherryq.launcher.DemoJob;
 import java.util.List;
+import dev.cherryq.fleet.job.Folders;
+import dev.cherryq.launcher.RunReport;
 
 /**
- * The fleet's overhead on the main command's own job (issue "Workers that run for weeks", part 7): {@code cherryq run}
- * with its defaults (CherryQ with the fp and rtn rows, GPTQ and QAT as further jobs, on the embedded fleet) against
+ * The fleet's overhead on the main command's own job (issue "Workers that run for weeks", part 7): the jobs of
+ * {@code cherryq run} with its defaults (CherryQ with the fp and rtn rows, GPTQ and QAT as further jobs, on the
+ * embedded fleet, as the command runs them but for its console) against
  * the same rows computed one after another in this process through {@link LocalJob} and the pipeline's evaluation,
  * on the same recipe, texts and windows. Both sides are timed from their first step to their last row.
  */
@@ -36,22 +32,18 @@ final class MainJobBench {
 
     private MainJobBench() {}
 
-    /** {@code cherryq run} with its defaults, its fleet under {@code scratch}. */
+    /** {@code cherryq run} with its defaults ({@link DemoJob#fleetJobs}), its fleet under {@code scratch}. */
     static Side embedded(Path scratch) throws Exception {
         Path out = scratch.resolve("main-run");
-        StringWriter console = new StringWriter();
+        List<FleetJob> jobs = DemoJob.fleetJobs(DemoInputs.resolve(null, null, null));
         long started = System.nanoTime();
-        int status = CherryqCommand.execute(new String[] {"run", "--out", out.toString()}, new PrintWriter(console, true),
-                new PrintWriter(console, true));
+        JsonNode report = RunReport.combine(FleetBench.onEmbeddedFleet(jobs, out));
         double seconds = (System.nanoTime() - started) / 1e9;
-        if (status != 0) {
-            throw new IllegalStateException("cherryq run failed (" + status + "): " + console);
-        }
         Map<String, Double> rows = new LinkedHashMap<>();
-        for (JsonNode row : Json.MAPPER.readTree(Files.readString(out.resolve("report.json"))).path("results")) {
+        for (JsonNode row : report.path("results")) {
             rows.put(row.path("variant").asText(row.path("method").asText()), row.path("mean_nll").asDouble());
         }
-        CherryqCommand.deleteRecursively(out);
+        Folders.deleteRecursively(out);
         return new Side(seconds, rows);
     }
 
@@ -86,15 +78,13 @@ final class MainJobBench {
             rows.put(job.getKey(), evaluate(folder, evalIds, length));
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        CherryqCommand.deleteRecursively(out);
+        Folders.deleteRecursively(out);
         return new Side(seconds, rows);
     }
 
     private static double evaluate(Path model, int[] ids, int length) {
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model); LlamaModel llama = LlamaModel.load(checkpoint)) {
-            PerplexityResult result = CherryqPipeline.evaluate(llama, ids, length, 0, ids.length / length, 8,
-                    Progress.NONE);
-            return result.meanNll();
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            return FleetBench.meanNll(checkpoint, ids, length);
         }
     }
 }

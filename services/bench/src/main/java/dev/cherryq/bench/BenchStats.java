@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.bench;
 
 import java.util.ArrayList;
 import java.util.Collections;

@@ -1,7 +1,6 @@
-package dev.cherryq.cli;
+package dev.cherryq.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
 import dev.cherryq.fleet.kafka.KafkaClients;
@@ -12,7 +11,6 @@ import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.proto.v1.TensorRef;
 import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,19 +25,31 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import dev.cherryq.launcher.Json;
 import dev.cherryq.launcher.GatewayClient;
 import dev.cherryq.launcher.EmbeddedFleet;
 import dev.cherryq.launcher.WorkerProcess;
 import dev.cherryq.launcher.local.StageMeter;
+import dev.cherryq.fleet.job.Folders;
+import java.io.Writer;
+import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.launcher.FleetJob;
+import dev.cherryq.launcher.local.LocalJob;
+import dev.cherryq.core.eval.EvalCorpus;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.Progress;
 
 /**
- * Whole-job measurements: the same CherryQ job in one process ({@code quantize} + {@code eval}), on the embedded
- * fleet ({@code run}), and on a fleet of separate stage processes (broker and gateway in this JVM, each stage its own
- * JVM with one PyTorch thread), with time per job state, each worker's peak RSS, and the unit costs that explain
- * the fleet's overhead (a Kafka round trip, object-store throughput, a model load).
+ * Whole-job measurements: the same CherryQ job in one process ({@link LocalJob} and the pipeline's evaluation, as
+ * {@code quantize} + {@code eval} run it), on the embedded fleet (as {@code run} runs it), and on a fleet of separate
+ * stage processes (broker and gateway in this JVM, each stage its own JVM with one PyTorch thread), with time per job
+ * state, each worker's peak RSS, and the unit costs that explain the fleet's overhead (a Kafka round trip,
+ * object-store throughput, a model load).
  */
 final class FleetBench {
+
+    /** Where a job in this process prints: nowhere (its progress bars still go to stderr). */
+    private static final PrintWriter QUIET = new PrintWriter(Writer.nullWriter());
 
     private FleetBench() {}
 
@@ -47,71 +57,68 @@ final class FleetBench {
     record Job(Path model, Path calibration, Path training, Path heldOut, int calibSamples, int calibShards, int steps,
             int segmentSteps, int seqLen, int batchSize, int evalWindowsPerShard) {
 
-        String[] quantizeArgs(Path out) {
-            return new String[] {"quantize", "--model", model.toString(), "--method", "cherryq", "--bits", "3",
-                    "--group-size", "32", "--calib-text", calibration.toString(), "--calib-samples",
-                    Integer.toString(calibSamples), "--train-text", training.toString(), "--steps", Integer.toString(steps),
-                    "--batch-size", Integer.toString(batchSize), "--seq-len", Integer.toString(seqLen),
-                    "--seed", "0", "--checkpoint-every", "0", "--out", out.toString()};
+        /** CherryQ at 3 bits in groups of 32, seed 0, with these samples, steps, batch and window. */
+        QuantizationRecipe recipe() {
+            QuantizationRecipe defaults = QuantizationRecipe.DEFAULTS;
+            return defaults.withMethod(QuantMethod.CHERRYQ).withBits(3).withGroupSize(32)
+                    .withCalibrationSamples(calibSamples)
+                    .withTraining(defaults.training().withSteps(steps).withBatchSize(batchSize))
+                    .withSequenceLength(seqLen).withSeed(0).validate();
         }
 
-        String[] evalArgs(Path quantized) {
-            return new String[] {"eval", "--model", quantized.toString(), "--text", heldOut.toString(), "--seq-len",
-                    Integer.toString(seqLen), "--batch-size", "8", "--format", "json"};
-        }
-
-        String[] runArgs(Path out) {
-            return new String[] {"run", "--model", model.toString(), "--eval-text", heldOut.toString(), "--train-text",
-                    training.toString(), "--calib-text", calibration.toString(), "--calib-samples",
-                    Integer.toString(calibSamples), "--calib-shards", Integer.toString(calibShards), "--steps",
-                    Integer.toString(steps), "--segment-steps", Integer.toString(segmentSteps), "--seq-len",
-                    Integer.toString(seqLen), "--batch-size", Integer.toString(batchSize), "--eval-windows-per-shard",
-                    Integer.toString(evalWindowsPerShard), "--baselines", "none", "--compare", "none", "--out", out.toString()};
-        }
-
-        String requestJson() {
-            ObjectNode request = Json.object();
-            request.put("model", model.toString()).put("eval_data", heldOut.toString()).put("method", "cherryq")
-                    .put("bits", 3).put("group_size", 32).put("calibration_data", calibration.toString())
-                    .put("calibration_samples", calibSamples).put("calibration_shards", calibShards)
-                    .put("train_data", training.toString()).put("steps", steps).put("segment_steps", segmentSteps)
-                    .put("batch_size", batchSize).put("seq_len", seqLen).put("seed", 0)
-                    .put("eval_windows_per_shard", evalWindowsPerShard).put("eval_batch_size", 8);
-            request.putArray("baselines");
-            return Json.line(request);
+        /** The job as a fleet runs it, without baseline rows. */
+        FleetJob fleetJob() {
+            return new FleetJob(recipe(), model.toAbsolutePath().normalize(), calibration.toAbsolutePath().normalize(),
+                    training.toAbsolutePath().normalize(), heldOut.toAbsolutePath().normalize(), calibShards,
+                    segmentSteps, evalWindowsPerShard, List.of());
         }
     }
 
-    /** Wall seconds of {@code quantize} then {@code eval}; returns the CherryQ mean NLL too. */
-    static double[] inProcess(Job job, Path scratch) throws Exception {
+    /** Wall seconds of one job and its CherryQ mean NLL on the held-out text. */
+    record JobTime(double seconds, double meanNll) {}
+
+    /** The job in this process: quantize, then evaluate the result on the held-out text. */
+    static JobTime inProcess(Job job, Path scratch) throws Exception {
         Path out = scratch.resolve("in-process");
         long started = System.nanoTime();
-        command(job.quantizeArgs(out));
-        JsonNode eval = Json.MAPPER.readTree(command(job.evalArgs(out)));
-        double seconds = (System.nanoTime() - started) / 1e9;
-        CherryqCommand.deleteRecursively(out);
-        return new double[] {seconds, eval.path("mean_nll").asDouble()};
-    }
-
-    /** Wall seconds of {@code cherryq run} (broker start to the printed table); returns the CherryQ mean NLL too. */
-    static double[] embedded(Job job, Path scratch) throws Exception {
-        Path out = scratch.resolve("embedded");
-        long started = System.nanoTime();
-        command(job.runArgs(out));
-        double seconds = (System.nanoTime() - started) / 1e9;
-        JsonNode report = Json.MAPPER.readTree(Files.readString(out.resolve("report.json")));
-        CherryqCommand.deleteRecursively(out);
-        return new double[] {seconds, report.path("results").get(0).path("mean_nll").asDouble()};
-    }
-
-    private static String command(String[] args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = CherryqCommand.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        if (status != 0) {
-            throw new IllegalStateException("cherryq " + args[0] + " failed (" + status + "): " + err);
+        new LocalJob(job.recipe(), job.model(), null, job.calibration(), job.training(), 0, out).run(QUIET);
+        double meanNll;
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(out)) {
+            int[] ids = EvalCorpus.tokenizeText(job.heldOut(), checkpoint.tokenizer(null), EvalCorpus.DocumentJoin.GPTQ);
+            meanNll = meanNll(checkpoint, ids, job.seqLen());
         }
-        return out.toString();
+        double seconds = (System.nanoTime() - started) / 1e9;
+        Folders.deleteRecursively(out);
+        return new JobTime(seconds, meanNll);
+    }
+
+    /** The job on a fresh embedded fleet, from the broker's start to its report. */
+    static JobTime embedded(Job job, Path scratch) throws Exception {
+        Path root = scratch.resolve("embedded");
+        long started = System.nanoTime();
+        JsonNode report = onEmbeddedFleet(List.of(job.fleetJob()), root).get(0);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        Folders.deleteRecursively(root);
+        return new JobTime(seconds, report.path("results").get(0).path("mean_nll").asDouble());
+    }
+
+    /**
+     * What {@code cherryq run} does with the jobs, but its console: an embedded fleet with every stage under
+     * {@code root}, the jobs submitted and followed to their end; their reports, in order.
+     */
+    static List<JsonNode> onEmbeddedFleet(List<FleetJob> jobs, Path root) throws Exception {
+        FleetJob main = jobs.get(0);
+        try (EmbeddedFleet fleet = EmbeddedFleet.start("embedded", "all", root, main.model(), main.texts(), Map.of())) {
+            fleet.awaitReady(Duration.ofSeconds(60));
+            return fleet.complete(jobs);
+        }
+    }
+
+    /** Mean NLL of a model on token ids in consecutive windows of {@code length}, 8 windows a batch. */
+    static double meanNll(LlamaCheckpoint checkpoint, int[] ids, int length) {
+        try (LlamaModel llama = LlamaModel.load(checkpoint)) {
+            return CherryqPipeline.evaluate(llama, ids, length, 0, ids.length / length, 8, Progress.NONE).meanNll();
+        }
     }
 
     /** A fleet of separate stage processes: what one job cost, where its time went, and what the workers held. */
@@ -127,14 +134,15 @@ final class FleetBench {
     static ProcessRun processes(Job job, Path scratch, int scorers, int evaluators, double soakMinutes,
             PrintWriter console) throws Exception {
         Path root = scratch.resolve("processes-" + scorers + "-" + evaluators);
-        CherryqCommand.deleteRecursively(root);
+        Folders.deleteRecursively(root);
         Map<String, Integer> counts = new LinkedHashMap<>();
         counts.put("scorer", scorers);
         counts.put("selector", 1);
         counts.put("trainer", 1);
         counts.put("evaluator", evaluators);
-        try (EmbeddedFleet fleet = EmbeddedFleet.start("bench-gateway", "gateway", root, job.model().toAbsolutePath(),
-                List.of(job.heldOut(), job.training(), job.calibration()), Map.of("CHERRYQ_THREADS", "1"))) {
+        FleetJob fleetJob = job.fleetJob();
+        try (EmbeddedFleet fleet = EmbeddedFleet.start("bench-gateway", "gateway", root, fleetJob.model(),
+                fleetJob.texts(), Map.of("CHERRYQ_THREADS", "1"))) {
             for (Map.Entry<String, Integer> stage : counts.entrySet()) {
                 for (int i = 1; i <= stage.getValue(); i++) {
                     fleet.startWorker(stage.getKey(), i);
@@ -147,7 +155,7 @@ final class FleetBench {
             }
             GatewayClient client = fleet.client();
             long started = System.nanoTime();
-            String jobId = client.submit(job.requestJson(), null).path("job_id").asText();
+            String jobId = client.submit(fleetJob.requestJson(), null).path("job_id").asText();
             Map<String, Long> firstSeen = new LinkedHashMap<>(); // state -> when its first event arrived
             JsonNode status = client.watch(jobId, event -> firstSeen.putIfAbsent(event.path("state").asText(),
                     System.nanoTime()));
@@ -187,7 +195,7 @@ final class FleetBench {
             long soakStarted = System.nanoTime();
             int soakJobs = 0;
             while ((System.nanoTime() - soakStarted) / 60e9 < soakMinutes) {
-                String next = client.submit(job.requestJson(), null).path("job_id").asText();
+                String next = client.submit(fleetJob.requestJson(), null).path("job_id").asText();
                 JsonNode end = client.watch(next, ignored -> { });
                 if (!end.path("state").asText().equals("JOB_STATE_COMPLETED")) {
                     throw new IllegalStateException("soak job " + next + " failed: " + end);
@@ -249,7 +257,7 @@ final class FleetBench {
 
     static UnitCosts unitCosts(Path model, Path scratch) throws Exception {
         Path root = scratch.resolve("unit-costs");
-        CherryqCommand.deleteRecursively(root);
+        Folders.deleteRecursively(root);
         double roundTrip;
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(root.resolve("kafka"), 0)) {
             Map<String, String> environment = Map.of(FleetConfig.BOOTSTRAP_SERVERS.name(), broker.bootstrapServers(),
@@ -309,7 +317,7 @@ final class FleetBench {
             fleet.awaitReady(Duration.ofSeconds(60));
         }
         double fleetStart = (System.nanoTime() - fleetStarted) / 1e9;
-        CherryqCommand.deleteRecursively(root);
+        Folders.deleteRecursively(root);
         return new UnitCosts(roundTrip, storeRate, load, fleetStart);
     }
 }

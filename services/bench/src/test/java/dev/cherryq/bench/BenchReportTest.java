@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.bench;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -51,11 +51,11 @@ class BenchReportTest {
         stats.add("main in-process", 150);
         stats.add("main embedded", 165);
         stats.add("ratio main", 1.1);
-        Map<String, Object> last = new LinkedHashMap<>();
-        last.put("main in-process", new MainJobBench.Side(150, Map.of("cherryq", 3.0870)));
-        last.put("main embedded", new MainJobBench.Side(165, Map.of("cherryq", 3.0872)));
-        String section = BenchReport.mainJob(stats, last);
+        LatestRuns latest = new LatestRuns();
+        latest.mainInProcess(new MainJobBench.Side(150, Map.of("cherryq", 3.0870)));
+        latest.mainEmbedded(new MainJobBench.Side(165, Map.of("cherryq", 3.0872)));
+        String section = BenchReport.mainJob(stats, latest);
         assertTrue(section.contains("cherryq 3.0870 / 3.0872") && section.contains("**Missed: 1.10x.**"), section);
-        assertTrue(BenchReport.mainJob(new BenchStats(), Map.of()).contains("Not measured"));
+        assertTrue(BenchReport.mainJob(new BenchStats(), new LatestRuns()).contains("Not measured"));
     }
 }

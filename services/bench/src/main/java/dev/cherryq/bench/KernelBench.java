@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import dev.cherryq.fleet.job.Folders;
 
 /**
  * In-process measurements on DJL: the fp32 matmul ceiling of this machine, and each compute stage's steady-state
@@ -125,7 +126,7 @@ final class KernelBench {
                         scratch, clock);
                 qat = (double) batchSize * sequenceLength / clock.secondsPerUnit(); // progress in steps
             } finally {
-                CherryqCommand.deleteRecursively(scratch);
+                Folders.deleteRecursively(scratch);
             }
             double fp;
             try (LlamaModel model = LlamaModel.load(checkpoint)) {
