@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.bench.report;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
