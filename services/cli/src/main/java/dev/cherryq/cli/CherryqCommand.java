@@ -60,11 +60,6 @@ public final class CherryqCommand implements Runnable {
         return commandLine.execute(args);
     }
 
-    /** Deletes a folder and everything in it; nothing happens when it does not exist. */
-    static void deleteRecursively(java.nio.file.Path folder) throws java.io.IOException {
-        dev.cherryq.fleet.job.Folders.deleteRecursively(folder);
-    }
-
     private static void configureLogging(String defaultLevel) {
         String level = System.getenv().getOrDefault("CHERRYQ_LOG", defaultLevel);
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);

@@ -25,6 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import dev.cherryq.launcher.DemoInputs;
 import dev.cherryq.launcher.DemoJob;
 import dev.cherryq.launcher.RunReport;
+import dev.cherryq.fleet.job.Folders;
 
 /**
  * {@code cherryq run}: the whole fleet on one machine, on the production code paths. Starts a real Kafka broker
@@ -105,7 +106,7 @@ final class RunCommand implements Callable<Integer> {
             throw new InvalidInputException("--scorers and --trainers must be at least 1");
         }
         Path root = out.toAbsolutePath().normalize();
-        CherryqCommand.deleteRecursively(root);
+        Folders.deleteRecursively(root);
         Files.createDirectories(root.resolve("logs"));
         PrintWriter console = spec.commandLine().getOut();
         long started = System.nanoTime();
