@@ -2,6 +2,7 @@ package dev.cherryq.bench;
 
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaConfig;
+import dev.cherryq.launcher.output.LinePlot;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,7 +11,6 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import dev.cherryq.launcher.output.LinePlot;
 
 /** docs/BENCHMARKS.md from one {@code cherryq bench} run: tables, targets met or missed, and the projection. */
 final class BenchReport {

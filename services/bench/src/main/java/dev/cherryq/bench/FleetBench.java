@@ -1,16 +1,29 @@
 package dev.cherryq.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.eval.EvalCorpus;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.fleet.config.FleetConfig;
+import dev.cherryq.fleet.job.Folders;
 import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
 import dev.cherryq.fleet.kafka.KafkaClients;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.FilesystemObjectStore;
 import dev.cherryq.fleet.storage.ObjectStore;
-import dev.cherryq.core.model.LlamaCheckpoint;
-import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.launcher.EmbeddedFleet;
+import dev.cherryq.launcher.FleetJob;
+import dev.cherryq.launcher.GatewayClient;
+import dev.cherryq.launcher.WorkerProcess;
+import dev.cherryq.launcher.local.LocalJob;
+import dev.cherryq.launcher.local.StageMeter;
 import dev.cherryq.proto.v1.TensorRef;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,19 +38,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import dev.cherryq.launcher.GatewayClient;
-import dev.cherryq.launcher.EmbeddedFleet;
-import dev.cherryq.launcher.WorkerProcess;
-import dev.cherryq.launcher.local.StageMeter;
-import dev.cherryq.fleet.job.Folders;
-import java.io.Writer;
-import dev.cherryq.core.recipe.QuantizationRecipe;
-import dev.cherryq.core.recipe.QuantMethod;
-import dev.cherryq.launcher.FleetJob;
-import dev.cherryq.launcher.local.LocalJob;
-import dev.cherryq.core.eval.EvalCorpus;
-import dev.cherryq.core.recipe.CherryqPipeline;
-import dev.cherryq.core.Progress;
 
 /**
  * Whole-job measurements: the same CherryQ job in one process ({@link LocalJob} and the pipeline's evaluation, as

@@ -21,13 +21,13 @@ import dev.cherryq.core.selection.CherrySelector;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.core.train.Pretrainer;
+import dev.cherryq.fleet.job.Folders;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
-import dev.cherryq.fleet.job.Folders;
 
 /**
  * In-process measurements on DJL: the fp32 matmul ceiling of this machine, and each compute stage's steady-state

@@ -5,18 +5,18 @@ import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.fleet.job.Folders;
+import dev.cherryq.launcher.DemoInputs;
+import dev.cherryq.launcher.DemoJob;
+import dev.cherryq.launcher.FleetJob;
+import dev.cherryq.launcher.RunReport;
+import dev.cherryq.launcher.local.LocalJob;
 import java.io.PrintWriter;
 import java.io.Writer;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.Map;
-import dev.cherryq.launcher.DemoInputs;
-import dev.cherryq.launcher.local.LocalJob;
-import dev.cherryq.launcher.FleetJob;
-import dev.cherryq.launcher.DemoJob;
 import java.util.List;
-import dev.cherryq.fleet.job.Folders;
-import dev.cherryq.launcher.RunReport;
+import java.util.Map;
 
 /**
  * The fleet's overhead on the main command's own job (issue "Workers that run for weeks", part 7): the jobs of

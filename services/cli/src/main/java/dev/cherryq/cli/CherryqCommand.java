@@ -3,8 +3,8 @@ package dev.cherryq.cli;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import java.io.PrintWriter;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * Entry point of the {@code cherryq} command. Sets DJL offline before anything can load the engine, keeps

@@ -1,6 +1,7 @@
 package dev.cherryq.cli;
 
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.launcher.local.LocalJob;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -9,7 +10,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import dev.cherryq.launcher.local.LocalJob;
 
 /** {@code cherryq quantize}: options -> recipe -> {@link LocalJob} (the core pipeline), written as an HF folder. */
 @Command(name = "quantize", mixinStandardHelpOptions = true, defaultValueProvider = RecipeOptions.StandardDefaults.class,

@@ -1,14 +1,15 @@
 package dev.cherryq.cli;
 
 import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
-import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.RecipeProblem;
 import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
+import dev.cherryq.launcher.DemoJob;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +18,6 @@ import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
-import dev.cherryq.launcher.DemoJob;
 
 /**
  * The options of a {@link QuantizationRecipe}, shared by every command that runs a job ({@code quantize},

@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.fleet.job.Folders;
+import dev.cherryq.launcher.DemoInputs;
+import dev.cherryq.launcher.DemoJob;
 import dev.cherryq.launcher.EmbeddedFleet;
 import dev.cherryq.launcher.FleetJob;
 import dev.cherryq.launcher.GatewayClient;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.RunReport;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -19,13 +23,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
-import dev.cherryq.launcher.DemoInputs;
-import dev.cherryq.launcher.DemoJob;
-import dev.cherryq.launcher.RunReport;
-import dev.cherryq.fleet.job.Folders;
 
 /**
  * {@code cherryq run}: the whole fleet on one machine, on the production code paths. Starts a real Kafka broker

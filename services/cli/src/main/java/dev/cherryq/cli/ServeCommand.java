@@ -2,6 +2,7 @@ package dev.cherryq.cli;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.FleetMain;
+import dev.cherryq.launcher.FleetStages;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,7 +10,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import dev.cherryq.launcher.FleetStages;
 
 /** {@code cherryq serve <stage>}: one fleet service, configured by CHERRYQ_* environment variables or --set. */
 @Command(name = "serve", mixinStandardHelpOptions = true,

@@ -13,6 +13,7 @@ import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.model.LlamaConfig;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.model.RandomLlama;
+import dev.cherryq.launcher.output.LinePlot;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -24,7 +25,6 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import dev.cherryq.launcher.output.LinePlot;
 
 /** The cherryq command end to end, in process: outputs, files written, exit codes and one-line errors. */
 class CliTest {

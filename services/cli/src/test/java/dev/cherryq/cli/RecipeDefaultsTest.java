@@ -15,18 +15,18 @@ import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.fleet.job.RecipeProto;
 import dev.cherryq.gateway.JobRequestJson;
+import dev.cherryq.launcher.DemoInputs;
+import dev.cherryq.launcher.DemoJob;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
-import dev.cherryq.launcher.DemoJob;
-import dev.cherryq.launcher.DemoInputs;
-import java.nio.file.Path;
 
 /**
  * One concept, one place: the command line, the JSON request and the proto message all map to core's

@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.cherryq.fleet.FleetMain;
+import dev.cherryq.launcher.FleetStages;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import dev.cherryq.launcher.FleetStages;
 
 /** A service with an invalid configuration exits 2 naming every bad key, before connecting to anything. */
 class ServeConfigTest {

@@ -1,5 +1,6 @@
 package dev.cherryq.launcher;
 
+import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.evaluator.EvalFanInHandler;
 import dev.cherryq.evaluator.EvaluatorHandler;
 import dev.cherryq.fleet.FleetContext;
@@ -8,7 +9,6 @@ import dev.cherryq.gateway.GatewayMain;
 import dev.cherryq.scorer.ScorerHandler;
 import dev.cherryq.selector.SelectorHandler;
 import dev.cherryq.trainer.TrainerHandler;
-import dev.cherryq.core.InvalidInputException;
 import io.vertx.core.Deployable;
 import java.util.ArrayList;
 import java.util.List;

@@ -4,12 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.fleet.job.ResultsTable;
+import dev.cherryq.launcher.Json;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import dev.cherryq.launcher.Json;
 
 /**
  * The results of several jobs on the same recipe (one per method, as {@code cherryq run} submits them) as one

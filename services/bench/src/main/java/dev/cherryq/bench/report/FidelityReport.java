@@ -11,10 +11,14 @@ import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.recipe.InitMethod;
-import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.selection.SelectionCriterion;
+import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.local.LocalJob;
+import dev.cherryq.launcher.output.LinePlot;
+import dev.cherryq.launcher.output.ProgressBar;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -23,10 +27,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import dev.cherryq.launcher.Json;
-import dev.cherryq.launcher.local.LocalJob;
-import dev.cherryq.launcher.output.ProgressBar;
-import dev.cherryq.launcher.output.LinePlot;
 
 /**
  * The fidelity table of the paper's comparison on one model (Cui and Wang, 2024, Sec. 5); {@code cherryq report} is

@@ -2,12 +2,12 @@ package dev.cherryq.bench.report;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.launcher.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import dev.cherryq.launcher.Json;
 
 /**
  * The fidelity table of {@code cherryq report}: one row per variant and bit width, its trained runs over several

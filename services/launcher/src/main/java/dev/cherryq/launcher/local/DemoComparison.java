@@ -8,22 +8,22 @@ import dev.cherryq.core.eval.PerplexityEvaluator;
 import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.eval.TokenWindows;
 import dev.cherryq.core.model.LlamaCheckpoint;
-import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.quant.QuantSpec;
 import dev.cherryq.core.quant.RtnQuantizer;
+import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.launcher.DemoInputs;
+import dev.cherryq.launcher.DemoJob;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import dev.cherryq.launcher.Json;
-import dev.cherryq.launcher.DemoInputs;
-import dev.cherryq.launcher.DemoJob;
-import dev.cherryq.launcher.output.ProgressBar;
 
 /**
  * The demo's comparison in this process ({@code cherryq demo} is its front end): a model's perplexity on held-out

@@ -19,15 +19,15 @@ import dev.cherryq.core.scoring.CalibrationSamples;
 import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.fleet.job.Folders;
 import dev.cherryq.fleet.job.ResultsTable;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
+import dev.cherryq.launcher.output.TrainingPlots;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import dev.cherryq.launcher.Json;
-import dev.cherryq.launcher.output.ProgressBar;
-import dev.cherryq.launcher.output.TrainingPlots;
-import dev.cherryq.fleet.job.Folders;
 
 /**
  * One quantization job in this process: a recipe run through {@link CherryqPipeline} (score, select, GPTQ, train,

@@ -2,10 +2,10 @@ package dev.cherryq.launcher.local;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.launcher.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import dev.cherryq.launcher.Json;
 
 /**
  * Wall time and peak resident memory per stage of a job. On Linux the process's peak RSS (VmHWM) is reset at the
