@@ -10,7 +10,7 @@ import dev.cherryq.it.infra.Infrastructure;
 import dev.cherryq.it.support.GatewayApi;
 import dev.cherryq.it.support.ItFleet;
 import dev.cherryq.it.support.PrometheusServer;
-import dev.cherryq.it.support.WorkerProcess;
+import dev.cherryq.launcher.WorkerProcess;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;

@@ -7,6 +7,7 @@ import dev.cherryq.fleet.storage.ObjectStore;
 import dev.cherryq.fleet.storage.ObjectStores;
 import dev.cherryq.gateway.GatewayMain;
 import dev.cherryq.it.infra.Infrastructure;
+import dev.cherryq.launcher.WorkerProcess;
 import io.vertx.core.Deployable;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,10 +17,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.regions.Region;
@@ -29,7 +27,8 @@ import software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException
 /**
  * One test class's fleet on the run's infrastructure: the S3 store (bucket {@value #BUCKET}, a prefix per class),
  * the gateway in this JVM, and stage workers either in this JVM or as separate worker processes
- * ({@link ItWorkerMain}) that a test can kill. Every address is 127.0.0.1; every wait is bounded.
+ * ({@link ItWorkerMain}, started and awaited by the launcher's {@link WorkerProcess}) that a test can kill. Every
+ * address is 127.0.0.1; every wait is bounded.
  */
 public final class ItFleet implements AutoCloseable {
 
@@ -37,7 +36,6 @@ public final class ItFleet implements AutoCloseable {
     /** Where requests' s3:// inputs live: never the store's own bucket, which the fleet refuses as an input. */
     public static final String INPUT_BUCKET = "cherryq-it-inputs";
     public static final String TOKEN = "it-gateway-token-5f2e9a";
-    private static final Pattern READY = Pattern.compile("ready; .* http://127\\.0\\.0\\.1:(\\d+)/metrics");
 
     private final Infrastructure infrastructure;
     private final Path directory;
@@ -162,46 +160,14 @@ public final class ItFleet implements AutoCloseable {
     public WorkerProcess startProcess(String stage, String mainClass, List<String> args, Map<String, String> overrides)
             throws Exception {
         String name = stage + "-" + (++workerCount);
-        Path log = logs().resolve(name + ".log");
-        String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java");
-        List<String> command = new ArrayList<>(List.of(java, "-Xmx1g", "-Dai.djl.offline=true",
-                "-Dai.djl.pytorch.num_threads=1", "-D" + ItWorkerMain.MARKERS_PROPERTY + "=" + markers(),
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Dorg.slf4j.simpleLogger.log.dev.cherryq=info",
-                "-cp", System.getProperty("java.class.path"), mainClass));
-        command.addAll(args);
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-        builder.environment().keySet().removeIf(key -> key.startsWith("CHERRYQ_"));
-        builder.environment().putAll(environment);
-        builder.environment().put("OPT_OUT_TRACKING", "true");
-        builder.environment().put("DJL_OFFLINE", "true");
-        builder.environment().put(FleetConfig.WORK_DIR.name(), directory.resolve("work-" + name).toString());
-        overrides.forEach((key, value) -> {
-            if (value == null) {
-                builder.environment().remove(key);
-            } else {
-                builder.environment().put(key, value);
-            }
-        });
-        Process process = builder.start();
-        WorkerProcess worker = new WorkerProcess(stage, name, process, log);
+        Map<String, String> settings = new HashMap<>(environment);
+        settings.putAll(overrides);
+        WorkerProcess worker = WorkerProcess.start(new WorkerProcess.Launch(name, mainClass, args, List.of("-Xmx1g",
+                "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1", "-D" + ItWorkerMain.MARKERS_PROPERTY + "="
+                + markers(), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                "-Dorg.slf4j.simpleLogger.log.dev.cherryq=info"), settings, directory.resolve("work-" + name), logs()));
         workers.add(worker);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (true) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException(name + " exited with " + process.exitValue() + ":\n" + Files.readString(log));
-            }
-            Matcher ready = READY.matcher(Files.readString(log));
-            if (ready.find()) {
-                worker.setPort(Integer.parseInt(ready.group(1)));
-                if (worker.isReady()) {
-                    return worker;
-                }
-            }
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException(name + " not ready within 120 s:\n" + Files.readString(log));
-            }
-            Thread.sleep(100);
-        }
+        return worker.awaitReady(Duration.ofSeconds(120));
     }
 
     public List<WorkerProcess> workers() {
@@ -239,7 +205,7 @@ public final class ItFleet implements AutoCloseable {
     public WorkerProcess kill(long pid) throws InterruptedException {
         WorkerProcess victim = workers.stream().filter(w -> w.pid() == pid).findFirst()
                 .orElseThrow(() -> new AssertionError("pid " + pid + " is not one of this fleet's workers"));
-        victim.killHard();
+        victim.kill();
         workers.remove(victim);
         return victim;
     }
@@ -247,7 +213,7 @@ public final class ItFleet implements AutoCloseable {
     @Override
     public void close() {
         for (WorkerProcess worker : workers) {
-            worker.stop();
+            worker.stop(Duration.ofSeconds(20));
         }
         for (ServiceHost host : hosts) {
             host.close();

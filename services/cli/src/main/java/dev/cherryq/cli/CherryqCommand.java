@@ -3,8 +3,8 @@ package dev.cherryq.cli;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import java.io.PrintWriter;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * Entry point of the {@code cherryq} command. Sets DJL offline before anything can load the engine, keeps
@@ -58,11 +58,6 @@ public final class CherryqCommand implements Runnable {
             return EXIT_USER_ERROR;
         });
         return commandLine.execute(args);
-    }
-
-    /** Deletes a folder and everything in it; nothing happens when it does not exist. */
-    static void deleteRecursively(java.nio.file.Path folder) throws java.io.IOException {
-        dev.cherryq.fleet.job.Folders.deleteRecursively(folder);
     }
 
     private static void configureLogging(String defaultLevel) {

@@ -7,15 +7,16 @@ import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.launcher.output.ProgressBar;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code cherryq convert}: a llama2.c checkpoint (or any loadable model) to an HF LLaMA folder. */
 @Command(name = "convert", mixinStandardHelpOptions = true,

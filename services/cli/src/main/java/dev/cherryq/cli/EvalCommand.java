@@ -8,13 +8,15 @@ import dev.cherryq.core.eval.PerplexityResult;
 import dev.cherryq.core.eval.TokenWindows;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code cherryq eval}: perplexity of a model over text or token ids under the window protocol. */
 @Command(name = "eval", mixinStandardHelpOptions = true,

@@ -5,14 +5,15 @@ import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaGgufExport;
 import dev.cherryq.core.tokenizer.TokenizerVocabulary;
+import dev.cherryq.launcher.output.ProgressBar;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code cherryq export}: a model to a format other engines load; today GGUF for llama.cpp (docs/EXPORTS.md). */
 @Command(name = "export", mixinStandardHelpOptions = true,

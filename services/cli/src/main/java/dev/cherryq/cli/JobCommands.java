@@ -3,16 +3,18 @@ package dev.cherryq.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.launcher.GatewayClient;
+import dev.cherryq.launcher.Json;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code cherryq submit | status | watch}: the gateway's API from a shell. */
 final class JobCommands {

@@ -3,15 +3,16 @@ package dev.cherryq.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.launcher.output.TrainingPlots;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code cherryq plot-losses}: the loss curve PNG of a run from its training.json. */
 @Command(name = "plot-losses", mixinStandardHelpOptions = true,

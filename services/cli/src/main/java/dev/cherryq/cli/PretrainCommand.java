@@ -15,6 +15,9 @@ import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.core.train.LlamaInitializer;
 import dev.cherryq.core.train.Pretrainer;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
+import dev.cherryq.launcher.output.TrainingPlots;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,9 +26,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code cherryq pretrain}: trains a small LLaMA from scratch, for demos and benchmarks. */
 @Command(name = "pretrain", mixinStandardHelpOptions = true,

@@ -15,6 +15,7 @@ import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Publisher;
 import dev.cherryq.gateway.JobRequestJson;
 import dev.cherryq.gateway.JobStatusFold;
+import dev.cherryq.launcher.Json;
 import dev.cherryq.proto.v1.JobEvent;
 import dev.cherryq.proto.v1.JobStatus;
 import dev.cherryq.proto.v1.QuantizationRequest;
@@ -27,9 +28,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code cherryq publish}: a quantization request event produced straight to the requests topic, with no gateway in

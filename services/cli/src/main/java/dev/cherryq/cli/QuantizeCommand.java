@@ -1,6 +1,7 @@
 package dev.cherryq.cli;
 
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.launcher.local.LocalJob;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

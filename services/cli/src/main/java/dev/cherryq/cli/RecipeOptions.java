@@ -1,14 +1,15 @@
 package dev.cherryq.cli;
 
 import dev.cherryq.core.InvalidInputException;
+import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
-import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.RecipeProblem;
 import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
+import dev.cherryq.launcher.DemoJob;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

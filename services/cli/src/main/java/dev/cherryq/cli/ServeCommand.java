@@ -2,6 +2,7 @@ package dev.cherryq.cli;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.FleetMain;
+import dev.cherryq.launcher.FleetStages;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

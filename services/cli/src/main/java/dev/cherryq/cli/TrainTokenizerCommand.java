@@ -3,14 +3,16 @@ package dev.cherryq.cli;
 import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.tokenizer.BpeTrainer;
 import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.launcher.Json;
+import dev.cherryq.launcher.output.ProgressBar;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code cherryq train-tokenizer}: a LLaMA-style BPE tokenizer.json trained on a text file. */
 @Command(name = "train-tokenizer", mixinStandardHelpOptions = true,

@@ -13,6 +13,7 @@ import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.model.LlamaConfig;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.model.RandomLlama;
+import dev.cherryq.launcher.output.LinePlot;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

@@ -9,6 +9,9 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.testing.FleetHarness;
+import dev.cherryq.launcher.FleetStages;
+import dev.cherryq.launcher.GatewayClient;
+import dev.cherryq.launcher.Json;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;
@@ -20,11 +23,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 
 /**

@@ -15,9 +15,12 @@ import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.fleet.job.RecipeProto;
 import dev.cherryq.gateway.JobRequestJson;
+import dev.cherryq.launcher.DemoInputs;
+import dev.cherryq.launcher.DemoJob;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.TreeSet;
@@ -45,6 +48,9 @@ class RecipeDefaultsTest {
         RunCommand run = new RunCommand();
         new CommandLine(run).parseArgs();
         assertEquals(DemoJob.RECIPE, run.recipe());
+        // what the benchmarks run as "cherryq run with its defaults" is what the command submits
+        DemoInputs inputs = new DemoInputs(Path.of("models/demo"), Path.of("data/heldout.txt"), Path.of("data/train.txt"));
+        assertEquals(DemoJob.fleetJobs(inputs), run.jobs(run.recipe(), run.compared(), inputs));
     }
 
     @Test

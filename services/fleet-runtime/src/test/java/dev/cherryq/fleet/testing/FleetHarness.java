@@ -5,6 +5,7 @@ import com.google.protobuf.Parser;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.config.FleetConfig;
+import dev.cherryq.fleet.config.LocalFleetSettings;
 import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
 import dev.cherryq.fleet.kafka.KafkaClients;
 import dev.cherryq.fleet.kafka.TopicSpec;
@@ -28,8 +29,9 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
- * A real fleet for tests: an in-JVM KRaft broker on 127.0.0.1, a filesystem store in a temporary folder, and a
- * {@link ServiceHost} with the verticles under test. Reads and writes topics directly, with bounded waits.
+ * A real fleet for tests: an in-JVM KRaft broker on 127.0.0.1, a filesystem store in a temporary folder (the
+ * settings of every fleet on this machine, {@link LocalFleetSettings}), and a {@link ServiceHost} with the verticles
+ * under test. Reads and writes topics directly, with bounded waits.
  */
 public final class FleetHarness implements AutoCloseable {
 
@@ -44,14 +46,9 @@ public final class FleetHarness implements AutoCloseable {
     public FleetHarness(Path directory) throws Exception {
         this.directory = directory;
         this.broker = EmbeddedKafkaBroker.start(directory.resolve("kafka"), 0);
-        this.environment = new HashMap<>();
-        environment.put(FleetConfig.BOOTSTRAP_SERVERS.name(), broker.bootstrapServers());
-        environment.put(FleetConfig.STORE_DIR.name(), directory.resolve("store").toString());
-        environment.put(FleetConfig.WORK_DIR.name(), directory.resolve("work").toString());
-        environment.put(FleetConfig.HTTP_PORT.name(), "0");
+        this.environment = LocalFleetSettings.of(broker.bootstrapServers(), directory, repository().resolve("models"),
+                List.of(Files.createDirectories(directory.resolve("data"))));
         environment.put(FleetConfig.TASK_MAX_ATTEMPTS.name(), "2");
-        environment.put(FleetConfig.MODEL_ROOTS.name(), repository().resolve("models").toString());
-        environment.put(FleetConfig.DATA_ROOTS.name(), Files.createDirectories(directory.resolve("data")).toString());
         KafkaClients clients = new KafkaClients(config());
         clients.ensureTopics(Topics.ALL);
         this.producer = clients.producer("test-producer");

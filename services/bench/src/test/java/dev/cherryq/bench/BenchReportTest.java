@@ -1,0 +1,61 @@
+package dev.cherryq.bench;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The soak's verdict: growth from job 20 to the last, against 5%, per worker, and its figure. */
+class BenchReportTest {
+
+    @TempDir
+    Path dir;
+
+    /** RSS after each of {@code jobs} jobs: 500 MiB rising to {@code warm} by job 20, then linear to {@code last}. */
+    private static List<Double> samples(int jobs, double warm, double last) {
+        List<Double> rss = new ArrayList<>();
+        for (int job = 1; job <= jobs; job++) {
+            rss.add(job <= 20 ? 500 + (warm - 500) * job / 20 : warm + (last - warm) * (job - 20) / (jobs - 20));
+        }
+        return rss;
+    }
+
+    @Test
+    void shouldJudgeGrowthFromTheTwentiethJobAndDrawIt() throws IOException {
+        Map<String, List<Double>> soak = new LinkedHashMap<>();
+        soak.put("trainer-1", samples(40, 800, 840)); // +5.0%: met, though it grew 340 MiB from job 1
+        soak.put("selector-1", samples(40, 300, 316)); // +5.3%
+        soak.put("evaluator-1", List.of(600.0, 610.0, 620.0));
+        FleetBench.ProcessRun run = new FleetBench.ProcessRun(1, 3, Map.of(), Map.of(), Map.of(), 0, 0, Map.of(), soak,
+                30.2, 0);
+        String table = BenchReport.soakTable(run);
+        assertTrue(table.contains("| trainer-1 | 40 | 515 | 800 | 840 | 840 | +5.0% | met |"), table);
+        assertTrue(table.contains("| selector-1 | 40 | 490 | 300 | 316 | 490 | +5.3% | MISSED |"), table);
+        assertTrue(table.contains("| evaluator-1 | 3 | 600 | - | 620 | 620 | - | fewer than 21 jobs: not judged |"),
+                table);
+        Path png = dir.resolve(BenchReport.SOAK_FIGURE);
+        BenchReport.drawSoak(run, png);
+        assertTrue(Files.size(png) > 1000);
+    }
+
+    @Test
+    void shouldSetTheFleetAgainstTheSameRowsInOneProcess() {
+        BenchStats stats = new BenchStats();
+        stats.add("main in-process", 150);
+        stats.add("main embedded", 165);
+        stats.add("ratio main", 1.1);
+        LatestRuns latest = new LatestRuns();
+        latest.mainInProcess(new MainJobBench.Side(150, Map.of("cherryq", 3.0870)));
+        latest.mainEmbedded(new MainJobBench.Side(165, Map.of("cherryq", 3.0872)));
+        String section = BenchReport.mainJob(stats, latest);
+        assertTrue(section.contains("cherryq 3.0870 / 3.0872") && section.contains("**Missed: 1.10x.**"), section);
+        assertTrue(BenchReport.mainJob(new BenchStats(), new LatestRuns()).contains("Not measured"));
+    }
+}
