@@ -32,6 +32,15 @@ public record ModelFamily(Architecture architecture, Llama3RopeScaling ropeScali
     /** Plain LLaMA-2: no biases, no q/k norms, plain RoPE, full causal attention. */
     public static final ModelFamily LLAMA_2 = new ModelFamily(Architecture.LLAMA, null, 0);
 
+    /**
+     * The same in every JVM: a record's own hashCode would take the enum's, which is an object identity, and
+     * {@code LlamaConfig.hashCode()} names the model in Fisher partials that scorers in other processes merge.
+     */
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(architecture.name(), ropeScaling, slidingWindow);
+    }
+
     /** A family's fixed traits, keyed by its HF {@code architectures} name. */
     public enum Architecture {
         LLAMA("LlamaForCausalLM", "llama", false, false, Window.NONE, false),
