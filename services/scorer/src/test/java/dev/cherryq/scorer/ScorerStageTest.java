@@ -8,6 +8,7 @@ import dev.cherryq.core.Progress;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.scoring.CalibrationSamples;
+import dev.cherryq.core.scoring.FisherAssertions;
 import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.scoring.ImpactScorer;
 import dev.cherryq.fleet.ServiceHost;
@@ -103,17 +104,7 @@ class ScorerStageTest {
                 FisherPartial expected = ImpactScorer.score(model, samples, 4, 8, Progress.NONE);
                 FisherPartial actual = FisherPartial.read(store.fetch(result.getPartialFisher(), directory));
                 assertEquals(expected.samples(), actual.samples());
-                for (String name : expected.sums().keySet()) {
-                    float[] want = expected.sums().get(name);
-                    float[] got = actual.sums().get(name);
-                    double largest = 0;
-                    double worst = 0;
-                    for (int i = 0; i < want.length; i++) {
-                        largest = Math.max(largest, Math.abs(want[i]));
-                        worst = Math.max(worst, Math.abs(want[i] - got[i]));
-                    }
-                    assertTrue(largest > 0 && worst <= 1e-4 * largest, name + ": " + worst + " against " + largest);
-                }
+                FisherAssertions.assertSameSums(expected.sums(), actual.sums());
             }
         }
     }
