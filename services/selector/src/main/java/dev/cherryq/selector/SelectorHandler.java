@@ -13,6 +13,7 @@ import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.ModelFolders;
+import dev.cherryq.fleet.job.JobPlan;
 import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.CompletionMarkers;
@@ -113,12 +114,11 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
         }
         TensorRef reportRef = fleet.store().putBytes(ObjectKeys.of(jobId, Stage.STAGE_SELECTOR, "heterogeneity.json"),
                 report(criterion, scores, cherries), ObjectStore.MEDIA_JSON);
-        int segments = RequestSettings.segments(request);
-        TrainTask first = TrainTask.newBuilder().setJobId(jobId).setRequest(request).setData(result.getData())
-                .setCherries(cherriesRef).setHeterogeneityReport(reportRef).setSegment(0).setSegmentCount(segments)
-                .setFromStep(0).setToStep(RequestSettings.firstSegmentEnd(request)).build();
+        TrainTask first = new JobPlan(request, result.getData()).firstSegment().setCherries(cherriesRef)
+                .setHeterogeneityReport(reportRef).build();
         return TaskOutcome.of(List.of(Outgoing.byKey(Topics.TRAIN_TASKS, jobId, first),
-                JobEvents.state(jobId, Stage.STAGE_SELECTOR, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER, segments,
+                JobEvents.state(jobId, Stage.STAGE_SELECTOR, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER,
+                        first.getSegmentCount(),
                         String.format(Locale.ROOT, "%,d cherries (%s)", cherries.totalCherries(), criterion.cliName()))),
                 0).thenAfterPublish(() -> markers.mark(jobId, Stage.STAGE_SELECTOR, "training task emitted"));
     }

@@ -12,6 +12,7 @@ import dev.cherryq.core.scoring.CalibrationSamples;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.EvalSharding;
+import dev.cherryq.fleet.job.JobPlan;
 import dev.cherryq.fleet.job.Folders;
 import dev.cherryq.fleet.job.ModelFolders;
 import dev.cherryq.fleet.job.RequestSettings;
@@ -70,7 +71,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
         QuantizationRequest request = task.getRequest();
         QuantizationRecipe recipe = RequestSettings.recipe(request);
         int steps = recipe.method().trains() ? recipe.training().steps() : 0; // GPTQ alone trains no steps
-        boolean last = task.getToStep() >= steps;
+        boolean last = JobPlan.lastSegment(task);
         String checkpointKey = ObjectKeys.of(jobId, Stage.STAGE_TRAINER,
                 String.format(Locale.ROOT, "checkpoint-step-%06d.safetensors", task.getToStep()));
         String summaryKey = ObjectKeys.of(jobId, Stage.STAGE_TRAINER, "model-summary.pb");
@@ -165,19 +166,14 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
     }
 
     private static List<Outgoing> next(TrainTask task, TensorRef checkpoint, String detail) {
-        int segmentSteps = task.getRequest().getQat().getSegmentSteps(); // only QAT has more than one segment
-        TrainTask next = task.toBuilder().setSegment(task.getSegment() + 1).setFromStep(task.getToStep())
-                .setToStep(Math.min(task.getToStep() + segmentSteps, task.getRequest().getQat().getSteps()))
-                .setPreviousCheckpoint(checkpoint).build();
-        return List.of(Outgoing.byKey(Topics.TRAIN_TASKS, task.getJobId(), next),
+        return List.of(Outgoing.byKey(Topics.TRAIN_TASKS, task.getJobId(), JobPlan.nextSegment(task, checkpoint)),
                 JobEvents.progress(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_TRAINING,
                         task.getSegment(), task.getSegmentCount(), detail));
     }
 
     private static List<Outgoing> finish(TrainTask task, QuantizedModelSummary summary, String detail) {
         QuantizationRequest request = task.getRequest();
-        List<Outgoing> out = new ArrayList<>(EvalSharding.tasks(request, task.getData(),
-                RequestSettings.recipe(request).method().wireName(), summary.getModel(), summary));
+        List<Outgoing> out = new ArrayList<>(new JobPlan(request, task.getData()).methodEvaluation(summary));
         out.add(JobEvents.progress(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_TRAINING,
                 task.getSegment(), task.getSegmentCount(), detail));
         out.add(JobEvents.state(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_EVALUATING,
