@@ -109,7 +109,7 @@ class EventsIT {
         assertEquals(1, count(Topics.SCORE_TASKS, jobId), "planned once: one scoring shard, not two");
 
         // 3. the same request over HTTP, through a gateway started now
-        ServiceHost gateway = fleet.startGateway();
+        ServiceHost gateway = fleet.startGatewayAndPlanner();
         GatewayApi api = new GatewayApi(gateway.port(), ItFleet.TOKEN);
         String overHttp = api.submit(body);
         JsonNode http = api.awaitEnd(overHttp, Duration.ofMinutes(2));

@@ -62,7 +62,7 @@ class FaultToleranceIT {
     static void startFleet(Infrastructure infrastructure) throws Exception {
         fleet = new ItFleet(infrastructure, directory, "faults");
         JobSpecs.writeTexts(fleet.data());
-        ServiceHost gateway = fleet.startGateway();
+        ServiceHost gateway = fleet.startGatewayAndPlanner();
         api = new GatewayApi(gateway.port(), ItFleet.TOKEN);
         for (String stage : List.of("scorer", "selector", "trainer", "evaluator")) {
             fleet.startWorker(stage);

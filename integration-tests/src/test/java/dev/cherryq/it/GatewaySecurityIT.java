@@ -37,6 +37,7 @@ class GatewaySecurityIT {
     static Path directory;
     static ItFleet fleet;
     static WorkerProcess gateway;
+    static WorkerProcess planner;
     static WorkerProcess stages;
     static GatewayApi api;
 
@@ -46,6 +47,7 @@ class GatewaySecurityIT {
         JobSpecs.writeTexts(fleet.data());
         gateway = fleet.startProcess("gateway", GatewayMain.class.getName(), List.of(),
                 Map.of(FleetConfig.MAX_REQUEST_BYTES.name(), "8192"));
+        planner = fleet.startWorker("planner");
         stages = fleet.startWorker("stages");
         api = new GatewayApi(gateway.port(), ItFleet.TOKEN);
     }
@@ -98,7 +100,7 @@ class GatewaySecurityIT {
         String jobId = api.submit(JobSpecs.tiny(""));
         assertEquals("JOB_STATE_COMPLETED", api.awaitEnd(jobId, Duration.ofMinutes(3)).path("state").asText());
         List<String> secrets = List.of(ItFleet.TOKEN, fleet.infrastructure().s3().secretKey());
-        for (WorkerProcess process : List.of(gateway, stages)) {
+        for (WorkerProcess process : List.of(gateway, planner, stages)) {
             String log = Files.readString(process.log());
             String metrics = process.metrics();
             assertTrue(log.contains("CHERRYQ_S3_SECRET_ACCESS_KEY=<redacted>"), "the key is listed, redacted:\n" + log);

@@ -50,6 +50,7 @@ class PrometheusIT {
         WorkerProcess gateway = fleet.startProcess("gateway", GatewayMain.class.getName(), List.of(), Map.of());
         Map<String, Integer> targets = new TreeMap<>();
         targets.put("gateway", gateway.port());
+        targets.put("planner", fleet.startWorker("planner").port());
         for (String stage : List.of("scorer", "selector", "trainer", "evaluator")) {
             targets.put(stage, fleet.startWorker(stage).port());
         }
@@ -69,8 +70,8 @@ class PrometheusIT {
 
     @Test
     void shouldScrapeEveryStageAndSeeItsCountersMoveDuringAJob() throws Exception {
-        Map<String, String> health = prometheus.awaitTargetsUp(5, Duration.ofSeconds(60));
-        assertEquals(5, health.size(), health.toString());
+        Map<String, String> health = prometheus.awaitTargetsUp(6, Duration.ofSeconds(60));
+        assertEquals(6, health.size(), health.toString());
         health.forEach((job, state) -> assertEquals("up", state, job));
         Map<String, Double> before = received();
         String jobId = api.submit(JobSpecs.cherryq(""));

@@ -8,6 +8,7 @@ import dev.cherryq.fleet.storage.ObjectStores;
 import dev.cherryq.gateway.GatewayMain;
 import dev.cherryq.it.infra.Infrastructure;
 import dev.cherryq.launcher.WorkerProcess;
+import dev.cherryq.planner.PlannerMain;
 import io.vertx.core.Deployable;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,7 +27,7 @@ import software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException
 
 /**
  * One test class's fleet on the run's infrastructure: the S3 store (bucket {@value #BUCKET}, a prefix per class),
- * the gateway in this JVM, and stage workers either in this JVM or as separate worker processes
+ * the gateway and the planner in this JVM, and stage workers either in this JVM or as separate worker processes
  * ({@link ItWorkerMain}, started and awaited by the launcher's {@link WorkerProcess}) that a test can kill. Every
  * address is 127.0.0.1; every wait is bounded.
  */
@@ -129,13 +130,17 @@ public final class ItFleet implements AutoCloseable {
         return host.awaitReady(dev.cherryq.fleet.testing.FleetHarness.WAIT);
     }
 
-    public ServiceHost startGateway() throws Exception {
-        return startInJvm("gateway", GatewayMain.verticles(), Map.of());
+    /** The gateway and a planner in this JVM; the other stages are worker processes. */
+    public ServiceHost startGatewayAndPlanner() throws Exception {
+        List<Function<FleetContext, Deployable>> verticles = new ArrayList<>(GatewayMain.verticles());
+        verticles.addAll(PlannerMain.verticles());
+        return startInJvm("gateway", verticles, Map.of());
     }
 
-    /** The gateway and every stage in this JVM (the embedded mode's set), with {@code overrides}. */
+    /** The gateway, the planner and every stage in this JVM (the embedded mode's set), with {@code overrides}. */
     public ServiceHost startAllInJvm(Map<String, String> overrides) throws Exception {
         List<Function<FleetContext, Deployable>> all = new ArrayList<>(GatewayMain.verticles());
+        all.addAll(PlannerMain.verticles());
         all.addAll(ItWorkerMain.verticles("stages", markers()));
         return startInJvm("fleet", all, overrides);
     }
@@ -143,12 +148,15 @@ public final class ItFleet implements AutoCloseable {
     /** The planner and every stage in this JVM, and no gateway: a fleet that only Kafka producers reach. */
     public ServiceHost startWithoutGateway() throws Exception {
         List<Function<FleetContext, Deployable>> all = new ArrayList<>();
-        all.add(dev.cherryq.fleet.StageVerticle.of(dev.cherryq.gateway.PlannerHandler::new));
+        all.addAll(PlannerMain.verticles());
         all.addAll(ItWorkerMain.verticles("stages", markers()));
         return startInJvm("no-gateway", all, Map.of());
     }
 
-    /** Starts a stage worker ({@link ItWorkerMain}; "stages" runs all four) as a separate JVM, ready. */
+    /**
+     * Starts a stage worker ({@link ItWorkerMain}; "stages" runs the four task stages, scorer to evaluator) as a
+     * separate JVM, ready.
+     */
     public WorkerProcess startWorker(String stage) throws Exception {
         return startProcess(stage, ItWorkerMain.class.getName(), List.of(stage), Map.of());
     }

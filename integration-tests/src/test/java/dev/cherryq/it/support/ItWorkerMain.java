@@ -5,6 +5,7 @@ import dev.cherryq.evaluator.EvaluatorHandler;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.FleetMain;
 import dev.cherryq.fleet.StageVerticle;
+import dev.cherryq.planner.PlannerMain;
 import dev.cherryq.scorer.ScorerHandler;
 import dev.cherryq.selector.SelectorHandler;
 import dev.cherryq.trainer.TrainerHandler;
@@ -15,7 +16,9 @@ import java.util.function.Function;
 
 /**
  * A stage worker process for the integration tests: the same verticles as {@code cherryq serve <stage>}, each
- * handler wrapped in a {@link HoldingHandler} so a test can kill the process at a chosen point of a task.
+ * task stage's handler wrapped in a {@link HoldingHandler} so a test can kill the process at a chosen point of a
+ * task; the planner runs as served, unwrapped (no test kills it, and it dead-letters what it cannot plan).
+ * {@code stages} is the four task stages, scorer to evaluator, without the planner.
  */
 public final class ItWorkerMain {
 
@@ -30,6 +33,7 @@ public final class ItWorkerMain {
 
     static List<Function<FleetContext, Deployable>> verticles(String stage, Path markers) {
         return switch (stage) {
+            case "planner" -> PlannerMain.verticles();
             case "scorer" -> List.of(StageVerticle.of(f -> new HoldingHandler<>(new ScorerHandler(f), markers)));
             case "selector" -> List.of(StageVerticle.of(f -> new HoldingHandler<>(new SelectorHandler(f), markers)));
             case "trainer" -> List.of(StageVerticle.of(f -> new HoldingHandler<>(new TrainerHandler(f), markers)));

@@ -136,6 +136,7 @@ final class FleetBench {
         Path root = scratch.resolve("processes-" + scorers + "-" + evaluators);
         Folders.deleteRecursively(root);
         Map<String, Integer> counts = new LinkedHashMap<>();
+        counts.put("planner", 1);
         counts.put("scorer", scorers);
         counts.put("selector", 1);
         counts.put("trainer", 1);

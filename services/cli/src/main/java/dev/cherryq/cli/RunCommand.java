@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code cherryq run}: the whole fleet on one machine, on the production code paths. Starts a real Kafka broker
- * (KRaft) in this JVM, the filesystem object store, the gateway with its planner and status folder, and one of
+ * (KRaft) in this JVM, the filesystem object store, the gateway with its status folder, the planner, and one of
  * each stage; optional extra scorers and trainers run as separate local processes against the same broker and
  * store. Submits one request per compared method over the gateway's HTTP API (the main one with the fp and rtn
  * rows), follows them over server-sent events, and prints one table of all their rows.

@@ -13,13 +13,13 @@ import picocli.CommandLine.Parameters;
 
 /** {@code cherryq serve <stage>}: one fleet service, configured by CHERRYQ_* environment variables or --set. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Runs one stage service of the fleet (scorer, selector, trainer, evaluator, gateway; 'all' runs",
-                "every stage in one process) against the Kafka cluster and object store its configuration names.",
+        description = {"Runs one stage service of the fleet (planner, scorer, selector, trainer, evaluator, gateway; 'all'",
+                "runs every stage in one process) against the Kafka cluster and object store its configuration names.",
                 "Configuration comes from CHERRYQ_* environment variables; --set KEY=VALUE overrides one. Invalid",
                 "configuration exits with status 2 and names the key. Every service serves /metrics, /health, /ready."}, footer = "%nSee docs/ARCHITECTURE.md for the topics, the metrics and a local fleet walk-through.")
 final class ServeCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", description = "scorer, selector, trainer, evaluator, gateway or all")
+    @Parameters(index = "0", description = "planner, scorer, selector, trainer, evaluator, gateway or all")
     String stage;
 
     @Option(names = "--set", description = "KEY=VALUE, e.g. --set CHERRYQ_HTTP_PORT=8081 (repeatable)")

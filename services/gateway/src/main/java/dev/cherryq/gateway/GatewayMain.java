@@ -9,7 +9,10 @@ import io.vertx.core.VerticleBase;
 import java.util.List;
 import java.util.function.Function;
 
-/** {@code cherryq serve gateway}: the HTTP API, the job planner and the job status folder and table. */
+/**
+ * {@code cherryq serve gateway}: the HTTP API and the job status folder and table. Planning is a stage of its own
+ * ({@code cherryq serve planner}).
+ */
 public final class GatewayMain {
 
     private GatewayMain() {}
@@ -19,7 +22,6 @@ public final class GatewayMain {
         JobStatusTable[] table = new JobStatusTable[1];
         return List.of(fleet -> new TableVerticle(table, fleet),
                 fleet -> new StageVerticle<>(fleet, new JobStatusFolder(table[0])),
-                StageVerticle.of(PlannerHandler::new),
                 fleet -> new GatewayVerticle(fleet, table[0]));
     }
 

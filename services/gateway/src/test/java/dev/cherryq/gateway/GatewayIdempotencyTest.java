@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.job.JobIds;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.testing.FleetHarness;
+import dev.cherryq.planner.PlannerMain;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import dev.cherryq.proto.v1.ScoreTask;
+import io.vertx.core.Deployable;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,8 +20,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,8 +59,8 @@ class GatewayIdempotencyTest {
     void shouldPlanOneJobWhenTwoGatewaysGetTheSameRequestAtOnceAndRefuseTheKeyForAnotherRequest()
             throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
-            ServiceHost first = harness.start("gateway-a", GatewayMain.verticles());
-            ServiceHost second = harness.start("gateway-b", GatewayMain.verticles());
+            ServiceHost first = harness.start("gateway-a", withPlanner());
+            ServiceHost second = harness.start("gateway-b", withPlanner());
             Path data = harness.dataDirectory();
             Files.writeString(data.resolve("calibration.txt"), FleetHarness.sampleText(40, 1));
             Files.writeString(data.resolve("heldout.txt"), FleetHarness.sampleText(12, 3));
@@ -95,6 +100,13 @@ class GatewayIdempotencyTest {
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(jobId, new JsonObject(retry.body()).getString("job_id"), retry.body());
         }
+    }
+
+    /** A gateway and a planner in one host, as each of the two gateways had before the planner became a stage. */
+    private static List<Function<FleetContext, Deployable>> withPlanner() {
+        List<Function<FleetContext, Deployable>> verticles = new ArrayList<>(GatewayMain.verticles());
+        verticles.addAll(PlannerMain.verticles());
+        return verticles;
     }
 
     private static HttpRequest post(ServiceHost host, String body, String key) {

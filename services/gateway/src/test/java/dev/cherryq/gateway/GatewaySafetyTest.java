@@ -79,7 +79,7 @@ class GatewaySafetyTest {
             Path data = harness.dataDirectory();
             Files.writeString(data.resolve("heldout.txt"), FleetHarness.sampleText(12, 3));
             HttpClient client = HttpClient.newHttpClient();
-            // nothing but the gateway and its planner: a planned job stays in flight
+            // nothing but the gateway: a job stays queued, in flight
             String valid = new JsonObject().put("model", FleetHarness.demoModel().toString())
                     .put("eval_data", data.resolve("heldout.txt").toString()).put("method", "rtn").put("bits", 3)
                     .put("seq_len", 32).encode();

@@ -6,6 +6,7 @@ import dev.cherryq.evaluator.EvaluatorHandler;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.StageVerticle;
 import dev.cherryq.gateway.GatewayMain;
+import dev.cherryq.planner.PlannerMain;
 import dev.cherryq.scorer.ScorerHandler;
 import dev.cherryq.selector.SelectorHandler;
 import dev.cherryq.trainer.TrainerHandler;
@@ -20,12 +21,14 @@ import java.util.function.Function;
  */
 public final class FleetStages {
 
-    public static final List<String> NAMES = List.of("scorer", "selector", "trainer", "evaluator", "gateway", "all");
+    public static final List<String> NAMES = List.of("planner", "scorer", "selector", "trainer", "evaluator", "gateway",
+            "all");
 
     private FleetStages() {}
 
     public static List<Function<FleetContext, Deployable>> verticles(String stage) {
         return switch (stage) {
+            case "planner" -> PlannerMain.verticles();
             case "scorer" -> List.of(StageVerticle.of(ScorerHandler::new));
             case "selector" -> List.of(StageVerticle.of(SelectorHandler::new));
             case "trainer" -> List.of(StageVerticle.of(TrainerHandler::new));
@@ -33,7 +36,7 @@ public final class FleetStages {
             case "gateway" -> GatewayMain.verticles();
             case "all" -> {
                 List<Function<FleetContext, Deployable>> all = new ArrayList<>(GatewayMain.verticles());
-                for (String name : List.of("scorer", "selector", "trainer", "evaluator")) {
+                for (String name : List.of("planner", "scorer", "selector", "trainer", "evaluator")) {
                     all.addAll(verticles(name));
                 }
                 yield all;
@@ -46,6 +49,7 @@ public final class FleetStages {
     /** The main class of a stage, for starting it as a separate process. */
     public static String mainClass(String stage) {
         return switch (stage) {
+            case "planner" -> "dev.cherryq.planner.PlannerMain";
             case "scorer" -> "dev.cherryq.scorer.ScorerMain";
             case "selector" -> "dev.cherryq.selector.SelectorMain";
             case "trainer" -> "dev.cherryq.trainer.TrainerMain";

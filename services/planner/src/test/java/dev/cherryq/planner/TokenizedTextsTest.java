@@ -1,4 +1,4 @@
-package dev.cherryq.gateway;
+package dev.cherryq.planner;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

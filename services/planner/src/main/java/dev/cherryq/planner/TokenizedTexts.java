@@ -1,4 +1,4 @@
-package dev.cherryq.gateway;
+package dev.cherryq.planner;
 
 import dev.cherryq.fleet.storage.Digests;
 import java.io.IOException;

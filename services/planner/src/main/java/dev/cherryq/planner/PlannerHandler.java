@@ -1,4 +1,4 @@
-package dev.cherryq.gateway;
+package dev.cherryq.planner;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.eval.EvalCorpus;
@@ -8,36 +8,31 @@ import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.EvalSharding;
+import dev.cherryq.fleet.job.JobPlan;
 import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.CompletionMarkers;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.TokenTensors;
-import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
 import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
-import dev.cherryq.proto.v1.JobState;
-import dev.cherryq.proto.v1.ModelRef;
 import dev.cherryq.proto.v1.PreparedData;
 import dev.cherryq.proto.v1.QuantizationRequest;
-import dev.cherryq.proto.v1.ScoreResult;
-import dev.cherryq.proto.v1.ScoreTask;
 import dev.cherryq.proto.v1.Stage;
-import dev.cherryq.proto.v1.TrainTask;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 /**
  * The planner: validates a request once (ranges, references inside the allowed roots, a LLaMA model with a
  * tokenizer, non-empty data), tokenizes its texts once with the model's tokenizer exactly as {@code cherryq quantize}
- * and {@code cherryq eval} do (documents joined GPTQ-style), stores the token ids, and fans the job out: scoring
- * shards (or the selection trigger, or the first QAT segment) and the baseline evaluation tasks. An invalid request
- * fails its job with the reason; nothing outside the roots is read. A job is planned once: its completion marker,
- * written after the plan is published, turns a replayed or re-submitted request into a no-op.
+ * and {@code cherryq eval} do (documents joined GPTQ-style), stores the token ids, and publishes the job's
+ * {@link JobPlan}: scoring shards (or the selection trigger, or the first trainer task) and the baseline evaluation
+ * tasks. This class does the I/O; the plan decides. An invalid request fails its job with the reason (and is
+ * dead-lettered); nothing outside the roots is read. A job is planned once: its completion marker, written after the
+ * plan is published, turns a replayed or re-submitted request into a no-op.
  */
 public final class PlannerHandler implements StageHandler<QuantizationRequest> {
 
@@ -129,45 +124,8 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             }
             data.setTrainTokens(TokenTensors.put(fleet.store(), key(jobId, "train"), train, scratch));
         }
-        PreparedData prepared = data.build();
-        ModelRef inputModel = request.getModel();
-        List<Outgoing> out = new ArrayList<>();
-        for (String baseline : EvalSharding.variants(request)) {
-            if (baseline.equals("fp") || baseline.equals("rtn")) {
-                out.addAll(EvalSharding.tasks(request, prepared, baseline, inputModel, null));
-            }
-        }
-        if (recipe.scores()) {
-            int shards = request.getCalibrationShards();
-            int samples = request.getCalibrationSamples();
-            for (int shard = 0; shard < shards; shard++) {
-                ScoreTask task = ScoreTask.newBuilder().setJobId(jobId).setRequest(request).setData(prepared)
-                        .setShard(shard).setShardCount(shards).setSampleFrom(shard * samples / shards)
-                        .setSampleTo((shard + 1) * samples / shards).build();
-                out.add(Outgoing.spread(Topics.SCORE_TASKS, jobId + "/" + shard, task, jobId.hashCode() + shard));
-            }
-            out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_SCORING, Stage.STAGE_SCORER, shards,
-                    String.format(Locale.ROOT, "%d calibration samples in %d shards", samples, shards)));
-        } else if (recipe.selects()) {
-            // magnitude or random selection needs no scoring: trigger the selector with an empty fan-in
-            out.add(Outgoing.byKey(Topics.SCORE_RESULTS, jobId, ScoreResult.newBuilder().setJobId(jobId)
-                    .setRequest(request).setData(prepared).setShardCount(0).build()));
-            out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_SELECTING, Stage.STAGE_SELECTOR, 1,
-                    recipe.criterion().cliName() + " selection"));
-        } else if (RequestSettings.trains(request)) {
-            int segments = RequestSettings.segments(request);
-            out.add(Outgoing.byKey(Topics.TRAIN_TASKS, jobId, TrainTask.newBuilder().setJobId(jobId).setRequest(request)
-                    .setData(prepared).setSegment(0).setSegmentCount(segments).setFromStep(0)
-                    .setToStep(RequestSettings.firstSegmentEnd(request)).build()));
-            out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER,
-                    segments, recipe.method().trains() ? "plain QAT" : "GPTQ"));
-        } else {
-            out.add(JobEvents.state(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_EVALUATING, Stage.STAGE_EVALUATOR,
-                    EvalSharding.expectedResults(prepared, request), "round to nearest"));
-        }
-        out.add(0, JobEvents.progress(jobId, Stage.STAGE_PLANNER, JobState.JOB_STATE_PLANNING, 0, 1,
-                String.format(Locale.ROOT, "%,d eval tokens, %d eval windows", eval.length,
-                        EvalSharding.windows(prepared, request))));
+        // the decisions are the plan's; publishing them and the marker after them are this handler's
+        List<Outgoing> out = new JobPlan(request, data.build()).messages();
         return TaskOutcome.of(out, 0).thenAfterPublish(() -> markers.mark(jobId, Stage.STAGE_PLANNER, "planned"));
     }
 
