@@ -18,10 +18,8 @@ import java.util.regex.Pattern;
 /** What the manifests must agree with, read from the code: topics, consumer groups, metrics, config keys. */
 final class CodeFacts {
 
-    /** The services `cherryq serve` runs (the gateway also runs the planner and the status folder). */
-    static final List<String> SERVICES = List.of("gateway", "scorer", "selector", "trainer", "evaluator");
-    /** The planner's consumer group belongs to the gateway service. */
-    private static final Map<String, String> GROUP_OWNERS = Map.of("planner", "gateway");
+    /** The services `cherryq serve` runs (the gateway also runs the status folder). */
+    static final List<String> SERVICES = List.of("gateway", "planner", "scorer", "selector", "trainer", "evaluator");
     /** Metrics alerts may use that no CherryQ service exports (kube-state-metrics: for pods that do not run). */
     static final Set<String> EXTERNAL_METRICS = Set.of("kube_deployment_spec_replicas",
             "kube_deployment_status_replicas_ready");
@@ -39,7 +37,7 @@ final class CodeFacts {
             return null;
         }
         String stage = group.substring("cherryq-".length()).split("-")[0];
-        return GROUP_OWNERS.getOrDefault(stage, stage);
+        return stage;
     }
 
     /** Per service, the topics it consumes as a group, from {@link Topics#ALL}. */

@@ -52,7 +52,7 @@ class KubernetesManifestsTest {
     private static final Map<String, String> CUSTOM = Map.of("KafkaTopic", "kafka.strimzi.io/v1beta2",
             "ScaledObject", "keda.sh/v1alpha1", "PodMonitor", "monitoring.coreos.com/v1",
             "PrometheusRule", "monitoring.coreos.com/v1");
-    private static final List<String> WORKERS = List.of("scorer", "selector", "trainer", "evaluator");
+    private static final List<String> WORKERS = List.of("planner", "scorer", "selector", "trainer", "evaluator");
     private static final List<String> GPU_WORKERS = List.of("scorer", "trainer", "evaluator");
 
     private static List<ObjectNode> overlay(String name) {
