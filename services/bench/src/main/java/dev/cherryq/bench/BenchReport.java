@@ -83,8 +83,9 @@ final class BenchReport {
         md.append(String.format(Locale.ROOT, "The same CherryQ job (3 bits, %s, %d calibration samples in %d shards, %d QAT "
                 + "steps in segments of %d, seq %d, batch %d, evaluation in shards of %d windows, no baseline rows) run "
                 + "three ways: `quantize` + `eval` in this JVM; `cherryq run` (broker, store, gateway and every stage in "
-                + "this JVM); and a fleet of separate processes (broker and gateway in this JVM, scorer, selector, trainer "
-                + "and evaluator each a JVM with 1 thread; process start-up not counted: timed from submit to COMPLETED). "
+                + "this JVM); and a fleet of separate processes (broker and gateway in this JVM, planner, scorer, "
+                + "selector, trainer and evaluator each a JVM with 1 thread; process start-up not counted: timed from "
+                + "submit to COMPLETED). "
                 + "In-process and embedded alternate which goes first.\n\n", smallName, fleetJob.calibSamples(),
                 fleetJob.calibShards(), fleetJob.steps(), fleetJob.segmentSteps(), fleetJob.seqLen(), fleetJob.batchSize(),
                 fleetJob.evalWindowsPerShard()));

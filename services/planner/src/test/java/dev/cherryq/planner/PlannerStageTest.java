@@ -72,7 +72,8 @@ class PlannerStageTest {
                     "one text for calibration and training: stored once");
             List<EvalTask> baselines = harness.await(Topics.EVAL_TASKS, EvalTask.parser(), tasks -> !tasks.isEmpty());
             assertTrue(baselines.stream().allMatch(task -> task.getVariant().equals("fp")), "the fp baseline only");
-            assertTrue(new CompletionMarkers(store).isMarked("job-plan", Stage.STAGE_PLANNER), "marked after publishing");
+            assertTrue(new CompletionMarkers(store).isMarked("job-plan", Stage.STAGE_PLANNER),
+                    "marked after publishing");
 
             harness.send(Topics.REQUESTS, "job-plan", request); // a replay: planned already
             FleetHarness.awaitMetrics(host, "cherryq_tasks_deduplicated_total{stage=\"planner\"} 1.0");
