@@ -39,7 +39,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--group-size", description = "group size (default: ${DEFAULT-VALUE})")
     int groupSize = DemoJob.RECIPE.groupSize();
 
-    @Option(names = "--scheme", defaultValue = "sym-full", description = "sym-full or asym (default: ${DEFAULT-VALUE})")
+    @Option(names = "--scheme", defaultValue = "sym-full", description = "sym-full, asym or sym (default: ${DEFAULT-VALUE})")
     String scheme;
 
     @Option(names = "--seq-len", description = "calibration, training and evaluation window (default: ${DEFAULT-VALUE})")

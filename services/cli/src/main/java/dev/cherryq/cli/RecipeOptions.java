@@ -68,7 +68,7 @@ final class RecipeOptions {
     @Option(names = "--group-size", description = "weights per group along a row; -1 = whole row (default: ${DEFAULT-VALUE})")
     Integer groupSize;
 
-    @Option(names = "--scheme", description = "sym-full (the paper's) or asym (default: ${DEFAULT-VALUE})")
+    @Option(names = "--scheme", description = "sym-full (the paper's), asym, or sym (GPTQ's symmetric grid) (default: ${DEFAULT-VALUE})")
     String scheme;
 
     @Option(names = "--criterion", description = "cherry criterion: impact, saliency (impact x squared rounding error), group-aware (the "

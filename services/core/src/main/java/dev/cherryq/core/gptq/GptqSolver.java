@@ -450,10 +450,11 @@ public final class GptqSolver {
                     max = 0;
                 }
                 int groupIndex = r * groupsPerRow + group;
-                if (spec.scheme() == QuantScheme.SYM_FULL) {
-                    // s = absmax / 2^(b-1); pinned: the element of largest |w|
+                if (spec.scheme().scaledByAbsMax()) {
+                    // sym-full: s = absmax / 2^(b-1); sym: s = 2 absmax / (2^b - 1); pinned: the element of largest |w|
                     float absMax = Math.max(Math.abs(min), Math.abs(max));
-                    scale[groupIndex] = storedScale(absMax / half);
+                    scale[groupIndex] = storedScale(spec.scheme() == QuantScheme.SYM_FULL ? absMax / half
+                            : 2 * absMax / maxCode);
                     lowBound[groupIndex] = -absMax;
                     highBound[groupIndex] = absMax;
                     if (argMin >= 0) {
@@ -499,14 +500,21 @@ public final class GptqSolver {
                 double k = Math.floor(value / scale[groupIndex]);
                 return (int) Math.max(-half, Math.min(half - 1, k)) + half;
             }
+            if (spec.scheme() == QuantScheme.SYM) {
+                float k = (float) Math.rint(value / scale[groupIndex]);
+                return (int) Math.max(-half, Math.min(half - 1, k)) + half;
+            }
             float q = (float) Math.rint(value / scale[groupIndex] + zero[groupIndex]);
             return (int) Math.max(0, Math.min(maxCode, q));
         }
 
         /** The value a code stands for, as {@link QuantizedMatrix#level} computes it. */
         private float level(int code, int groupIndex) {
-            return spec.scheme() == QuantScheme.SYM_FULL ? (code - half + 0.5f) * scale[groupIndex]
-                    : (code - zero[groupIndex]) * scale[groupIndex];
+            return switch (spec.scheme()) {
+                case SYM_FULL -> (code - half + 0.5f) * scale[groupIndex];
+                case SYM -> (code - half) * scale[groupIndex];
+                case ASYM -> (code - zero[groupIndex]) * scale[groupIndex];
+            };
         }
     }
 }

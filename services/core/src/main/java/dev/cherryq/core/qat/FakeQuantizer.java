@@ -16,7 +16,7 @@ import dev.cherryq.core.quant.QuantSpec;
  * positions masked out of the statistics. The output is
  * {@code w + ((q(w) - w) * (1 - cherryMask)).stopGradient()}: normal weights take their quantized value and the
  * straight-through estimator (gradient identity); cherries keep their full-precision value and exact gradient.
- * The arithmetic (f32, floor for sym-full, half-to-even rounding for asym) equals {@link GroupQuantizer}'s.
+ * The arithmetic (f32, floor for sym-full, half-to-even rounding for asym and sym) equals {@link GroupQuantizer}'s.
  */
 public final class FakeQuantizer {
 
@@ -70,6 +70,13 @@ public final class FakeQuantizer {
             NDArray scale = absMax.div(half).maximum(GroupQuantizer.MIN_SCALE);
             NDArray k = grouped.div(scale).floor().clip(-half, half - 1);
             dequantized = k.add(0.5f).mul(scale);
+        } else if (spec.scheme() == QuantScheme.SYM) {
+            int half = spec.levels() / 2;
+            // GPTQ's grid: s = 2 absmax / (2^b - 1) over included positions; levels k s, k in [-2^(b-1), 2^(b-1) - 1]
+            NDArray absMax = grouped.abs().mul(included).max(new int[] {2}, true);
+            NDArray scale = absMax.mul(2).div(spec.levels() - 1).maximum(GroupQuantizer.MIN_SCALE);
+            NDArray k = grouped.div(scale).round().clip(-half, half - 1);
+            dequantized = k.mul(scale);
         } else {
             int maxCode = spec.levels() - 1;
             float big = 3e38f;

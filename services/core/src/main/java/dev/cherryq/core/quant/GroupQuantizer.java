@@ -64,6 +64,16 @@ public final class GroupQuantizer {
                         int k = (int) Math.floor(weights[i] / scale);
                         codes[i] = Math.max(-half, Math.min(half - 1, k)) + half;
                     }
+                } else if (spec.scheme() == QuantScheme.SYM) {
+                    // s = 2 absmax / (2^b - 1); code = clamp(round(w / s), -2^(b-1), 2^(b-1)-1) + 2^(b-1)
+                    float absMax = Math.max(Math.abs(min), Math.abs(max));
+                    float scale = storedScale(2 * absMax / maxCode, halfPrecisionScales);
+                    scales[groupIndex] = scale;
+                    int half = spec.levels() / 2;
+                    for (int i = start; i < end; i++) {
+                        float k = (float) Math.rint(weights[i] / scale);
+                        codes[i] = (int) Math.max(-half, Math.min(half - 1, k)) + half;
+                    }
                 } else {
                     // s = (max - min) / (2^b - 1); z = round(-min / s); code = clamp(round(w / s) + z, 0, 2^b - 1)
                     float range = max - min;

@@ -19,7 +19,7 @@ public record QuantSpec(int bits, int groupSize, QuantScheme scheme) {
                     + " is invalid: use a positive size, or -1 for one group per row");
         }
         if (scheme == null) {
-            throw new InvalidInputException("scheme: required (sym-full or asym)");
+            throw new InvalidInputException("scheme: required (sym-full, asym or sym)");
         }
     }
 

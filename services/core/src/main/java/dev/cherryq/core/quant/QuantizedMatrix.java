@@ -12,6 +12,7 @@ public record QuantizedMatrix(QuantSpec spec, int rows, int columns, int[] codes
         return switch (spec.scheme()) {
             case SYM_FULL -> (code - spec.levels() / 2 + 0.5f) * scale;
             case ASYM -> (code - zeroPoints[group]) * scale;
+            case SYM -> (code - spec.levels() / 2) * scale;
         };
     }
 

@@ -185,7 +185,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         require(problems, bits >= 2 && bits <= 8, BITS, bits, "is out of range 2..8");
         require(problems, (groupSize > 0 && groupSize <= MAX_LENGTH) || groupSize == QuantSpec.WHOLE_ROW, GROUP_SIZE,
                 groupSize, "is out of range 1.." + MAX_LENGTH + " (or -1 for one group per row)");
-        require(problems, scheme != null, SCHEME, "null", "is required (sym-full, asym)");
+        require(problems, scheme != null, SCHEME, "null", "is required (sym-full, asym, sym)");
         require(problems, criterion != null || method != QuantMethod.CHERRYQ, CRITERION, "null",
                 "is required for cherryq (impact, saliency, group-aware, magnitude, random)");
         require(problems, cherryFraction >= 0 && cherryFraction <= 0.5, CHERRY_FRACTION, cherryFraction,

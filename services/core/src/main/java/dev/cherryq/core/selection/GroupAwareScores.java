@@ -1,6 +1,5 @@
 package dev.cherryq.core.selection;
 
-import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.quant.QuantSpec;
 import dev.cherryq.core.quant.GroupQuantizer;
 
@@ -31,8 +30,8 @@ public final class GroupAwareScores {
         float[] scores = SaliencyScores.of(impacts, weights, rows, columns, spec); // its own term, for every weight
         double[] before = weightedErrors(impacts, weights, GroupQuantizer.quantize(weights, rows, columns, spec)
                 .dequantize());
-        // the statistic-defining elements: one kind at a time (sym-full: absmax; asym: max, then min)
-        boolean[][] kinds = spec.scheme() == QuantScheme.SYM_FULL
+        // the statistic-defining elements: one kind at a time (sym-full and sym: absmax; asym: max, then min)
+        boolean[][] kinds = spec.scheme().scaledByAbsMax()
                 ? new boolean[][] {statisticElements(weights, rows, columns, spec, Statistic.ABSMAX)}
                 : new boolean[][] {statisticElements(weights, rows, columns, spec, Statistic.MAX),
                         statisticElements(weights, rows, columns, spec, Statistic.MIN)};

@@ -116,7 +116,7 @@ final class NaiveGptq {
                     if (argMin < 0) {
                         low = 0;
                         high = 0;
-                    } else if (spec.scheme() == QuantScheme.SYM_FULL) {
+                    } else if (spec.scheme() != QuantScheme.ASYM) { // sym-full and sym: the absmax element
                         int pin = Math.abs(values[argMax]) >= Math.abs(values[argMin]) ? argMax : argMin;
                         pinned[r][first + pin] = true;
                         pinnedValue[r][first + pin] = values[pin];
@@ -145,8 +145,11 @@ final class NaiveGptq {
                     int code = pinned[r][q] ? code(pinnedValue[r][q], scale[r][g], zero[r][g], spec)
                             : Math.max(lowCode[r][g], Math.min(highCode[r][g],
                                     code((float) w[r][q], scale[r][g], zero[r][g], spec)));
-                    float level = spec.scheme() == QuantScheme.SYM_FULL
-                            ? (code - spec.levels() / 2 + 0.5f) * scale[r][g] : (code - zero[r][g]) * scale[r][g];
+                    float level = switch (spec.scheme()) {
+                        case SYM_FULL -> (code - spec.levels() / 2 + 0.5f) * scale[r][g];
+                        case SYM -> (code - spec.levels() / 2) * scale[r][g];
+                        case ASYM -> (code - zero[r][g]) * scale[r][g];
+                    };
                     codes[r * columns + q] = code;
                     dequantized[r * columns + q] = level;
                     quantized = level;
@@ -181,6 +184,11 @@ final class NaiveGptq {
             int half = spec.levels() / 2;
             int k = (int) Math.floor(value / scale);
             return Math.max(-half, Math.min(half - 1, k)) + half;
+        }
+        if (spec.scheme() == QuantScheme.SYM) {
+            int half = spec.levels() / 2;
+            float k = (float) Math.rint(value / scale);
+            return (int) Math.max(-half, Math.min(half - 1, k)) + half;
         }
         float q = (float) Math.rint(value / scale + zero);
         return (int) Math.max(0, Math.min(spec.levels() - 1, q));

@@ -11,7 +11,10 @@ import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-/** Properties of the group quantizer that follow from the definitions of the two schemes. */
+/**
+ * Properties of the group quantizer that follow from the definitions of its schemes, and its {@code sym} grid against
+ * GPTQ's reference quantizer written out naively.
+ */
 class GroupQuantizerTest {
 
     private static float[] gaussian(int n, long seed) {
@@ -48,6 +51,77 @@ class GroupQuantizerTest {
                 assertEquals(Math.rint(k), k, 1e-4, "level (k + 1/2) s");
             }
         }
+    }
+
+    @Test
+    void shouldUseGptqsIntegerLevelsAroundZeroForSym() {
+        for (int bits = 2; bits <= 8; bits++) {
+            QuantSpec spec = new QuantSpec(bits, -1, QuantScheme.SYM);
+            int n = 4096;
+            float[] ramp = new float[n];
+            for (int i = 0; i < n; i++) {
+                ramp[i] = -1f + 2f * i / (n - 1);
+            }
+            QuantizedMatrix q = GroupQuantizer.quantize(ramp, 1, n, spec);
+            Set<Float> levels = new HashSet<>();
+            for (float value : q.dequantize()) {
+                levels.add(value);
+            }
+            float scale = q.scales()[0];
+            assertEquals(2f / ((1 << bits) - 1), scale, 1e-7f, "s = 2 absmax / (2^b - 1)");
+            // -absmax / s = 1/2 - 2^(b-1) is a tie: the lowest level -2^(b-1) s is reached only when it rounds down
+            assertTrue(levels.size() >= (1 << bits) - 1, bits + "-bit level count " + levels.size());
+            assertTrue(levels.contains(0f), "sym has a zero level");
+            assertTrue(levels.contains(((1 << (bits - 1)) - 1) * scale), "the highest level is (2^(b-1) - 1) s");
+            for (float level : levels) {
+                double k = level / scale;
+                assertEquals(Math.rint(k), k, 1e-4, "level k s");
+                assertTrue(k >= -(1 << (bits - 1)) && k <= (1 << (bits - 1)) - 1, "k in range: " + k);
+            }
+        }
+    }
+
+    @Test
+    void shouldEqualGptqsReferenceQuantizerOnGroupsOfBothSigns() {
+        // GPTQ's Quantizer (gptq/quant.py, sym=True) written out naively: xmin = min(min, 0), xmax = max(max, 0);
+        // xmax = max(|xmin|, xmax), xmin = -xmax; scale = (xmax - xmin) / maxq; zero = (maxq + 1) / 2;
+        // q = clamp(round(x / scale) + zero, 0, maxq); x' = scale (q - zero)
+        int oneSigned = 0;
+        for (int bits : new int[] {2, 3, 4, 8}) {
+            for (int groupSize : new int[] {8, 32, 128}) {
+                int rows = 6;
+                int columns = 256;
+                QuantSpec spec = new QuantSpec(bits, groupSize, QuantScheme.SYM);
+                float[] weights = gaussian(rows * columns, 7L * bits + groupSize);
+                float[] ours = GroupQuantizer.quantize(weights, rows, columns, spec).dequantize();
+                int maxq = (1 << bits) - 1;
+                for (int row = 0; row < rows; row++) {
+                    for (int start = 0; start < columns; start += groupSize) {
+                        float xmin = 0;
+                        float xmax = 0;
+                        for (int c = start; c < start + groupSize; c++) {
+                            xmin = Math.min(xmin, weights[row * columns + c]);
+                            xmax = Math.max(xmax, weights[row * columns + c]);
+                        }
+                        if (!(xmin < 0 && xmax > 0)) {
+                            oneSigned++; // the reference then takes another scale (QuantScheme.SYM): not compared
+                            continue;
+                        }
+                        xmax = Math.max(Math.abs(xmin), xmax);
+                        xmin = -xmax;
+                        float scale = (xmax - xmin) / maxq;
+                        float zero = (maxq + 1) / 2f;
+                        for (int c = start; c < start + groupSize; c++) {
+                            int i = row * columns + c;
+                            float q = Math.max(0, Math.min(maxq, (float) Math.rint(weights[i] / scale) + zero));
+                            assertEquals(scale * (q - zero), ours[i], 0f, bits + "-bit g" + groupSize + " at " + i);
+                        }
+                    }
+                }
+            }
+        }
+        // groups of 8 Gaussian weights are one-signed with probability 1/128: about 6 of the 768
+        assertTrue(oneSigned < 20, oneSigned + " one-signed groups of " + 4 * 6 * (32 + 8 + 2) + " left uncompared");
     }
 
     @Test

@@ -39,6 +39,9 @@ class GroupAwareScoresTest {
                 double scale = Math.max(Math.abs(min), Math.abs(max)) / (levels / 2);
                 double k = Math.max(-levels / 2, Math.min(levels / 2 - 1, Math.floor(weights[i] / scale)));
                 q = (k + 0.5) * scale;
+            } else if (spec.scheme() == QuantScheme.SYM) {
+                double scale = 2 * Math.max(Math.abs(min), Math.abs(max)) / (levels - 1);
+                q = Math.max(-levels / 2, Math.min(levels / 2 - 1, Math.rint(weights[i] / scale))) * scale;
             } else {
                 double scale = (max - min) / (levels - 1);
                 double zero = Math.rint(-min / scale);

@@ -107,6 +107,7 @@ public final class RecipeProto {
         return switch (scheme) {
             case QUANT_SCHEME_SYM_FULL -> QuantScheme.SYM_FULL;
             case QUANT_SCHEME_ASYM -> QuantScheme.ASYM;
+            case QUANT_SCHEME_SYM -> QuantScheme.SYM;
             default -> null;
         };
     }
@@ -115,6 +116,7 @@ public final class RecipeProto {
         return switch (scheme) {
             case SYM_FULL -> dev.cherryq.proto.v1.QuantScheme.QUANT_SCHEME_SYM_FULL;
             case ASYM -> dev.cherryq.proto.v1.QuantScheme.QUANT_SCHEME_ASYM;
+            case SYM -> dev.cherryq.proto.v1.QuantScheme.QUANT_SCHEME_SYM;
         };
     }
 
