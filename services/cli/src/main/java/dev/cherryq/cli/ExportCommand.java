@@ -4,6 +4,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaGgufExport;
+import dev.cherryq.core.quant.PackedModel;
 import dev.cherryq.core.tokenizer.TokenizerVocabulary;
 import dev.cherryq.launcher.output.ProgressBar;
 import java.io.PrintWriter;
@@ -20,7 +21,8 @@ import picocli.CommandLine.Spec;
         description = {"Writes a model as a GGUF file that llama.cpp loads (architecture 'llama', its tokenizer",
                 "included). Norms stay F32; q8_0 and q4_0 store matrices whose rows are not a multiple of 32 as F16.",
                 "GGUF has no place for cherries: a quantized model's dense weights include them, and q8_0/q4_0",
-                "round them with the rest. See docs/EXPORTS.md."})
+                "round them with the rest, except a model quantized with --scheme sym in groups of 32 at 4 bits",
+                "(q4_0) or 8 bits (q8_0), whose grid is stored exactly, its cherries dropped. See docs/EXPORTS.md."})
 final class ExportCommand implements Callable<Integer> {
 
     @Spec
@@ -62,7 +64,8 @@ final class ExportCommand implements Callable<Integer> {
             TokenizerVocabulary vocabulary = TokenizerVocabulary.read(tokenizerFile);
             LlamaGgufExport.Result result;
             try (ProgressBar bar = new ProgressBar("export")) {
-                result = LlamaGgufExport.write(checkpoint, vocabulary, storage, out, bar);
+                result = LlamaGgufExport.write(checkpoint, vocabulary, storage, PackedModel.ggufGrid(model, storage),
+                        out, bar);
             }
             PrintWriter output = spec.commandLine().getOut();
             output.printf("wrote %s (%.2f MiB, %d tensors, %s; norms f32)%n", result.file(),
@@ -71,7 +74,13 @@ final class ExportCommand implements Callable<Integer> {
                 output.printf("stored as f16 (rows not a multiple of %d): %s%n", storage.blockSize(),
                         String.join(", ", result.storedAsF16()));
             }
-            if (result.cherriesInSource() > 0) {
+            if (result.exactGrid()) {
+                output.printf("the linear weights in %s are the packed grid itself (sym, groups of 32: each group's "
+                        + "scale is the block's), not rounded again; GGUF has no place for cherries: %d in them are "
+                        + "dropped (each takes its code's level), %d in tensors stored as f16 are kept%n",
+                        storage.cliName(), result.cherriesDropped(),
+                        Math.max(0, result.cherriesInSource() - result.cherriesDropped()));
+            } else if (result.cherriesInSource() > 0) {
                 output.printf("note: the source has %d cherries; GGUF has no place for them: the dense weights include "
                         + "them%s%n", result.cherriesInSource(), storage.isQuantized()
                         ? (", and " + storage.cliName() + " re-rounds them with the other weights (those in f16 "

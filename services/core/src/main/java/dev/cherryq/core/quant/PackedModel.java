@@ -6,6 +6,7 @@ import dev.cherryq.core.InputFiles;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.format.DType;
+import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.format.HalfPrecision;
 import dev.cherryq.core.format.SafetensorsFile;
 import dev.cherryq.core.format.SafetensorsWriter;
@@ -13,6 +14,7 @@ import dev.cherryq.core.format.TensorData;
 import dev.cherryq.core.format.TensorSource;
 import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.model.LlamaConfig;
+import dev.cherryq.core.model.LlamaGgufExport;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.selection.CherrySet;
 import java.nio.ByteBuffer;
@@ -126,6 +128,14 @@ public final class PackedModel {
 
     /** Rebuilds every tensor, dense F32, from the packed file of a folder written by {@link #write}. */
     public static Map<String, float[]> unpack(Path folder) {
+        return unpack(folder, true);
+    }
+
+    /**
+     * Rebuilds every tensor, dense F32, from the packed file; without cherries, each cherry position holds its
+     * code's level (the grid alone: what a format with no place for cherries can store).
+     */
+    public static Map<String, float[]> unpack(Path folder, boolean withCherries) {
         LlamaConfig config = LlamaConfig.read(folder.resolve(LlamaConfig.CONFIG_FILE));
         QuantSpec spec = specOf(folder);
         Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(config));
@@ -150,7 +160,7 @@ public final class PackedModel {
                     }
                 }
                 float[] restored = new QuantizedMatrix(spec, rows, columns, codes, scales, zeros).dequantize();
-                if (packed.contains(name + ".cherry_indices")) {
+                if (withCherries && packed.contains(name + ".cherry_indices")) {
                     int[] indices = ints(packed, name + ".cherry_indices");
                     float[] values = packed.readFloats(name + ".cherry_values");
                     int perRow = indices.length / rows;
@@ -164,6 +174,36 @@ public final class PackedModel {
             }
         }
         return out;
+    }
+
+    /**
+     * Whether a format is exactly a GGUF block type: GPTQ's symmetric grid ({@code sym}) in groups of 32 holds levels
+     * k * s, k in -2^(b-1)..2^(b-1)-1, with an f16 scale per group: at 4 bits Q4_0's block ((q - 8) * d), at 8 bits
+     * Q8_0's (q * d).
+     */
+    public static boolean storesExactly(QuantSpec spec, GgmlType type) {
+        return spec.scheme() == QuantScheme.SYM && spec.groupSize() == type.blockSize()
+                && (type == GgmlType.Q4_0 && spec.bits() == 4 || type == GgmlType.Q8_0 && spec.bits() == 8);
+    }
+
+    /**
+     * A packed folder's linear weights as a GGUF export stores them exactly in {@code type} (without cherries, with
+     * their group scales), or null when the folder is not packed or its format is not exactly that type.
+     */
+    public static LlamaGgufExport.Grid ggufGrid(Path folder, GgmlType type) {
+        if (!Files.isDirectory(folder) || !isPacked(folder) || !storesExactly(specOf(folder), type)) {
+            return null;
+        }
+        LlamaConfig config = LlamaConfig.read(folder.resolve(LlamaConfig.CONFIG_FILE));
+        Map<String, float[]> values = new LinkedHashMap<>(unpack(folder, false));
+        Map<String, float[]> scales = new LinkedHashMap<>();
+        try (SafetensorsFile packed = SafetensorsFile.open(folder.resolve(PACKED_FILE))) {
+            for (String name : LlamaTensorNames.linearWeights(config)) {
+                scales.put(name, packed.readFloats(name + ".scales"));
+            }
+        }
+        values.keySet().retainAll(scales.keySet());
+        return new LlamaGgufExport.Grid(values, scales);
     }
 
     /** The quantization format recorded in a folder's config.json. */

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +15,12 @@ import dev.cherryq.core.TestFixtures;
 import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.format.GgufTestReader;
 import dev.cherryq.core.format.InMemoryTensors;
+import dev.cherryq.core.quant.PackedModel;
+import dev.cherryq.core.quant.QuantScheme;
+import dev.cherryq.core.quant.QuantSpec;
+import dev.cherryq.core.selection.CherrySelector;
+import dev.cherryq.core.selection.CherrySet;
+import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.core.tokenizer.Llama2cTokenizer;
 import dev.cherryq.core.tokenizer.TokenizerVocabulary;
 import java.io.IOException;
@@ -231,6 +239,84 @@ class LlamaGgufExportTest {
     /**
      * A synthetic sentencepiece vocabulary: unk, BOS, EOS, the 256 byte pieces when there is room, then plain pieces.
      */
+    @Test
+    void shouldStoreAPackedSymGridExactlyInQ40AndQ80DroppingOnlyTheCherriesOfThoseTensors() throws IOException {
+        // hidden 64 and ffn 96: every matrix but ffn_down (rows of 80) is whole blocks of 32
+        LlamaConfig config = new LlamaConfig(64, 80, 2, 4, 2, 16, 67, 64, 1e-5, 10000.0, false, 1, 2);
+        Map<String, float[]> weights = RandomLlama.weights(config, 21);
+        Map<String, long[]> shapes = LlamaTensorNames.linearWeightShapes(config);
+        Map<String, float[]> linear = new java.util.LinkedHashMap<>();
+        shapes.keySet().forEach(name -> linear.put(name, weights.get(name)));
+        CherrySet cherries = CherrySelector.select(SelectionCriterion.MAGNITUDE, 0.05, linear, shapes, 1);
+        for (int bits : new int[] {4, 8}) {
+            GgmlType type = bits == 4 ? GgmlType.Q4_0 : GgmlType.Q8_0;
+            QuantSpec spec = new QuantSpec(bits, 32, QuantScheme.SYM);
+            Path folder = dir.resolve("sym" + bits);
+            PackedModel.write(folder, config, RandomLlama.tensors(config, weights), spec, cherries,
+                    PackedModel.quantizationConfig("cherryq", spec, cherries), Map.of(), Progress.NONE);
+            LlamaGgufExport.Grid grid = PackedModel.ggufGrid(folder, type);
+            assertNotNull(grid, bits + "-bit sym in groups of 32 is " + type);
+            assertNull(PackedModel.ggufGrid(folder, bits == 4 ? GgmlType.Q8_0 : GgmlType.Q4_0), "another type");
+            Map<String, float[]> withCherries = PackedModel.unpack(folder);
+            Map<String, float[]> gridOnly = PackedModel.unpack(folder, false);
+            Path file = dir.resolve("sym" + bits + ".gguf");
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(folder)) {
+                LlamaGgufExport.Result result = LlamaGgufExport.write(checkpoint, vocabulary(60), type, grid, file,
+                        Progress.NONE);
+                assertTrue(result.exactGrid());
+                GgufTestReader read = GgufTestReader.read(file);
+                InMemoryTensors stored = LlamaGgufExport.storedWeights(checkpoint, type, grid);
+                long dropped = 0;
+                for (String name : shapes.keySet()) {
+                    long[] shape = shapes.get(name);
+                    boolean blocks = shape[1] % 32 == 0;
+                    // in whole blocks: the grid itself, decoded by the spec's definition; otherwise F16 of the
+                    // dense weights, cherries kept
+                    float[] expected = blocks ? gridOnly.get(name) : GgmlType.F16.roundTrip(withCherries.get(name));
+                    assertArrayEquals(expected, stored.readFloats(name), 0f, name);
+                    int layer = LlamaTensorNames.layerOf(name);
+                    if (name.equals(LlamaTensorNames.Projection.Q.tensorName(layer))) {
+                        expected = permuteToAdjacentPairs(expected, 4, 16, 64);
+                    } else if (name.equals(LlamaTensorNames.Projection.K.tensorName(layer))) {
+                        expected = permuteToAdjacentPairs(expected, 2, 16, 64);
+                    }
+                    GgufTestReader.Info info = read.tensor(LlamaGgufExport.ggufName(name));
+                    assertEquals((blocks ? type : GgmlType.F16).id(), info.type(), name);
+                    assertArrayEquals(expected, read.decode(info), 0f, name + " in the file");
+                    for (int i = 0; blocks && i < expected.length; i++) {
+                        dropped += gridOnly.get(name)[i] == withCherries.get(name)[i] ? 0 : 1;
+                    }
+                }
+                assertTrue(dropped > 0, "the cherries of the block tensors differ from their codes' levels");
+                assertEquals(dropped, result.cherriesDropped());
+                assertTrue(result.cherriesDropped() < result.cherriesInSource(), "ffn_down keeps its cherries");
+            }
+        }
+        // the paper's grid has no zero level: no block type holds it, so it is rounded again
+        QuantSpec symFull = new QuantSpec(4, 32, QuantScheme.SYM_FULL);
+        Path folder = dir.resolve("symfull4");
+        PackedModel.write(folder, config, RandomLlama.tensors(config, weights), symFull, cherries,
+                PackedModel.quantizationConfig("cherryq", symFull, cherries), Map.of(), Progress.NONE);
+        assertNull(PackedModel.ggufGrid(folder, GgmlType.Q4_0));
+    }
+
+    @Test
+    void shouldRefuseToStoreAValueOffTheGridOrAScaleThatIsNotF16() {
+        float[] values = new float[32];
+        for (int j = 0; j < 32; j++) {
+            values[j] = (j % 16 - 8) * 0.25f;
+        }
+        float[] decoded = GgmlType.Q4_0.decode(GgmlType.Q4_0.encodeOnScales(values, new float[] {0.25f}), 32);
+        assertArrayEquals(values, decoded, 0f);
+        values[3] = 0.3f; // between levels
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GgmlType.Q4_0.encodeOnScales(values,
+                new float[] {0.25f})).getMessage().contains("value 3"));
+        values[3] = 8 * 0.25f; // beyond level 7
+        assertThrows(IllegalArgumentException.class, () -> GgmlType.Q4_0.encodeOnScales(values, new float[] {0.25f}));
+        assertThrows(IllegalArgumentException.class, () -> GgmlType.Q8_0.encodeOnScales(new float[32],
+                new float[] {0.1f}), "0.1 is not an f16 value");
+    }
+
     static TokenizerVocabulary vocabulary(int size) {
         List<String> pieces = new ArrayList<>(List.of("<unk>", "<s>", "</s>"));
         int[] types = new int[size];
