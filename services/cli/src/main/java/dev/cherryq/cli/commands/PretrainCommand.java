@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "pretrain", mixinStandardHelpOptions = true,
         description = {"Pretrains a LLaMA from scratch on a text file (next-token loss, AdamW, cosine schedule) and",
                 "writes an HF folder with the tokenizer and training.json (settings, losses, time)."})
-final class PretrainCommand implements Callable<Integer> {
+public final class PretrainCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.launcher.local.LocalJob;
@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
                 "Writes model.safetensors (dense), cherryq-packed.safetensors (deployable), config.json with",
                 "quantization_config, the tokenizer, and quantize.json (settings, losses, time and RSS per stage).",
                 "A run interrupted during training resumes from its last checkpoint in OUT/checkpoint."})
-final class QuantizeCommand implements Callable<Integer> {
+public final class QuantizeCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

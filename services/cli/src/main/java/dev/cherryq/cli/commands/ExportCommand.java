@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.GgmlType;
@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
                 "included). Norms stay F32; q8_0 and q4_0 store matrices whose rows are not a multiple of 32 as F16.",
                 "GGUF has no place for cherries: a quantized model's dense weights include them, and q8_0/q4_0",
                 "round them with the rest. See docs/EXPORTS.md."})
-final class ExportCommand implements Callable<Integer> {
+public final class ExportCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

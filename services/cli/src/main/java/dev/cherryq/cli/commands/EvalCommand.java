@@ -1,6 +1,7 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.cli.console.OutputFormat;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.eval.PerplexityEvaluator;
@@ -24,7 +25,7 @@ import picocli.CommandLine.Spec;
                 "--seq-len ids (a trailing shorter window is dropped); each window predicts its positions 1..N-1.",
                 "Text mode joins blank-line-separated documents with \"\\n\\n\", tokenizes once and puts one BOS",
                 "at the start (the GPTQ convention)."})
-final class EvalCommand implements Callable<Integer> {
+public final class EvalCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

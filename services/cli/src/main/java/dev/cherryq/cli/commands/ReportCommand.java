@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.bench.report.FidelityReport;
 import java.io.IOException;
@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
         description = {"Runs fp, rtn, gptq, qat, cherryq and gptq+cherryq at each --bits over --seeds, the",
                 "equal-bits controls and the criterion ablation, evaluates all on --eval-text, and writes",
                 "report.md, report.json and PNG figures to --out."})
-final class ReportCommand implements Callable<Integer> {
+public final class ReportCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

