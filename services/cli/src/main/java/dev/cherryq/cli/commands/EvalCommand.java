@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -30,8 +31,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint")
-    Path model;
+    @Mixin
+    ModelOptions modelOptions;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -43,9 +44,6 @@ public final class EvalCommand implements Callable<Integer> {
         @Option(names = "--token-ids", description = "JSON array of token ids")
         Path tokenIds;
     }
-
-    @Option(names = "--tokenizer", description = "tokenizer.json or llama2.c tokenizer .bin (default: the one in the model folder)")
-    Path tokenizer;
 
     @Option(names = "--join", defaultValue = "gptq", description = {"text mode: gptq = join documents with a blank line, "
             + "one BOS at the start; bos = BOS before each document (llama2.c's training layout) (default: ${DEFAULT-VALUE})"})
@@ -62,9 +60,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelOptions.model)) {
             int[] ids = input.text != null ? EvalCorpus.tokenizeText(input.text,
-                    checkpoint.tokenizer(tokenizer),
+                    checkpoint.tokenizer(modelOptions.tokenizer),
                     parseJoin(join))
                     : EvalCorpus.readTokenIds(input.tokenIds);
             PerplexityEvaluator.checkVocabulary(ids, checkpoint.config().vocabSize());
@@ -94,7 +92,7 @@ public final class EvalCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         if (format == OutputFormat.json) {
             ObjectNode json = Json.object();
-            json.put("model", model.toString());
+            json.put("model", modelOptions.model.toString());
             json.put("mean_nll", result.meanNll());
             json.put("perplexity", result.perplexity());
             json.put("predicted_tokens", result.predictedTokens());
@@ -105,7 +103,7 @@ public final class EvalCommand implements Callable<Integer> {
             json.put("seconds", result.seconds());
             out.println(Json.line(json));
         } else {
-            out.printf("model             %s%n", model);
+            out.printf("model             %s%n", modelOptions.model);
             out.printf("windows           %d x %d tokens (%d input tokens, trailing %d dropped)%n", result.windows(),
                     result.sequenceLength(), result.inputTokens(),
                     result.inputTokens() - (long) result.windows() * result.sequenceLength());

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -26,11 +27,8 @@ public final class ExportCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "HF model folder, quantized model folder or llama2.c .bin")
-    Path model;
-
-    @Option(names = "--tokenizer", description = "tokenizer.json or llama2.c tokenizer .bin (default: the one in the model folder)")
-    Path tokenizer;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--format", required = true, description = "export format: gguf")
     String format;
@@ -54,9 +52,10 @@ public final class ExportCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) {
             throw new InvalidInputException("--out " + out + " is a folder; give a file name such as model.gguf");
         }
+        Path model = modelOptions.model;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
             LlamaGgufExport.requireExportable(checkpoint.config());
-            Path tokenizerFile = tokenizer != null ? tokenizer : checkpoint.bundledTokenizer().orElseThrow(() ->
+            Path tokenizerFile = modelOptions.tokenizer != null ? modelOptions.tokenizer : checkpoint.bundledTokenizer().orElseThrow(() ->
                     new InvalidInputException(model + ": no tokenizer in the model folder; give one with --tokenizer "
                             + "(tokenizer.json or a llama2.c tokenizer .bin)"));
             TokenizerVocabulary vocabulary = TokenizerVocabulary.read(tokenizerFile);

@@ -34,11 +34,8 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--bits", required = true, description = "bits per normal weight, 2..8")
     int bits;
 
-    @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint")
-    Path model;
-
-    @Option(names = "--tokenizer", description = "tokenizer (default: the model folder's)")
-    Path tokenizerPath;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--calib-text", description = "calibration text (impact scoring, GPTQ)")
     Path calibText;
@@ -59,7 +56,7 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        new LocalJob(recipe(), model, tokenizerPath, calibText, trainText, checkpointEvery, out)
+        new LocalJob(recipe(), modelOptions.model, modelOptions.tokenizer, calibText, trainText, checkpointEvery, out)
                 .run(spec.commandLine().getOut());
         return 0;
     }

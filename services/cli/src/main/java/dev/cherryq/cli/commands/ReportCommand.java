@@ -27,8 +27,9 @@ public final class ReportCommand implements Callable<Integer> {
     @Mixin
     RecipeOptions recipeOptions;
 
-    @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint") Path model;
-    @Option(names = "--tokenizer", description = "tokenizer (default: the model folder's)") Path tokenizer;
+    @Mixin
+    ModelOptions modelOptions;
+
     @Option(names = "--calib-text", required = true, description = "calibration text for impact scoring and GPTQ") Path calibText;
     @Option(names = "--train-text", required = true, description = "training text for QAT") Path trainText;
     @Option(names = "--eval-text", required = true, description = "held-out text; never used for training or choices") Path evalText;
@@ -48,8 +49,8 @@ public final class ReportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        FidelityReport.Settings settings = new FidelityReport.Settings(recipeOptions.toRecipe(widths.get(0)), model,
-                tokenizer, calibText, trainText, evalText, widths, seeds, variants, ablationBits, evalSequenceLength,
+        FidelityReport.Settings settings = new FidelityReport.Settings(recipeOptions.toRecipe(widths.get(0)),
+                modelOptions.model, modelOptions.tokenizer, calibText, trainText, evalText, widths, seeds, variants, ablationBits, evalSequenceLength,
                 trainingCheckpoints, memorySteps, reuse, out, RecipeOptions.FLAGS);
         new FidelityReport(settings, spec.commandLine().getOut()).run();
         return 0;

@@ -49,11 +49,8 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--model", description = "HF model folder (default: models/demo in the repository)")
     Path model;
 
-    @Option(names = "--eval-text", description = "held-out text (default: .cache/demo/sotu-heldout.txt)")
-    Path evalText;
-
-    @Option(names = "--train-text", description = "QAT text (default: .cache/demo/sotu-train.txt)")
-    Path trainText;
+    @Mixin
+    DemoTextOptions texts;
 
     @Option(names = "--calib-text", description = "calibration text (default: the training text)")
     Path calibText;
@@ -93,7 +90,7 @@ public final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         QuantizationRecipe recipe = recipe(); // every option is checked before any work
         List<QuantMethod> compared = compared();
-        List<FleetJob> jobs = jobs(recipe, compared, DemoInputs.resolve(model, evalText, trainText));
+        List<FleetJob> jobs = jobs(recipe, compared, texts.resolve(model));
         FleetJob main = jobs.get(0);
         for (Path file : main.texts()) {
             if (!Files.isRegularFile(file)) {
