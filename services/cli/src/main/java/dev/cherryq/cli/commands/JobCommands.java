@@ -1,7 +1,7 @@
 package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.cherryq.cli.client.GatewayJobs;
+import dev.cherryq.cli.client.JobFollow;
 import dev.cherryq.cli.client.GatewayMixin;
 import dev.cherryq.core.InputFiles;
 import dev.cherryq.launcher.GatewayClient;
@@ -62,7 +62,7 @@ public final class JobCommands {
             String jobId = accepted.path("job_id").asText();
             out.println(jobId);
             out.flush();
-            return watch ? GatewayJobs.follow(client, jobId, out) : 0;
+            return watch ? JobFollow.gateway(client, jobId, out) : 0;
         }
     }
 
@@ -99,7 +99,7 @@ public final class JobCommands {
 
         @Override
         public Integer call() throws Exception {
-            return GatewayJobs.follow(gateway.client(), jobId, spec.commandLine().getOut());
+            return JobFollow.gateway(gateway.client(), jobId, spec.commandLine().getOut());
         }
     }
 }

@@ -1,10 +1,11 @@
 package dev.cherryq.cli.commands;
 
-import dev.cherryq.cli.client.KafkaJobClient;
+import dev.cherryq.cli.client.JobFollow;
 import dev.cherryq.fleet.config.JobLimits;
 import dev.cherryq.fleet.job.JobIds;
 import dev.cherryq.fleet.job.RequestSettings;
 import dev.cherryq.gateway.JobRequestJson;
+import dev.cherryq.launcher.KafkaJobClient;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -57,6 +58,6 @@ public final class PublishCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.println(request.getJobId());
         out.flush();
-        return follow ? client.follow(request, Duration.ofMinutes(followMinutes), out) : 0;
+        return follow ? JobFollow.events(client, request, Duration.ofMinutes(followMinutes), out) : 0;
     }
 }

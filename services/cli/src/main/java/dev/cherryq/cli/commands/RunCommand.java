@@ -1,7 +1,7 @@
 package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.cherryq.cli.client.GatewayJobs;
+import dev.cherryq.cli.client.JobFollow;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
@@ -131,7 +131,7 @@ public final class RunCommand implements Callable<Integer> {
             console.flush();
             int status = 0;
             for (String jobId : ids) {
-                status = Math.max(status, GatewayJobs.await(client, jobId, console));
+                status = Math.max(status, JobFollow.awaitGateway(client, jobId, console));
             }
             if (status == 0) {
                 List<JsonNode> reports = new ArrayList<>();

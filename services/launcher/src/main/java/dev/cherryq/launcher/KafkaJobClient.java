@@ -1,31 +1,28 @@
-package dev.cherryq.cli.client;
+package dev.cherryq.launcher;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.google.protobuf.util.JsonFormat;
-import dev.cherryq.cli.console.JobOutcome;
-import dev.cherryq.cli.console.JobProgressView;
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.config.FleetConfig;
-import dev.cherryq.fleet.job.ResultsTable;
 import dev.cherryq.fleet.kafka.KafkaClients;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Publisher;
 import dev.cherryq.gateway.JobStatusFold;
-import dev.cherryq.launcher.Json;
 import dev.cherryq.proto.v1.JobEvent;
 import dev.cherryq.proto.v1.JobStatus;
 import dev.cherryq.proto.v1.QuantizationRequest;
-import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
 /**
- * A quantization request produced straight to the requests topic, and its job followed on the job-events topic, with
- * no gateway in between: what {@code cherryq publish} sends and reads.
+ * A fleet's Kafka topics from Java, with no gateway in between: a request's submission event published to the requests
+ * topic, and a job's status folded from its events on the job-events topic. {@code cherryq publish} talks to a fleet
+ * through it, as the job commands do through {@link GatewayClient}.
  */
 public final class KafkaJobClient {
 
@@ -37,19 +34,19 @@ public final class KafkaJobClient {
     }
 
     /** The request's submission event, sent and acknowledged. */
-    public void publish(QuantizationRequest request) throws Exception {
+    public void publish(QuantizationRequest request) throws InterruptedException, ExecutionException {
         try (Publisher publisher = new Publisher(clients.producer("cherryq-publish"))) {
             publisher.send(JobEvents.submission(request));
         }
     }
 
     /**
-     * The job's status folded from its events on the job-events topic (read from the beginning, so a job that has
-     * already ended is shown too) until it is final; then its results table, or its error.
+     * The job's status folded from its events (read from the beginning, so a job that has already ended is found too)
+     * until it is final or {@code timeout} has passed, each new status given to {@code update}; null when no event of
+     * the job came.
      */
-    public int follow(QuantizationRequest request, Duration timeout, PrintWriter out) throws Exception {
-        String jobId = request.getJobId();
-        JobProgressView view = new JobProgressView(System.err);
+    public JobStatus follow(String jobId, Duration timeout, Consumer<JobStatus> update)
+            throws InvalidProtocolBufferException {
         JobStatus status = null;
         try (KafkaConsumer<String, byte[]> consumer = clients.consumer(null, "cherryq-publish-follow")) {
             KafkaClients.assignFromBeginning(consumer, Topics.JOB_EVENTS);
@@ -58,26 +55,12 @@ public final class KafkaJobClient {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
                     if (jobId.equals(record.key())) {
                         status = JobStatusFold.apply(status, JobEvent.parseFrom(record.value()));
-                        view.show(json(status));
+                        update.accept(status);
                     }
                 }
             }
         }
-        view.finish();
-        if (status == null) {
-            throw new InvalidInputException("no event of job " + jobId + " within " + timeout.toMinutes() + " min");
-        }
-        int code = JobOutcome.of(json(status), jobId, out, "cherryq publish ... --follow (the same request and key)");
-        if (code == 0) {
-            out.println();
-            out.print(ResultsTable.markdown(ResultsTable.rows(request, status.getResult())));
-            out.flush();
-        }
-        return code;
-    }
-
-    private static JsonNode json(JobStatus status) throws Exception {
-        return Json.MAPPER.readTree(JsonFormat.printer().preservingProtoFieldNames().print(status));
+        return status;
     }
 
     /**
