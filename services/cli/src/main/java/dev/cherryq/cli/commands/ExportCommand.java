@@ -4,6 +4,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaGgufExport;
+import dev.cherryq.core.tokenizer.TokenizerFiles;
 import dev.cherryq.core.tokenizer.TokenizerVocabulary;
 import dev.cherryq.launcher.output.ProgressBar;
 import java.io.PrintWriter;
@@ -55,7 +56,7 @@ public final class ExportCommand implements Callable<Integer> {
         Path model = modelOptions.model;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
             LlamaGgufExport.requireExportable(checkpoint.config());
-            Path tokenizerFile = modelOptions.tokenizer != null ? modelOptions.tokenizer : checkpoint.bundledTokenizer().orElseThrow(() ->
+            Path tokenizerFile = TokenizerFiles.forModel(modelOptions.tokenizer, checkpoint.path()).orElseThrow(() ->
                     new InvalidInputException(model + ": no tokenizer in the model folder; give one with --tokenizer "
                             + "(tokenizer.json or a llama2.c tokenizer .bin)"));
             TokenizerVocabulary vocabulary = TokenizerVocabulary.read(tokenizerFile);
