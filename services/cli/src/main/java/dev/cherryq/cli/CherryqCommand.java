@@ -1,5 +1,23 @@
 package dev.cherryq.cli;
 
+import dev.cherryq.cli.commands.BenchCommand;
+import dev.cherryq.cli.commands.BrokerCommand;
+import dev.cherryq.cli.commands.ConvertCommand;
+import dev.cherryq.cli.commands.DemoCommand;
+import dev.cherryq.cli.commands.EngineCommand;
+import dev.cherryq.cli.commands.EvalCommand;
+import dev.cherryq.cli.commands.ExportCommand;
+import dev.cherryq.cli.commands.InspectCommand;
+import dev.cherryq.cli.commands.JobCommands;
+import dev.cherryq.cli.commands.PlotLossesCommand;
+import dev.cherryq.cli.commands.PretrainCommand;
+import dev.cherryq.cli.commands.PublishCommand;
+import dev.cherryq.cli.commands.QuantizeCommand;
+import dev.cherryq.cli.commands.ReportCommand;
+import dev.cherryq.cli.commands.RunCommand;
+import dev.cherryq.cli.commands.ServeCommand;
+import dev.cherryq.cli.commands.TrainTokenizerCommand;
+import dev.cherryq.cli.console.ExitCode;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.InvalidInputException;
 import java.io.PrintWriter;
@@ -21,9 +39,6 @@ import picocli.CommandLine;
                 JobCommands.Status.class, JobCommands.Watch.class, PublishCommand.class})
 public final class CherryqCommand implements Runnable {
 
-    public static final int EXIT_USER_ERROR = 2;
-    public static final int EXIT_INTERNAL_ERROR = 1;
-
     @Override
     public void run() {
         new CommandLine(this).usage(System.out);
@@ -44,18 +59,18 @@ public final class CherryqCommand implements Runnable {
         commandLine.setExecutionExceptionHandler((exception, line, parseResult) -> {
             if (exception instanceof InvalidInputException) {
                 err.println("cherryq: error: " + exception.getMessage());
-                return EXIT_USER_ERROR;
+                return ExitCode.USER_ERROR;
             }
             if (System.getenv("CHERRYQ_DEBUG") != null) {
                 exception.printStackTrace(err);
             }
             err.println("cherryq: internal error: " + exception + " (set CHERRYQ_DEBUG=1 for the stack trace)");
-            return EXIT_INTERNAL_ERROR;
+            return ExitCode.INTERNAL_ERROR;
         });
         commandLine.setParameterExceptionHandler((exception, arguments) -> {
             err.println("cherryq: error: " + exception.getMessage());
             err.println("Run '" + exception.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
-            return EXIT_USER_ERROR;
+            return ExitCode.USER_ERROR;
         });
         return commandLine.execute(args);
     }

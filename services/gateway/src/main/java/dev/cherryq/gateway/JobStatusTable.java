@@ -81,7 +81,7 @@ public final class JobStatusTable implements Runnable, AutoCloseable {
         } catch (WakeupException e) {
             // closing
         } finally {
-            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
+            KafkaClients.close(consumer);
         }
     }
 
@@ -134,11 +134,6 @@ public final class JobStatusTable implements Runnable, AutoCloseable {
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        KafkaClients.stopPolling(consumer, thread);
     }
 }

@@ -1,7 +1,8 @@
 /**
- * Tensor file formats: safetensors (single and sharded, F32/F16/BF16, memory-mapped reads, aligned writes), GGUF
- * writes for llama.cpp (F32/F16/Q8_0/Q4_0, {@code GgufWriter}, {@code GgmlType}), and the
- * dtype conversions that keep bf16 and f16 away from DJL. llama2.c checkpoints are read in {@code model}
- * ({@code Llama2cCheckpoint}).
+ * Tensor files and tensors: safetensors read (single and sharded, memory-mapped, header checked before allocating)
+ * and written (aligned, one tensor at a time), GGUF written for llama.cpp ({@code GgufWriter}, {@code GgmlType}:
+ * F32, F16, Q8_0, Q4_0), the dtypes ({@code DType}) and their conversions that keep bf16 and f16 away from DJL
+ * ({@code HalfPrecision}), and tensors as the rest of core reads them ({@code TensorSource}, {@code InMemoryTensors},
+ * {@code TensorInfo}) and writes them ({@code TensorData}).
  */
 package dev.cherryq.core.format;

@@ -6,6 +6,7 @@ import dev.cherryq.core.format.ShardedSafetensors;
 import dev.cherryq.core.format.TensorInfo;
 import dev.cherryq.core.format.TensorSource;
 import dev.cherryq.core.tokenizer.Tokenizer;
+import dev.cherryq.core.tokenizer.TokenizerFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -19,7 +20,6 @@ import java.util.Optional;
 public final class LlamaCheckpoint implements AutoCloseable {
 
     public static final String SAFETENSORS_FILE = "model.safetensors";
-    public static final String[] TOKENIZER_FILES = {"tokenizer.json", "tokenizer.bin"};
 
     private final Path path;
     private final String format;
@@ -93,15 +93,7 @@ public final class LlamaCheckpoint implements AutoCloseable {
 
     /** The tokenizer shipped in the model folder (tokenizer.json or a llama2.c tokenizer.bin), if any. */
     public Optional<Path> bundledTokenizer() {
-        if (!Files.isDirectory(path)) {
-            return Optional.empty();
-        }
-        for (String name : TOKENIZER_FILES) {
-            if (Files.isRegularFile(path.resolve(name))) {
-                return Optional.of(path.resolve(name));
-            }
-        }
-        return Optional.empty();
+        return TokenizerFiles.inFolder(path);
     }
 
     /**
@@ -109,10 +101,7 @@ public final class LlamaCheckpoint implements AutoCloseable {
      * saying what to give.
      */
     public Tokenizer tokenizer(Path explicit) {
-        if (explicit != null) {
-            return Tokenizer.load(explicit);
-        }
-        return bundledTokenizer().map(Tokenizer::load).orElseThrow(() -> new InvalidInputException(path
+        return TokenizerFiles.forModel(explicit, path).map(Tokenizer::load).orElseThrow(() -> new InvalidInputException(path
                 + ": no tokenizer in the model folder; give one (a tokenizer.json or a llama2.c tokenizer .bin; "
                 + "on the command line --tokenizer PATH)"));
     }

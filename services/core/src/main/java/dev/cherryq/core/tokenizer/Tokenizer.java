@@ -3,6 +3,7 @@ package dev.cherryq.core.tokenizer;
 import dev.cherryq.core.InvalidInputException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
@@ -37,11 +38,9 @@ public interface Tokenizer extends AutoCloseable {
             throw new InvalidInputException(path + ": tokenizer not found");
         }
         if (Files.isDirectory(path)) {
-            if (Files.isRegularFile(path.resolve("tokenizer.json"))) {
-                return HfTokenizer.read(path.resolve("tokenizer.json"));
-            }
-            if (Files.isRegularFile(path.resolve("tokenizer.bin"))) {
-                return Llama2cTokenizer.read(path.resolve("tokenizer.bin"));
+            Optional<Path> file = TokenizerFiles.inFolder(path);
+            if (file.isPresent()) {
+                return load(file.get());
             }
             if (Files.isRegularFile(path.resolve("encoder.json")) && Files.isRegularFile(path.resolve("vocab.bpe"))) {
                 return HfBpeTokenizer.readGpt2(path.resolve("encoder.json"), path.resolve("vocab.bpe"));

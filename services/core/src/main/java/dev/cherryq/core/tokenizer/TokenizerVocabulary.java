@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
@@ -56,10 +57,9 @@ public record TokenizerVocabulary(String source, List<String> pieces, float[] sc
             throw new InvalidInputException(path + ": tokenizer not found");
         }
         if (Files.isDirectory(path)) {
-            for (String name : new String[] {"tokenizer.json", "tokenizer.bin"}) {
-                if (Files.isRegularFile(path.resolve(name))) {
-                    return read(path.resolve(name));
-                }
+            Optional<Path> file = TokenizerFiles.inFolder(path);
+            if (file.isPresent()) {
+                return read(file.get());
             }
             throw new InvalidInputException(path + ": no tokenizer.json or tokenizer.bin (the GGUF export takes a "
                     + "sentencepiece-style tokenizer.json or a llama2.c tokenizer .bin)");

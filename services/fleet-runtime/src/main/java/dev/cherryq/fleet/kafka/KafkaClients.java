@@ -1,6 +1,7 @@
 package dev.cherryq.fleet.kafka;
 
 import dev.cherryq.fleet.config.FleetConfig;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -8,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -74,6 +76,24 @@ public final class KafkaClients {
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
         return partitions;
+    }
+
+    /**
+     * Stops a consumer that polls on {@code thread}, whose loop has been told to end: wakes it out of its poll, then
+     * waits up to 10 s for the thread to close it ({@link #close}) and end.
+     */
+    public static void stopPolling(KafkaConsumer<?, ?> consumer, Thread thread) {
+        consumer.wakeup();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Closes a consumer on the thread that polls it, allowing 5 s for it to leave its group. */
+    public static void close(KafkaConsumer<?, ?> consumer) {
+        consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
     }
 
     /** Creates the fleet's topics that do not exist yet (skipped where CHERRYQ_KAFKA_CREATE_TOPICS=false). */

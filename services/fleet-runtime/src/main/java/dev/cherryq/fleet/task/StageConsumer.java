@@ -115,7 +115,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
             LOG.error("{}: consumer stopped: {}", stageLabel, e.toString(), e);
         } finally {
             running = false;
-            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
+            KafkaClients.close(consumer);
             LOG.info("{}: consumer of {} closed", stageLabel, binding.input().name());
         }
     }
@@ -393,11 +393,6 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        KafkaClients.stopPolling(consumer, thread);
     }
 }

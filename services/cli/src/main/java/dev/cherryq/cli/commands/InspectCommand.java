@@ -1,8 +1,9 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.cli.console.OutputFormat;
 import dev.cherryq.core.format.TensorInfo;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaConfig;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Spec;
 /** {@code cherryq inspect}: architecture, parameter count, tensors and memory footprint of a model. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "Prints the architecture, parameter count, per-tensor dtype and shape, and memory footprint.")
-final class InspectCommand implements Callable<Integer> {
+public final class InspectCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

@@ -1,10 +1,11 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaGgufExport;
 import dev.cherryq.core.quant.PackedModel;
+import dev.cherryq.core.tokenizer.TokenizerFiles;
 import dev.cherryq.core.tokenizer.TokenizerVocabulary;
 import dev.cherryq.launcher.output.ProgressBar;
 import java.io.PrintWriter;
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -23,16 +25,13 @@ import picocli.CommandLine.Spec;
                 "GGUF has no place for cherries: a quantized model's dense weights include them, and q8_0/q4_0",
                 "round them with the rest, except a model quantized with --scheme sym in groups of 32 at 4 bits",
                 "(q4_0) or 8 bits (q8_0), whose grid is stored exactly, its cherries dropped. See docs/EXPORTS.md."})
-final class ExportCommand implements Callable<Integer> {
+public final class ExportCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "HF model folder, quantized model folder or llama2.c .bin")
-    Path model;
-
-    @Option(names = "--tokenizer", description = "tokenizer.json or llama2.c tokenizer .bin (default: the one in the model folder)")
-    Path tokenizer;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--format", required = true, description = "export format: gguf")
     String format;
@@ -56,9 +55,10 @@ final class ExportCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) {
             throw new InvalidInputException("--out " + out + " is a folder; give a file name such as model.gguf");
         }
+        Path model = modelOptions.model;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
             LlamaGgufExport.requireExportable(checkpoint.config());
-            Path tokenizerFile = tokenizer != null ? tokenizer : checkpoint.bundledTokenizer().orElseThrow(() ->
+            Path tokenizerFile = TokenizerFiles.forModel(modelOptions.tokenizer, checkpoint.path()).orElseThrow(() ->
                     new InvalidInputException(model + ": no tokenizer in the model folder; give one with --tokenizer "
                             + "(tokenizer.json or a llama2.c tokenizer .bin)"));
             TokenizerVocabulary vocabulary = TokenizerVocabulary.read(tokenizerFile);

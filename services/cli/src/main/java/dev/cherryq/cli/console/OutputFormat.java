@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.console;
 
 /** How a command prints its result: a human-readable table, or one JSON object on the last line of stdout. */
-enum OutputFormat { text, json }
+public enum OutputFormat { text, json }

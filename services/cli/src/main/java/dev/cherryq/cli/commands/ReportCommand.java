@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.bench.report.FidelityReport;
 import java.io.IOException;
@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
         description = {"Runs fp, rtn, gptq, qat, cherryq and gptq+cherryq at each --bits over --seeds, the",
                 "equal-bits controls and the criterion ablation, evaluates all on --eval-text, and writes",
                 "report.md, report.json and PNG figures to --out."})
-final class ReportCommand implements Callable<Integer> {
+public final class ReportCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
@@ -27,8 +27,9 @@ final class ReportCommand implements Callable<Integer> {
     @Mixin
     RecipeOptions recipeOptions;
 
-    @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint") Path model;
-    @Option(names = "--tokenizer", description = "tokenizer (default: the model folder's)") Path tokenizer;
+    @Mixin
+    ModelOptions modelOptions;
+
     @Option(names = "--calib-text", required = true, description = "calibration text for impact scoring and GPTQ") Path calibText;
     @Option(names = "--train-text", required = true, description = "training text for QAT") Path trainText;
     @Option(names = "--eval-text", required = true, description = "held-out text; never used for training or choices") Path evalText;
@@ -48,8 +49,8 @@ final class ReportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        FidelityReport.Settings settings = new FidelityReport.Settings(recipeOptions.toRecipe(widths.get(0)), model,
-                tokenizer, calibText, trainText, evalText, widths, seeds, variants, ablationBits, evalSequenceLength,
+        FidelityReport.Settings settings = new FidelityReport.Settings(recipeOptions.toRecipe(widths.get(0)),
+                modelOptions.model, modelOptions.tokenizer, calibText, trainText, evalText, widths, seeds, variants, ablationBits, evalSequenceLength,
                 trainingCheckpoints, memorySteps, reuse, out, RecipeOptions.FLAGS);
         new FidelityReport(settings, spec.commandLine().getOut()).run();
         return 0;

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.launcher.local.LocalJob;
@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
                 "Writes model.safetensors (dense), cherryq-packed.safetensors (deployable), config.json with",
                 "quantization_config, the tokenizer, and quantize.json (settings, losses, time and RSS per stage).",
                 "A run interrupted during training resumes from its last checkpoint in OUT/checkpoint."})
-final class QuantizeCommand implements Callable<Integer> {
+public final class QuantizeCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
@@ -34,11 +34,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--bits", required = true, description = "bits per normal weight, 2..8")
     int bits;
 
-    @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint")
-    Path model;
-
-    @Option(names = "--tokenizer", description = "tokenizer (default: the model folder's)")
-    Path tokenizerPath;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--calib-text", description = "calibration text (impact scoring, GPTQ)")
     Path calibText;
@@ -59,7 +56,7 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        new LocalJob(recipe(), model, tokenizerPath, calibText, trainText, checkpointEvery, out)
+        new LocalJob(recipe(), modelOptions.model, modelOptions.tokenizer, calibText, trainText, checkpointEvery, out)
                 .run(spec.commandLine().getOut());
         return 0;
     }

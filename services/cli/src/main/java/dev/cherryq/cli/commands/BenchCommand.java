@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.bench.Benchmark;
 import dev.cherryq.core.DjlRuntime;
@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Benchmarks: matmul ceiling, stage throughput and MFU, fleet overhead, 1 vs 2 workers, memory.",
                 "Writes a markdown report (default docs/BENCHMARKS.md). Run it alone on the machine: it measures time."})
-final class BenchCommand implements Callable<Integer> {
+public final class BenchCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
@@ -37,11 +38,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--small-model", description = "the small model of the fleet job (default: models/demo)")
     Path smallModel;
 
-    @Option(names = "--eval-text", description = "held-out text (default: the demo's)")
-    Path evalText;
-
-    @Option(names = "--train-text", description = "training and calibration text (default: the demo's)")
-    Path trainText;
+    @Mixin
+    DemoTextOptions texts;
 
     @Option(names = "--sections", split = ",", defaultValue = "ceiling,stages,fleet,main,processes,scaling",
             description = "what to measure (default: ${DEFAULT-VALUE})")
@@ -79,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
                     : Runtime.getRuntime().availableProcessors()));
         }
         DjlRuntime.ensureOffline();
-        DemoInputs inputs = DemoInputs.resolve(smallModel, evalText, trainText);
+        DemoInputs inputs = texts.resolve(smallModel);
         Path large = largeModel != null ? largeModel
                 : Path.of(System.getProperty("cherryq.home", ".")).toAbsolutePath().normalize().resolve("models/sotu-3m");
         if (!Files.exists(large)) {

@@ -1,6 +1,7 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.cli.console.OutputFormat;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.eval.PerplexityEvaluator;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -24,13 +26,13 @@ import picocli.CommandLine.Spec;
                 "--seq-len ids (a trailing shorter window is dropped); each window predicts its positions 1..N-1.",
                 "Text mode joins blank-line-separated documents with \"\\n\\n\", tokenizes once and puts one BOS",
                 "at the start (the GPTQ convention)."})
-final class EvalCommand implements Callable<Integer> {
+public final class EvalCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "HF model folder or llama2.c .bin checkpoint")
-    Path model;
+    @Mixin
+    ModelOptions modelOptions;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -42,9 +44,6 @@ final class EvalCommand implements Callable<Integer> {
         @Option(names = "--token-ids", description = "JSON array of token ids")
         Path tokenIds;
     }
-
-    @Option(names = "--tokenizer", description = "tokenizer.json or llama2.c tokenizer .bin (default: the one in the model folder)")
-    Path tokenizer;
 
     @Option(names = "--join", defaultValue = "gptq", description = {"text mode: gptq = join documents with a blank line, "
             + "one BOS at the start; bos = BOS before each document (llama2.c's training layout) (default: ${DEFAULT-VALUE})"})
@@ -61,9 +60,9 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelOptions.model)) {
             int[] ids = input.text != null ? EvalCorpus.tokenizeText(input.text,
-                    checkpoint.tokenizer(tokenizer),
+                    checkpoint.tokenizer(modelOptions.tokenizer),
                     parseJoin(join))
                     : EvalCorpus.readTokenIds(input.tokenIds);
             PerplexityEvaluator.checkVocabulary(ids, checkpoint.config().vocabSize());
@@ -93,7 +92,7 @@ final class EvalCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         if (format == OutputFormat.json) {
             ObjectNode json = Json.object();
-            json.put("model", model.toString());
+            json.put("model", modelOptions.model.toString());
             json.put("mean_nll", result.meanNll());
             json.put("perplexity", result.perplexity());
             json.put("predicted_tokens", result.predictedTokens());
@@ -104,7 +103,7 @@ final class EvalCommand implements Callable<Integer> {
             json.put("seconds", result.seconds());
             out.println(Json.line(json));
         } else {
-            out.printf("model             %s%n", model);
+            out.printf("model             %s%n", modelOptions.model);
             out.printf("windows           %d x %d tokens (%d input tokens, trailing %d dropped)%n", result.windows(),
                     result.sequenceLength(), result.inputTokens(),
                     result.inputTokens() - (long) result.windows() * result.sequenceLength());

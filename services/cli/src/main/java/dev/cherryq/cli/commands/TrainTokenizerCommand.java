@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.tokenizer.BpeTrainer;
@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
 /** {@code cherryq train-tokenizer}: a LLaMA-style BPE tokenizer.json trained on a text file. */
 @Command(name = "train-tokenizer", mixinStandardHelpOptions = true,
         description = "Trains a LLaMA-style BPE vocabulary with byte fallback and writes an HF tokenizer.json.")
-final class TrainTokenizerCommand implements Callable<Integer> {
+public final class TrainTokenizerCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

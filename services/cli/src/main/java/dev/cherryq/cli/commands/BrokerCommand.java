@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
 import java.nio.file.Path;
@@ -13,7 +13,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "broker", mixinStandardHelpOptions = true,
         description = {"Runs a real single-node Kafka broker (KRaft, Apache Kafka 4.4 in this JVM) on 127.0.0.1 until",
                 "stopped: the broker of a local multi-process fleet. Data stays in --dir across restarts."})
-final class BrokerCommand implements Callable<Integer> {
+public final class BrokerCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import ai.djl.engine.Engine;
 import dev.cherryq.core.DjlRuntime;
@@ -17,7 +17,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "engine", mixinStandardHelpOptions = true,
         description = {"Loads the PyTorch engine offline and prints its version, native library folder, GPU count",
                 "and thread setting. Exit 2 with --require-gpu when no GPU is visible."})
-final class EngineCommand implements Callable<Integer> {
+public final class EngineCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

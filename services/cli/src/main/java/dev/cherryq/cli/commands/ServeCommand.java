@@ -1,4 +1,4 @@
-package dev.cherryq.cli;
+package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.FleetMain;
@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
                 "runs every stage in one process) against the Kafka cluster and object store its configuration names.",
                 "Configuration comes from CHERRYQ_* environment variables; --set KEY=VALUE overrides one. Invalid",
                 "configuration exits with status 2 and names the key. Every service serves /metrics, /health, /ready."}, footer = "%nSee docs/ARCHITECTURE.md for the topics, the metrics and a local fleet walk-through.")
-final class ServeCommand implements Callable<Integer> {
+public final class ServeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", description = "planner, scorer, selector, trainer, evaluator, gateway or all")
     String stage;
