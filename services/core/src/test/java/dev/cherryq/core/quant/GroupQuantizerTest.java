@@ -17,6 +17,17 @@ import org.junit.jupiter.api.Test;
  */
 class GroupQuantizerTest {
 
+    private static final int RAMP_LENGTH = 4096;
+
+    /** A dense ramp over [-1, 1]. */
+    private static float[] ramp() {
+        float[] ramp = new float[RAMP_LENGTH];
+        for (int i = 0; i < RAMP_LENGTH; i++) {
+            ramp[i] = -1f + 2f * i / (RAMP_LENGTH - 1);
+        }
+        return ramp;
+    }
+
     private static float[] gaussian(int n, long seed) {
         Random random = new Random(seed);
         float[] values = new float[n];
@@ -30,13 +41,7 @@ class GroupQuantizerTest {
     void shouldUseExactly2PowBitsSymmetricLevelsWithoutZeroForSymFull() {
         for (int bits = 2; bits <= 8; bits++) {
             QuantSpec spec = new QuantSpec(bits, -1, QuantScheme.SYM_FULL);
-            // a dense ramp over [-1, 1] hits every level
-            int n = 4096;
-            float[] ramp = new float[n];
-            for (int i = 0; i < n; i++) {
-                ramp[i] = -1f + 2f * i / (n - 1);
-            }
-            QuantizedMatrix q = GroupQuantizer.quantize(ramp, 1, n, spec);
+            QuantizedMatrix q = GroupQuantizer.quantize(ramp(), 1, RAMP_LENGTH, spec); // hits every level
             Set<Float> levels = new HashSet<>();
             for (float value : q.dequantize()) {
                 levels.add(value);
@@ -57,12 +62,7 @@ class GroupQuantizerTest {
     void shouldUseGptqsIntegerLevelsAroundZeroForSym() {
         for (int bits = 2; bits <= 8; bits++) {
             QuantSpec spec = new QuantSpec(bits, -1, QuantScheme.SYM);
-            int n = 4096;
-            float[] ramp = new float[n];
-            for (int i = 0; i < n; i++) {
-                ramp[i] = -1f + 2f * i / (n - 1);
-            }
-            QuantizedMatrix q = GroupQuantizer.quantize(ramp, 1, n, spec);
+            QuantizedMatrix q = GroupQuantizer.quantize(ramp(), 1, RAMP_LENGTH, spec);
             Set<Float> levels = new HashSet<>();
             for (float value : q.dequantize()) {
                 levels.add(value);
