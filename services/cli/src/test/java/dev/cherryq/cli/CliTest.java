@@ -197,8 +197,12 @@ class CliTest {
         Path text = demoText();
         Path gptq = dir.resolve("gptq3");
         Run run = cherryq("quantize", "--model", demoModel, "--method", "gptq", "--bits", 3, "--group-size", 32,
-                "--calib-text", text, "--calib-samples", 4, "--seq-len", 64, "--out", gptq);
+                "--calib-text", text, "--calib-samples", 4, "--seq-len", 64, "--export", "gguf:q8_0", "--out", gptq);
         assertEquals(0, run.exitCode(), run.err());
+        // --export: the GGUF file beside the folder's forms, from the folder's dense weights (3-bit sym-full is no
+        // GGUF type, so q8_0 rounds it again)
+        assertTrue(run.out().contains("wrote " + gptq.resolve("model-q8_0.gguf")), run.out());
+        assertTrue(Files.size(gptq.resolve("model-q8_0.gguf")) > 1_000_000, "a whole model");
         JsonNode record = JSON.readTree(gptq.resolve("quantize.json").toFile());
         double gptqError = record.get("gptq").get("weighted_error").asDouble();
         double rtnError = record.get("gptq").get("rtn_weighted_error").asDouble();
@@ -469,6 +473,13 @@ class CliTest {
         assertOneLineError(cherryq("export", "--model", model, "--tokenizer", demoTokenizer, "--format", "gguf",
                 "--out", dir), "is a folder");
         assertFalse(Files.exists(gguf) || Files.exists(dir.resolve("out.gguf.partial")), "nothing written");
+        // quantize --export is checked before any compute
+        Path quantized = dir.resolve("never");
+        assertOneLineError(cherryq("quantize", "--model", model, "--method", "rtn", "--bits", 4, "--export", "onnx",
+                "--out", quantized), "--export 'onnx' is not supported (supported: gguf:TYPE, TYPE one of");
+        assertOneLineError(cherryq("quantize", "--model", model, "--method", "rtn", "--bits", 4, "--export",
+                "gguf:q5_1", "--out", quantized), "--export 'gguf:q5_1' is not supported");
+        assertFalse(Files.exists(quantized), "nothing written");
     }
 
     private static void assertOneLineError(Run run, String expected) {

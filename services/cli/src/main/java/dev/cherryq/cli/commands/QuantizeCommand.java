@@ -1,6 +1,8 @@
 package dev.cherryq.cli.commands;
 
+import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.launcher.local.GgufExportJob;
 import dev.cherryq.launcher.local.LocalJob;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -49,6 +51,10 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "output folder")
     Path out;
 
+    @Option(names = "--export", description = "also write OUT/model-TYPE.gguf for llama.cpp: gguf:f32, gguf:f16, "
+            + "gguf:q8_0 or gguf:q4_0 (exact for --scheme sym --group-size 32 at 8 or 4 bits; docs/EXPORTS.md)")
+    String export;
+
     /** The recipe of the options given; every check before any compute. */
     QuantizationRecipe recipe() {
         return recipeOptions.toRecipe(bits);
@@ -56,8 +62,18 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        new LocalJob(recipe(), modelOptions.model, modelOptions.tokenizer, calibText, trainText, checkpointEvery, out)
+        QuantizationRecipe recipe = recipe();
+        GgufExportJob gguf = null;
+        if (export != null) { // checked before any compute: the type, and that llama.cpp computes this family
+            GgmlType type = GgufExportJob.parseExport("--export", export);
+            gguf = new GgufExportJob(out, modelOptions.tokenizer, type, out.resolve("model-" + type.cliName() + ".gguf"));
+            new GgufExportJob(modelOptions.model, null, type, gguf.out()).check();
+        }
+        new LocalJob(recipe, modelOptions.model, modelOptions.tokenizer, calibText, trainText, checkpointEvery, out)
                 .run(spec.commandLine().getOut());
+        if (gguf != null) {
+            gguf.run(spec.commandLine().getOut());
+        }
         return 0;
     }
 }
