@@ -71,9 +71,10 @@ public final class LlamaGgufExport {
 
     /**
      * Linear weights that lie on a grid of per-block scales, stored exactly in the block type: per HF tensor name,
-     * the values (rows, columns) and the block scales (rows, columns / 32), both row-major.
+     * the values (rows, columns) and the block scales (rows, columns / 32), both row-major, and the cherries the grid
+     * leaves out (positions whose kept value is not the grid's).
      */
-    public record Grid(Map<String, float[]> values, Map<String, float[]> scales) {
+    public record Grid(Map<String, float[]> values, Map<String, float[]> scales, Map<String, Long> cherries) {
         boolean stores(Planned tensor) {
             return tensor.type().isQuantized() && tensor.hfName() != null && values.containsKey(tensor.hfName());
         }
@@ -127,7 +128,8 @@ public final class LlamaGgufExport {
         writer.write(file);
         try {
             return new Result(file, Files.size(file), type, plan.size(), List.copyOf(storedAsF16), cherries,
-                    grid != null, grid == null ? 0 : cherriesDropped(checkpoint, grid, plan));
+                    grid != null, grid == null ? 0 : plan.stream().filter(grid::stores)
+                            .mapToLong(tensor -> grid.cherries().getOrDefault(tensor.hfName(), 0L)).sum());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the size of " + file, e);
         }
@@ -174,21 +176,6 @@ public final class LlamaGgufExport {
                     : tensor.type().roundTrip(checkpoint.tensors().readFloats(tensor.hfName())));
         }
         return stored;
-    }
-
-    /** Positions whose dense value (a cherry) is not the grid's, in the tensors stored from the grid. */
-    private static long cherriesDropped(LlamaCheckpoint checkpoint, Grid grid, List<Planned> plan) {
-        long count = 0;
-        for (Planned tensor : plan) {
-            if (grid.stores(tensor)) {
-                float[] onGrid = grid.values().get(tensor.hfName());
-                float[] dense = checkpoint.tensors().readFloats(tensor.hfName());
-                for (int i = 0; i < onGrid.length; i++) {
-                    count += onGrid[i] == dense[i] ? 0 : 1;
-                }
-            }
-        }
-        return count;
     }
 
     /**

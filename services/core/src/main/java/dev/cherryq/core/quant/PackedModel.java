@@ -197,13 +197,28 @@ public final class PackedModel {
         LlamaConfig config = LlamaConfig.read(folder.resolve(LlamaConfig.CONFIG_FILE));
         Map<String, float[]> values = new LinkedHashMap<>(unpack(folder, false));
         Map<String, float[]> scales = new LinkedHashMap<>();
+        Map<String, Long> cherries = new LinkedHashMap<>();
+        Map<String, long[]> shapes = LlamaTensorNames.linearWeightShapes(config);
         try (SafetensorsFile packed = SafetensorsFile.open(folder.resolve(PACKED_FILE))) {
-            for (String name : LlamaTensorNames.linearWeights(config)) {
+            for (String name : shapes.keySet()) {
                 scales.put(name, packed.readFloats(name + ".scales"));
+                if (packed.contains(name + ".cherry_indices")) {
+                    // the cherries whose kept value is not their code's level: what the grid drops
+                    int[] indices = ints(packed, name + ".cherry_indices");
+                    float[] kept = packed.readFloats(name + ".cherry_values");
+                    float[] grid = values.get(name);
+                    int columns = (int) shapes.get(name)[1];
+                    int perRow = indices.length / (int) shapes.get(name)[0];
+                    long dropped = 0;
+                    for (int i = 0; i < indices.length; i++) {
+                        dropped += grid[(i / perRow) * columns + indices[i]] == kept[i] ? 0 : 1;
+                    }
+                    cherries.put(name, dropped);
+                }
             }
         }
         values.keySet().retainAll(scales.keySet());
-        return new LlamaGgufExport.Grid(values, scales);
+        return new LlamaGgufExport.Grid(values, scales, cherries);
     }
 
     /** The quantization format recorded in a folder's config.json. */
