@@ -11,6 +11,7 @@ import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.qat.TrainableParameters;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.TrainingLoss;
+import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.fleet.job.RecipeProto;
 import dev.cherryq.fleet.job.RequestSettings;
@@ -103,7 +104,8 @@ public final class JobRequestJson {
                         fields.integer(QuantizationRecipe.VALIDATION_WINDOWS),
                         (float) fields.number(QuantizationRecipe.CHERRY_LR_SCALE),
                         TrainableParameters.parse(QuantizationRecipe.TRAINABLE,
-                                fields.text(QuantizationRecipe.TRAINABLE))),
+                                fields.text(QuantizationRecipe.TRAINABLE)),
+                        TrainingMode.parse(QuantizationRecipe.TRAINING, fields.text(QuantizationRecipe.TRAINING))),
                 fields.integer(QuantizationRecipe.SEQ_LEN), fields.integer64(QuantizationRecipe.SEED),
                 fields.number(QuantizationRecipe.GPTQ_DAMPENING), fields.bool(QuantizationRecipe.GPTQ_ACT_ORDER));
         EvalSpec eval = EvalSpec.newBuilder().setDataUri(fields.text("eval_data"))

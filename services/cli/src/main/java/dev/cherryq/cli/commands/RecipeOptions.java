@@ -8,6 +8,7 @@ import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.RecipeProblem;
 import dev.cherryq.core.recipe.TrainingLoss;
+import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.launcher.DemoJob;
 import java.util.LinkedHashMap;
@@ -52,6 +53,7 @@ final class RecipeOptions {
         FLAGS.put(QuantizationRecipe.VALIDATION_WINDOWS, "--validation-windows");
         FLAGS.put(QuantizationRecipe.CHERRY_LR_SCALE, "--cherry-lr-scale");
         FLAGS.put(QuantizationRecipe.TRAINABLE, "--trainable");
+        FLAGS.put(QuantizationRecipe.TRAINING, "--training");
         FLAGS.put(QuantizationRecipe.SEQ_LEN, "--seq-len");
         FLAGS.put(QuantizationRecipe.SEED, "--seed");
         FLAGS.put(QuantizationRecipe.GPTQ_DAMPENING, "--gptq-dampening");
@@ -125,6 +127,11 @@ final class RecipeOptions {
             + "the quantized linear weights; embeddings, norms and lm_head stay as they are) (default: ${DEFAULT-VALUE})")
     String trainable;
 
+    @Option(names = "--training", description = "end-to-end (the whole model on the text's loss, the paper's) or "
+            + "blockwise (each decoder block alone against the full-precision block's outputs, on the same windows) "
+            + "(default: ${DEFAULT-VALUE})")
+    String training;
+
     @Option(names = "--seq-len", description = "calibration, training and evaluation window; 0 = min(512, the "
             + "model's max positions) (default: ${DEFAULT-VALUE})")
     Integer sequenceLength;
@@ -149,7 +156,8 @@ final class RecipeOptions {
                 new QuantizationRecipe.Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction,
                         floorFraction, weightDecay, gradientClip, TrainingLoss.parse("--loss", loss),
                         validationWindows, cherryLearningRateScale,
-                        TrainableParameters.parse("--trainable", trainable)), sequenceLength, seed,
+                        TrainableParameters.parse("--trainable", trainable),
+                        TrainingMode.parse("--training", training)), sequenceLength, seed,
                 gptqDampening, gptqActOrder);
         List<RecipeProblem> problems = recipe.problems();
         if (!problems.isEmpty()) {

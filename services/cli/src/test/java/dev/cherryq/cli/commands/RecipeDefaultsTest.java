@@ -12,6 +12,7 @@ import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.TrainingLoss;
+import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.fleet.job.RecipeProto;
 import dev.cherryq.gateway.JobRequestJson;
@@ -38,7 +39,7 @@ class RecipeDefaultsTest {
     private static final QuantizationRecipe CHANGED = new QuantizationRecipe(QuantMethod.QAT, InitMethod.GPTQ, 4, 64,
             QuantScheme.ASYM, SelectionCriterion.MAGNITUDE, 0.03, 17,
             new QuantizationRecipe.Training(123, 3, 2, 3.5e-5f, 0.1, 0.2, 0.01f, 0.5f, TrainingLoss.CROSS_ENTROPY, 5, 4f,
-                    TrainableParameters.LINEAR), 96, 7, 0.05, true);
+                    TrainableParameters.LINEAR, TrainingMode.BLOCKWISE), 96, 7, 0.05, true);
 
     @Test
     void shouldGiveTheCommandLineTheRecipeDefaults() {
@@ -66,7 +67,7 @@ class RecipeDefaultsTest {
         // a producer that leaves out the fields whose proto3 zero means "unset"
         QuantizationRequest sparse = full.toBuilder().clearInit().clearGptqDampening()
                 .setQat(full.getQat().toBuilder().clearLoss().clearValidationWindows()
-                .clearCherryLrScale().clearTrainable()).build();
+                .clearCherryLrScale().clearTrainable().clearMode()).build();
         assertEquals(QuantizationRecipe.DEFAULTS, RecipeProto.toRecipe(sparse));
     }
 
@@ -84,7 +85,7 @@ class RecipeDefaultsTest {
                 "--cherry-fraction", "0.03", "--calib-samples", "17", "--steps", "123", "--batch-size", "3",
                 "--grad-accum", "2", "--lr", "3.5e-5", "--warmup-fraction", "0.1", "--floor-fraction", "0.2",
                 "--weight-decay", "0.01", "--gradient-clip", "0.5", "--loss", "ce", "--validation-windows", "5",
-                "--cherry-lr-scale", "4", "--trainable", "linear", "--seq-len", "96", "--seed", "7",
+                "--cherry-lr-scale", "4", "--trainable", "linear", "--training", "blockwise", "--seq-len", "96", "--seed", "7",
                 "--gptq-dampening", "0.05", "--gptq-act-order");
         assertEquals(CHANGED, quantize.recipe(), "command line");
     }
@@ -97,7 +98,7 @@ class RecipeDefaultsTest {
                 fields.add((String) constant.get(null));
             }
         }
-        // every recipe component has a field name (Training's eight count for one component)
+        // every recipe component has a field name (Training's components count for one component)
         assertEquals(QuantizationRecipe.class.getRecordComponents().length - 1
                 + QuantizationRecipe.Training.class.getRecordComponents().length, fields.size(), fields.toString());
         assertEquals(fields, new TreeSet<>(RecipeOptions.FLAGS.keySet()));

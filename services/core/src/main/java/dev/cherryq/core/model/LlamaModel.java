@@ -64,6 +64,14 @@ public final class LlamaModel implements AutoCloseable {
         return load(checkpoint, name -> LlamaTensorNames.layerOf(name) < 0);
     }
 
+    /**
+     * A model with no parameters of its own, to run decoder blocks whose tensors the caller holds ({@link #block}):
+     * block-wise training, which needs neither the embeddings nor the head.
+     */
+    public static LlamaModel forBlocks(LlamaConfig config) {
+        return new LlamaModel(config, DjlRuntime.newManager(), Map.of());
+    }
+
     /** One decoder block's tensors (norms and linear weights, by HF name) as f32 arrays in {@code manager}. */
     public static Map<String, NDArray> loadBlock(LlamaCheckpoint checkpoint, int layer, NDManager manager) {
         Map<String, NDArray> block = new LinkedHashMap<>();

@@ -259,7 +259,7 @@ public final class QatTrainer {
     }
 
     /** (rows, columns) per layer with cherries: the scale at cherries, 1 elsewhere; none when the scale is 1. */
-    private static Map<String, NDArray> cherryRateScales(Map<String, NDArray> masks, float scale) {
+    static Map<String, NDArray> cherryRateScales(Map<String, NDArray> masks, float scale) {
         Map<String, NDArray> scales = new LinkedHashMap<>();
         if (scale != 1f) {
             masks.forEach((name, mask) -> scales.put(name, mask.mul(scale - 1).addi(1))); // 1 + (s - 1) mask
@@ -269,9 +269,15 @@ public final class QatTrainer {
 
     /** (rows, columns) f32 masks, 1 at cherries, for the layers that have any. */
     private static Map<String, NDArray> cherryMasks(NDManager manager, CherrySet cherries) {
+        return cherryMasks(manager, cherries, name -> true);
+    }
+
+    /** The same for the layers {@code include} accepts. */
+    static Map<String, NDArray> cherryMasks(NDManager manager, CherrySet cherries,
+            java.util.function.Predicate<String> include) {
         Map<String, NDArray> masks = new LinkedHashMap<>();
         cherries.layers().forEach((name, layer) -> {
-            if (layer.perRow() == 0) {
+            if (!include.test(name) || layer.perRow() == 0) {
                 return;
             }
             boolean[] mask = layer.mask();

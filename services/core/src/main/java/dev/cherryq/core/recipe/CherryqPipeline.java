@@ -1,5 +1,9 @@
 package dev.cherryq.core.recipe;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.NativeArrays;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.eval.DepthStreamedEvaluator;
 import dev.cherryq.core.eval.PerplexityEvaluator;
@@ -13,6 +17,8 @@ import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaConfig;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.qat.BlockActivations;
+import dev.cherryq.core.qat.BlockwiseTrainer;
 import dev.cherryq.core.qat.QatCheckpoint;
 import dev.cherryq.core.qat.QatTrainer;
 import dev.cherryq.core.quant.PackedModel;
@@ -26,9 +32,12 @@ import dev.cherryq.core.selection.CherrySelector;
 import dev.cherryq.core.selection.GroupAwareScores;
 import dev.cherryq.core.selection.SaliencyScores;
 import dev.cherryq.core.selection.CherrySet;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -204,6 +213,106 @@ public final class CherryqPipeline {
 
     /** Windows per forward pass when scoring validation windows. */
     private static final int VALIDATION_BATCH = 8;
+
+    /** Where a block-wise run's captured activations live: the training windows' and the validation windows'. */
+    public record CaptureFolders(Path train, Path validation) {}
+
+    /**
+     * The training windows block-wise training sees, by their starts in the trained part of the text: those of
+     * every micro-batch of the end-to-end run with the same recipe, so both see the same tokens.
+     */
+    public static int[] blockwiseWindowStarts(QuantizationRecipe recipe, int[] trainTokens, int length) {
+        return BlockwiseTrainer.trainingWindowStarts(split(recipe, trainTokens, length).train().length,
+                recipe.qatSettings(length, 0));
+    }
+
+    /**
+     * Capture (block-wise training): the full-precision model's hidden states at every block boundary for training
+     * windows {@code [from, to)} of {@link #blockwiseWindowStarts} (a shard), and with {@code withValidation} for
+     * every validation window of the text.
+     *
+     * @return the bytes written
+     */
+    public static long captureBlockInputs(LlamaCheckpoint source, QuantizationRecipe recipe, int[] trainTokens,
+            int from, int to, boolean withValidation, CaptureFolders folders, Progress progress) {
+        int length = recipe.sequenceLength(source.config());
+        Split split = split(recipe, trainTokens, length);
+        int[] starts = Arrays.copyOfRange(blockwiseWindowStarts(recipe, trainTokens, length), from, to);
+        long bytes = BlockActivations.capture(source, split.train(), starts, length, folders.train(), progress);
+        if (withValidation && split.validation() != null) {
+            int[] validationStarts = new int[split.validation().count()];
+            for (int i = 0; i < validationStarts.length; i++) {
+                validationStarts[i] = i * length;
+            }
+            bytes += BlockActivations.capture(source, split.validation().tokens(), validationStarts, length,
+                    folders.validation(), Progress.NONE);
+        }
+        return bytes;
+    }
+
+    /**
+     * Train one block (block-wise training) on the captured activations of every shard, in shard order, keeping
+     * its best weights on the captured validation windows when there are any.
+     *
+     * @param source the weights the block starts from (the full-precision model's, or GPTQ's latent weights)
+     */
+    public static BlockwiseTrainer.Result trainBlock(LlamaCheckpoint source, QuantizationRecipe recipe,
+            CherrySet cherries, int layer, List<Path> trainShards, Path validationFolder, Progress progress) {
+        int length = recipe.sequenceLength(source.config());
+        BlockwiseTrainer.Pairs train = new BlockwiseTrainer.Pairs(BlockActivations.read(trainShards, layer),
+                BlockActivations.read(trainShards, layer + 1));
+        BlockwiseTrainer.Pairs validation = validationFolder == null
+                || !Files.exists(BlockActivations.file(validationFolder, layer)) ? null
+                : new BlockwiseTrainer.Pairs(BlockActivations.read(List.of(validationFolder), layer),
+                        BlockActivations.read(List.of(validationFolder), layer + 1));
+        return BlockwiseTrainer.train(source, layer, train, validation, recipe.quantSpec(), cherries,
+                recipe.qatSettings(length, 0), validationEvery(recipe, 0), progress);
+    }
+
+    /**
+     * Block-wise training in one process: capture from the full-precision {@code source}, then every block in turn,
+     * from {@code model}'s weights (the source's, or GPTQ's after {@link #start}), each written back into
+     * {@code model} as it finishes; {@code workFolder} holds the activations.
+     */
+    public static List<BlockwiseTrainer.Result> trainBlockwise(LlamaModel model, LlamaCheckpoint source,
+            QuantizationRecipe recipe, CherrySet cherries, int[] trainTokens, Path workFolder, Progress progress) {
+        int length = recipe.sequenceLength(source.config());
+        CaptureFolders folders = new CaptureFolders(workFolder.resolve("train"), workFolder.resolve("validation"));
+        int windows = blockwiseWindowStarts(recipe, trainTokens, length).length;
+        captureBlockInputs(source, recipe, trainTokens, 0, windows, true, folders, Progress.NONE);
+        int layers = source.config().numberOfLayers();
+        int steps = recipe.training().steps();
+        List<BlockwiseTrainer.Result> results = new ArrayList<>();
+        for (int layer = 0; layer < layers; layer++) {
+            int done = layer * steps;
+            InMemoryTensors start = new InMemoryTensors(null);
+            for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
+                if (LlamaTensorNames.layerOf(entry.getKey()) == layer) {
+                    start.put(entry.getKey(), entry.getValue().getShape().getShape(), entry.getValue().toFloatArray());
+                }
+            }
+            LlamaCheckpoint startWeights = new LlamaCheckpoint(null, "memory", source.config(), start);
+            BlockwiseTrainer.Result result = trainBlock(startWeights, recipe, cherries, layer, List.of(folders.train()),
+                    folders.validation(), (step, total, detail) -> progress.update(done + step, layers * steps,
+                            detail));
+            setBlock(model, result.weights());
+            results.add(result);
+        }
+        return results;
+    }
+
+    /** Writes a block's trained tensors into the model's parameters in place. */
+    public static void setBlock(LlamaModel model, Map<String, float[]> weights) {
+        try (NDManager scope = DjlRuntime.newManager()) {
+            weights.forEach((name, values) -> {
+                NDArray parameter = model.parameters().get(name);
+                if (parameter == null) {
+                    throw new IllegalArgumentException(name + " is not a parameter of the model");
+                }
+                parameter.muli(0).addi(NativeArrays.of(scope, values, parameter.getShape()));
+            });
+        }
+    }
 
     /** Steps between validation scores: the checkpoint interval when there is one, else a quarter of the run. */
     public static int validationEvery(QuantizationRecipe recipe, int checkpointEvery) {

@@ -46,14 +46,16 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
      *     segment boundary: the run returns its best weights on them, and never weights worse than its start; 0 = off
      * @param cherryLearningRateScale cherries' step size as a multiple of the rate (1 = the reference's)
      * @param trainable which tensors train (the reference: all; or only the linear weights)
+     * @param mode the whole model at once (the paper's), or one decoder block at a time against the full-precision
+     *     block's outputs ({@link TrainingMode#BLOCKWISE}; {@code loss} then does not apply)
      */
     public record Training(int steps, int batchSize, int gradientAccumulation, float learningRate,
             double warmupFraction, double floorFraction, float weightDecay, float gradientClip, TrainingLoss loss,
-            int validationWindows, float cherryLearningRateScale, TrainableParameters trainable) {
+            int validationWindows, float cherryLearningRateScale, TrainableParameters trainable, TrainingMode mode) {
 
         /** The trajectory with every default as chosen (see the class comment). */
         public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f,
-                TrainingLoss.DISTILLATION, 16, 1f, TrainableParameters.ALL);
+                TrainingLoss.DISTILLATION, 16, 1f, TrainableParameters.ALL, TrainingMode.END_TO_END);
 
         /** The largest multiple of the rate a cherry may step at. */
         public static final float MAX_CHERRY_LEARNING_RATE_SCALE = 1000f;
@@ -69,37 +71,42 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
 
         public Training withSteps(int value) {
             return new Training(value, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode);
         }
 
         public Training withBatchSize(int value) {
             return new Training(steps, value, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode);
         }
 
         public Training withLoss(TrainingLoss value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, value, validationWindows, cherryLearningRateScale, trainable);
+                    weightDecay, gradientClip, value, validationWindows, cherryLearningRateScale, trainable, mode);
         }
 
         public Training withValidationWindows(int value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, value, cherryLearningRateScale, trainable);
+                    weightDecay, gradientClip, loss, value, cherryLearningRateScale, trainable, mode);
         }
 
         public Training withCherryLearningRateScale(float value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, value, trainable);
+                    weightDecay, gradientClip, loss, validationWindows, value, trainable, mode);
         }
 
         public Training withTrainable(TrainableParameters value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, value);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, value, mode);
+        }
+
+        public Training withMode(TrainingMode value) {
+            return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, value);
         }
 
         public Training withLearningRate(float value) {
             return new Training(steps, batchSize, gradientAccumulation, value, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode);
         }
     }
 
@@ -137,6 +144,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
     public static final String VALIDATION_WINDOWS = "validation_windows";
     public static final String CHERRY_LR_SCALE = "cherry_lr_scale";
     public static final String TRAINABLE = "trainable";
+    public static final String TRAINING = "training";
     public static final String SEQ_LEN = "seq_len";
     public static final String SEED = "seed";
     public static final String GPTQ_DAMPENING = "gptq_dampening";
@@ -170,6 +178,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         fields.put(VALIDATION_WINDOWS, training.validationWindows());
         fields.put(CHERRY_LR_SCALE, training.cherryLearningRateScale());
         fields.put(TRAINABLE, training.trainable() == null ? null : training.trainable().wireName());
+        fields.put(TRAINING, training.mode() == null ? null : training.mode().wireName());
         fields.put(SEQ_LEN, sequenceLength);
         fields.put(SEED, seed);
         fields.put(GPTQ_DAMPENING, gptqDampening);
@@ -224,6 +233,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
                     + (int) Training.MAX_CHERRY_LEARNING_RATE_SCALE + "]");
             require(problems, training.trainable() != null, TRAINABLE, "null",
                     "is required (" + TrainableParameters.names() + ")");
+            require(problems, training.mode() != null, TRAINING, "null", "is required (end-to-end, blockwise)");
         }
         require(problems, sequenceLength == 0 || (sequenceLength >= 2 && sequenceLength <= MAX_LENGTH), SEQ_LEN,
                 sequenceLength, "is out of range 2.." + MAX_LENGTH + " (or 0 for min(512, the model's max positions))");
@@ -312,7 +322,8 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         }
         if (method.trains()) {
             text.append(String.format(Locale.ROOT, ", %d QAT steps at lr %.3g", training.steps(),
-                    training.learningRate())).append(training.loss() == TrainingLoss.DISTILLATION ? ", distilled" : "");
+                    training.learningRate())).append(training.mode() == TrainingMode.BLOCKWISE ? ", block-wise"
+                    : training.loss() == TrainingLoss.DISTILLATION ? ", distilled" : "");
             if (selects() && training.cherryLearningRateScale() != 1f) {
                 text.append(String.format(Locale.ROOT, ", cherries at %.3gx the rate",
                         training.cherryLearningRateScale()));

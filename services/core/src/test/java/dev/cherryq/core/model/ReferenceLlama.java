@@ -27,11 +27,10 @@ public final class ReferenceLlama {
         this.layout = layout;
     }
 
-    /** Logits [position][vocab] for one sequence. */
-    public double[][] logits(int[] tokens) {
+    /** The token embeddings [position][hidden], the first block's input. */
+    public double[][] embed(int[] tokens) {
         int seq = tokens.length;
         int dim = config.hiddenSize();
-        int headDim = config.headDim();
         double[][] x = new double[seq][];
         float[] embedding = weights.get(LlamaTensorNames.EMBED_TOKENS);
         for (int t = 0; t < seq; t++) {
@@ -40,75 +39,92 @@ public final class ReferenceLlama {
                 x[t][i] = embedding[tokens[t] * dim + i];
             }
         }
+        return x;
+    }
+
+    /** One decoder block on its input [position][hidden]: its output, the next block's input. */
+    public double[][] block(double[][] x, int layer) {
+        x = x.clone();
+        int seq = x.length;
+        int dim = config.hiddenSize();
+        int headDim = config.headDim();
+        double[][] q = new double[seq][];
+        double[][] k = new double[seq][];
+        double[][] v = new double[seq][];
+        for (int t = 0; t < seq; t++) {
+            double[] normed = rmsNorm(x[t], weights.get(LlamaTensorNames.attentionNorm(layer)));
+            q[t] = matVec(weights.get(LlamaTensorNames.Projection.Q.tensorName(layer)), normed, config.queryDim());
+            k[t] = matVec(weights.get(LlamaTensorNames.Projection.K.tensorName(layer)), normed, config.keyValueDim());
+            v[t] = matVec(weights.get(LlamaTensorNames.Projection.V.tensorName(layer)), normed, config.keyValueDim());
+            if (config.family().queryKeyValueBiases()) {
+                String attention = "model.layers." + layer + ".self_attn.";
+                addInPlace(q[t], weights.get(attention + "q_proj.bias"));
+                addInPlace(k[t], weights.get(attention + "k_proj.bias"));
+                addInPlace(v[t], weights.get(attention + "v_proj.bias"));
+            }
+            if (config.family().queryKeyNorms()) {
+                String attention = "model.layers." + layer + ".self_attn.";
+                normalizeHeads(q[t], config.numberOfHeads(), headDim, weights.get(attention + "q_norm.weight"));
+                normalizeHeads(k[t], config.numberOfKeyValueHeads(), headDim, weights.get(attention + "k_norm.weight"));
+            }
+            rotate(q[t], t, config.numberOfHeads(), headDim);
+            rotate(k[t], t, config.numberOfKeyValueHeads(), headDim);
+        }
+        for (int t = 0; t < seq; t++) {
+            double[] attended = new double[config.queryDim()];
+            for (int h = 0; h < config.numberOfHeads(); h++) {
+                int kvHead = h / config.queriesPerKeyValueHead();
+                // the first key the query sees: 0, or with a sliding window W the (W-1)-th before t
+                int window = config.family().slidingWindow();
+                int first = window > 0 ? Math.max(0, t - window + 1) : 0;
+                double[] scores = new double[t + 1];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int s = first; s <= t; s++) {
+                    double dot = 0;
+                    for (int i = 0; i < headDim; i++) {
+                        dot += q[t][h * headDim + i] * k[s][kvHead * headDim + i];
+                    }
+                    scores[s] = dot / Math.sqrt(headDim);
+                    max = Math.max(max, scores[s]);
+                }
+                double sum = 0;
+                for (int s = first; s <= t; s++) {
+                    scores[s] = Math.exp(scores[s] - max);
+                    sum += scores[s];
+                }
+                for (int s = first; s <= t; s++) {
+                    for (int i = 0; i < headDim; i++) {
+                        attended[h * headDim + i] += scores[s] / sum * v[s][kvHead * headDim + i];
+                    }
+                }
+            }
+            double[] projected = matVec(weights.get(LlamaTensorNames.Projection.O.tensorName(layer)), attended, dim);
+            double[] afterAttention = new double[dim];
+            for (int i = 0; i < dim; i++) {
+                afterAttention[i] = x[t][i] + projected[i];
+            }
+            double[] normed = rmsNorm(afterAttention, weights.get(LlamaTensorNames.mlpNorm(layer)));
+            int hidden = config.intermediateSize();
+            double[] gate = matVec(weights.get(LlamaTensorNames.Projection.GATE.tensorName(layer)), normed, hidden);
+            double[] up = matVec(weights.get(LlamaTensorNames.Projection.UP.tensorName(layer)), normed, hidden);
+            for (int i = 0; i < hidden; i++) {
+                gate[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
+            }
+            double[] down = matVec(weights.get(LlamaTensorNames.Projection.DOWN.tensorName(layer)), gate, dim);
+            for (int i = 0; i < dim; i++) {
+                afterAttention[i] += down[i];
+            }
+            x[t] = afterAttention;
+        }
+        return x;
+    }
+
+    /** Logits [position][vocab] for one sequence. */
+    public double[][] logits(int[] tokens) {
+        int seq = tokens.length;
+        double[][] x = embed(tokens);
         for (int layer = 0; layer < config.numberOfLayers(); layer++) {
-            double[][] q = new double[seq][];
-            double[][] k = new double[seq][];
-            double[][] v = new double[seq][];
-            for (int t = 0; t < seq; t++) {
-                double[] normed = rmsNorm(x[t], weights.get(LlamaTensorNames.attentionNorm(layer)));
-                q[t] = matVec(weights.get(LlamaTensorNames.Projection.Q.tensorName(layer)), normed, config.queryDim());
-                k[t] = matVec(weights.get(LlamaTensorNames.Projection.K.tensorName(layer)), normed, config.keyValueDim());
-                v[t] = matVec(weights.get(LlamaTensorNames.Projection.V.tensorName(layer)), normed, config.keyValueDim());
-                if (config.family().queryKeyValueBiases()) {
-                    String attention = "model.layers." + layer + ".self_attn.";
-                    addInPlace(q[t], weights.get(attention + "q_proj.bias"));
-                    addInPlace(k[t], weights.get(attention + "k_proj.bias"));
-                    addInPlace(v[t], weights.get(attention + "v_proj.bias"));
-                }
-                if (config.family().queryKeyNorms()) {
-                    String attention = "model.layers." + layer + ".self_attn.";
-                    normalizeHeads(q[t], config.numberOfHeads(), headDim, weights.get(attention + "q_norm.weight"));
-                    normalizeHeads(k[t], config.numberOfKeyValueHeads(), headDim, weights.get(attention + "k_norm.weight"));
-                }
-                rotate(q[t], t, config.numberOfHeads(), headDim);
-                rotate(k[t], t, config.numberOfKeyValueHeads(), headDim);
-            }
-            for (int t = 0; t < seq; t++) {
-                double[] attended = new double[config.queryDim()];
-                for (int h = 0; h < config.numberOfHeads(); h++) {
-                    int kvHead = h / config.queriesPerKeyValueHead();
-                    // the first key the query sees: 0, or with a sliding window W the (W-1)-th before t
-                    int window = config.family().slidingWindow();
-                    int first = window > 0 ? Math.max(0, t - window + 1) : 0;
-                    double[] scores = new double[t + 1];
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int s = first; s <= t; s++) {
-                        double dot = 0;
-                        for (int i = 0; i < headDim; i++) {
-                            dot += q[t][h * headDim + i] * k[s][kvHead * headDim + i];
-                        }
-                        scores[s] = dot / Math.sqrt(headDim);
-                        max = Math.max(max, scores[s]);
-                    }
-                    double sum = 0;
-                    for (int s = first; s <= t; s++) {
-                        scores[s] = Math.exp(scores[s] - max);
-                        sum += scores[s];
-                    }
-                    for (int s = first; s <= t; s++) {
-                        for (int i = 0; i < headDim; i++) {
-                            attended[h * headDim + i] += scores[s] / sum * v[s][kvHead * headDim + i];
-                        }
-                    }
-                }
-                double[] projected = matVec(weights.get(LlamaTensorNames.Projection.O.tensorName(layer)), attended, dim);
-                double[] afterAttention = new double[dim];
-                for (int i = 0; i < dim; i++) {
-                    afterAttention[i] = x[t][i] + projected[i];
-                }
-                double[] normed = rmsNorm(afterAttention, weights.get(LlamaTensorNames.mlpNorm(layer)));
-                int hidden = config.intermediateSize();
-                double[] gate = matVec(weights.get(LlamaTensorNames.Projection.GATE.tensorName(layer)), normed, hidden);
-                double[] up = matVec(weights.get(LlamaTensorNames.Projection.UP.tensorName(layer)), normed, hidden);
-                for (int i = 0; i < hidden; i++) {
-                    gate[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
-                }
-                double[] down = matVec(weights.get(LlamaTensorNames.Projection.DOWN.tensorName(layer)), gate, dim);
-                for (int i = 0; i < dim; i++) {
-                    afterAttention[i] += down[i];
-                }
-                x[t] = afterAttention;
-            }
+            x = block(x, layer);
         }
         float[] head = weights.get(config.tieWordEmbeddings() ? LlamaTensorNames.EMBED_TOKENS : LlamaTensorNames.LM_HEAD);
         double[][] logits = new double[seq][];

@@ -1,6 +1,7 @@
 package dev.cherryq.fleet.job;
 
 import dev.cherryq.core.qat.TrainableParameters;
+import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.InitMethod;
 import dev.cherryq.core.recipe.QuantMethod;
@@ -38,7 +39,7 @@ public final class RecipeProto {
                                 ? qat.getValidationWindows() : QuantizationRecipe.Training.DEFAULTS.validationWindows(),
                         qat.hasCherryLrScale() ? qat.getCherryLrScale()
                                 : QuantizationRecipe.Training.DEFAULTS.cherryLearningRateScale(),
-                        trainable(qat.getTrainable())),
+                        trainable(qat.getTrainable()), mode(qat.getMode())),
                 request.getSeqLen(), request.getSeed(),
                 request.getGptqDampening() == 0 ? QuantizationRecipe.DEFAULTS.gptqDampening()
                         : request.getGptqDampening(), request.getGptqActOrder());
@@ -53,6 +54,7 @@ public final class RecipeProto {
                 .setFloorFraction(training.floorFraction()).setWeightDecay(training.weightDecay())
                 .setGradientClip(training.gradientClip()).setValidationWindows(training.validationWindows())
                 .setCherryLrScale(training.cherryLearningRateScale()).setTrainable(trainable(training.trainable()))
+                .setMode(mode(training.mode()))
                 .setLoss(training.loss() == dev.cherryq.core.recipe.TrainingLoss.DISTILLATION
                         ? TrainingLoss.TRAINING_LOSS_DISTILLATION : TrainingLoss.TRAINING_LOSS_CROSS_ENTROPY);
         return request.setMethod(method(recipe.method()))
@@ -70,6 +72,19 @@ public final class RecipeProto {
             case TRAINABLE_LINEAR -> TrainableParameters.LINEAR;
             default -> QuantizationRecipe.Training.DEFAULTS.trainable(); // unspecified
         };
+    }
+
+    static TrainingMode mode(dev.cherryq.proto.v1.TrainingMode mode) {
+        return switch (mode) {
+            case TRAINING_MODE_END_TO_END -> TrainingMode.END_TO_END;
+            case TRAINING_MODE_BLOCKWISE -> TrainingMode.BLOCKWISE;
+            default -> QuantizationRecipe.Training.DEFAULTS.mode(); // unspecified
+        };
+    }
+
+    static dev.cherryq.proto.v1.TrainingMode mode(TrainingMode mode) {
+        return mode == TrainingMode.BLOCKWISE ? dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_BLOCKWISE
+                : dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_END_TO_END;
     }
 
     static Trainable trainable(TrainableParameters trainable) {

@@ -3,6 +3,7 @@ package dev.cherryq.fleet.job;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.recipe.RecipeProblem;
 import dev.cherryq.fleet.config.JobLimits;
 import dev.cherryq.proto.v1.PreparedData;
@@ -81,6 +82,10 @@ public final class RequestSettings {
         if (trains) {
             if (request.getTrainDataUri().isBlank()) {
                 problems.add("train_data: required for " + recipe.method().wireName());
+            }
+            if (recipe.training() != null && recipe.training().mode() == TrainingMode.BLOCKWISE) {
+                problems.add("training: blockwise runs in one process only for now (cherryq quantize --training "
+                        + "blockwise); the fleet's block tasks are not built yet");
             }
             int segmentSteps = request.getQat().getSegmentSteps();
             if (segmentSteps < 1 || segmentSteps > QuantizationRecipe.Training.MAX_STEPS) {

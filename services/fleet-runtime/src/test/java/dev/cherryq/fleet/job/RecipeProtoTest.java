@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import dev.cherryq.core.quant.QuantScheme;
 import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.selection.SelectionCriterion;
 import dev.cherryq.proto.v1.Criterion;
 import dev.cherryq.proto.v1.Method;
@@ -32,5 +33,11 @@ class RecipeProtoTest {
             assertNotEquals(Criterion.CRITERION_UNSPECIFIED, wire, criterion.name());
             assertEquals(criterion, RecipeProto.criterion(wire), criterion.name());
         }
+        for (TrainingMode mode : TrainingMode.values()) {
+            dev.cherryq.proto.v1.TrainingMode wire = RecipeProto.mode(mode);
+            assertNotEquals(dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_UNSPECIFIED, wire, mode.name());
+            assertEquals(mode, RecipeProto.mode(wire), mode.name());
+        }
+        assertEquals(TrainingMode.values().length + 2, dev.cherryq.proto.v1.TrainingMode.values().length);
     }
 }

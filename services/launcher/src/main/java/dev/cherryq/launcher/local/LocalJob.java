@@ -10,7 +10,9 @@ import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.qat.QatCheckpoint;
+import dev.cherryq.core.qat.BlockwiseTrainer;
 import dev.cherryq.core.qat.QatTrainer;
+import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.quant.PackedModel;
 import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.recipe.QuantMethod;
@@ -26,6 +28,7 @@ import dev.cherryq.launcher.output.ProgressBar;
 import dev.cherryq.launcher.output.TrainingPlots;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -156,13 +159,50 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
                 // one text for calibration and training (as the demo uses) is tokenized once
                 int[] trainTokens = calibration != null && trainText.equals(calibText) ? calibration
                         : EvalCorpus.tokenizeText(trainText, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
-                train(llama, checkpoint, start, recipe, cherries, trainTokens, record, console);
+                if (recipe.training().mode() == TrainingMode.BLOCKWISE) {
+                    trainBlockwise(llama, checkpoint, recipe, cherries, trainTokens, record, console);
+                } else {
+                    train(llama, checkpoint, start, recipe, cherries, trainTokens, record, console);
+                }
             }
             meter.start("export");
             try (ProgressBar bar = new ProgressBar("export")) {
                 return CherryqPipeline.export(llama, checkpoint, recipe, cherries, out, bar);
             }
         }
+    }
+
+    /** Block-wise training: capture, then each block in turn; per-block losses and validation in the record. */
+    private void trainBlockwise(LlamaModel llama, LlamaCheckpoint source, QuantizationRecipe recipe,
+            CherrySet cherries, int[] trainTokens, ObjectNode record, PrintWriter console) throws IOException {
+        Path work = out.resolve("activations");
+        List<BlockwiseTrainer.Result> results;
+        try (ProgressBar bar = new ProgressBar("blockwise")) {
+            results = CherryqPipeline.trainBlockwise(llama, source, recipe, cherries, trainTokens, work, bar);
+        }
+        long capturedBytes = Folders.sizeOf(work);
+        Folders.deleteRecursively(work);
+        QuantizationRecipe.Training settings = recipe.training();
+        ObjectNode training = record.putObject("training");
+        training.put("mode", settings.mode().wireName()).put("steps", settings.steps())
+                .put("batch_size", settings.batchSize()).put("seq_len", recipe.sequenceLength())
+                .put("grad_accum", settings.gradientAccumulation()).put("lr", settings.learningRate())
+                .put("floor_fraction", recipe.floorFraction()).put("train_tokens", trainTokens.length)
+                .put("captured_bytes", capturedBytes);
+        ArrayNode blocks = training.putArray("blocks");
+        int improved = 0;
+        for (BlockwiseTrainer.Result result : results) {
+            ObjectNode block = blocks.addObject().put("layer", result.layer()).put("seconds", result.seconds())
+                    .put("best_step", result.bestStep());
+            ArrayNode validation = block.putArray("validation_mse");
+            result.validation().forEach(point -> validation.addObject().put("step", point.step())
+                    .put("mse", point.meanNll()));
+            ArrayNode losses = block.putArray("losses");
+            result.losses().forEach(losses::add);
+            improved += result.improvedOnStart() ? 1 : 0;
+        }
+        console.printf("block-wise: %d of %d blocks beat their round-to-nearest start on held-out block outputs; "
+                + "%.1f MiB of activations captured%n", improved, results.size(), capturedBytes / 1048576.0);
     }
 
     private void train(LlamaModel llama, LlamaCheckpoint source, CherryqPipeline.Start start,
