@@ -13,6 +13,7 @@ import dev.cherryq.fleet.job.Folders;
 import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
 import dev.cherryq.fleet.kafka.KafkaClients;
 import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.metrics.ProcessMemory;
 import dev.cherryq.fleet.storage.FilesystemObjectStore;
 import dev.cherryq.fleet.storage.ObjectStore;
 import dev.cherryq.launcher.EmbeddedFleet;
@@ -20,7 +21,6 @@ import dev.cherryq.launcher.FleetJob;
 import dev.cherryq.launcher.GatewayClient;
 import dev.cherryq.launcher.WorkerProcess;
 import dev.cherryq.launcher.local.LocalJob;
-import dev.cherryq.launcher.local.StageMeter;
 import dev.cherryq.proto.v1.TensorRef;
 import java.io.PrintWriter;
 import java.io.Writer;
@@ -225,7 +225,7 @@ final class FleetBench {
     }
 
     private static double statusMib(long pid, String field) {
-        long kilobytes = StageMeter.statusKilobytes(pid, field);
+        long kilobytes = ProcessMemory.statusKilobytes(pid, field);
         return kilobytes < 0 ? Double.NaN : kilobytes / 1024.0;
     }
 

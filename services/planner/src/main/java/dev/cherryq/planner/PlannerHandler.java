@@ -75,6 +75,7 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
         Path tokenizerFile;
         long parameters;
         int vocabulary;
+        int layers;
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelPath)) {
             int maxPositions = checkpoint.config().maxPositionEmbeddings();
             // seq_len 0 = the recipe's default for this model
@@ -90,9 +91,11 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             tokenizer = Tokenizer.load(tokenizerFile);
             parameters = checkpoint.config().parameterCount();
             vocabulary = checkpoint.config().vocabSize();
+            layers = checkpoint.config().numberOfLayers();
         }
         Path scratch = fleet.scratch(jobId, "planner");
-        PreparedData.Builder data = PreparedData.newBuilder().setVocabSize(vocabulary).setParameterCount(parameters);
+        PreparedData.Builder data = PreparedData.newBuilder().setVocabSize(vocabulary).setParameterCount(parameters)
+                .setLayers(layers);
         int[] eval = tokens("eval_data", request.getEval().getDataUri(), tokenizer, tokenizerFile, vocabulary);
         if (eval.length < request.getSeqLen()) {
             throw new InvalidInputException("eval_data has " + eval.length + " tokens, fewer than one window of seq_len "

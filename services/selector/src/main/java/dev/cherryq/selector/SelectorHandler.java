@@ -31,9 +31,9 @@ import dev.cherryq.proto.v1.QuantizationRequest;
 import dev.cherryq.proto.v1.ScoreResult;
 import dev.cherryq.proto.v1.Stage;
 import dev.cherryq.proto.v1.TensorRef;
-import dev.cherryq.proto.v1.TrainTask;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -114,13 +114,13 @@ public final class SelectorHandler implements StageHandler<ScoreResult> {
         }
         TensorRef reportRef = fleet.store().putBytes(ObjectKeys.of(jobId, Stage.STAGE_SELECTOR, "heterogeneity.json"),
                 report(criterion, scores, cherries), ObjectStore.MEDIA_JSON);
-        TrainTask first = new JobPlan(request, result.getData()).firstSegment().setCherries(cherriesRef)
-                .setHeterogeneityReport(reportRef).build();
-        return TaskOutcome.of(List.of(Outgoing.byKey(Topics.TRAIN_TASKS, jobId, first),
-                JobEvents.state(jobId, Stage.STAGE_SELECTOR, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER,
-                        first.getSegmentCount(),
-                        String.format(Locale.ROOT, "%,d cherries (%s)", cherries.totalCherries(), criterion.cliName()))),
-                0).thenAfterPublish(() -> markers.mark(jobId, Stage.STAGE_SELECTOR, "training task emitted"));
+        JobPlan plan = new JobPlan(request, result.getData());
+        List<Outgoing> out = new ArrayList<>(plan.trainingStart(cherriesRef, reportRef));
+        out.add(JobEvents.state(jobId, Stage.STAGE_SELECTOR, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER,
+                plan.trainerTasks(),
+                String.format(Locale.ROOT, "%,d cherries (%s)", cherries.totalCherries(), criterion.cliName())));
+        return TaskOutcome.of(out, 0)
+                .thenAfterPublish(() -> markers.mark(jobId, Stage.STAGE_SELECTOR, "training task emitted"));
     }
 
     /** The partials merged in shard order; all calibration samples must be covered exactly once. */

@@ -25,6 +25,7 @@ import dev.cherryq.fleet.task.Outgoing;
 import dev.cherryq.fleet.task.StageBinding;
 import dev.cherryq.fleet.task.StageHandler;
 import dev.cherryq.fleet.task.TaskOutcome;
+import dev.cherryq.proto.v1.BlockwiseStep;
 import dev.cherryq.proto.v1.JobState;
 import dev.cherryq.proto.v1.ModelRef;
 import dev.cherryq.proto.v1.QuantizationRequest;
@@ -49,14 +50,17 @@ import java.util.stream.Stream;
  * [from_step, to_step) from the previous segment's checkpoint, uploads the checkpoint at to_step, and emits the next
  * segment as a new task, so a segment lost with its worker is redone from the last checkpoint, anywhere. Batches and
  * schedule come from the whole run's settings ({@link QatTrainer}), so segmenting changes nothing. The last segment
- * exports the packed model and emits its evaluation tasks.
+ * exports the packed model and emits its evaluation tasks. Block-wise jobs run their own tasks
+ * ({@link BlockwiseSteps}).
  */
 public final class TrainerHandler implements StageHandler<TrainTask> {
 
     private final FleetContext fleet;
+    private final BlockwiseSteps blockwise;
 
     public TrainerHandler(FleetContext fleet) {
         this.fleet = fleet;
+        this.blockwise = new BlockwiseSteps(fleet, this);
     }
 
     @Override
@@ -67,6 +71,9 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
 
     @Override
     public TaskOutcome handle(TrainTask task) throws Exception {
+        if (task.getBlockwise() != BlockwiseStep.BLOCKWISE_STEP_UNSPECIFIED) {
+            return blockwise.handle(task); // block-wise training's capture, block and assembly tasks
+        }
         String jobId = task.getJobId();
         QuantizationRequest request = task.getRequest();
         QuantizationRecipe recipe = RequestSettings.recipe(request);
@@ -133,7 +140,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
     }
 
     /** Writes the packed + dense model folder and uploads every file. */
-    private QuantizedModelSummary export(TrainTask task, QuantizationRecipe recipe, LlamaCheckpoint checkpoint,
+    QuantizedModelSummary export(TrainTask task, QuantizationRecipe recipe, LlamaCheckpoint checkpoint,
             LlamaModel model, CherrySet cherries, QatTrainer.Result training, Path folder) throws IOException {
         PackedModel.Summary packed = CherryqPipeline.export(model, checkpoint, recipe, cherries, folder, Progress.NONE);
         ModelRef.Builder modelRef = ModelRef.newBuilder()
@@ -171,7 +178,7 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
                         task.getSegment(), task.getSegmentCount(), detail));
     }
 
-    private static List<Outgoing> finish(TrainTask task, QuantizedModelSummary summary, String detail) {
+    static List<Outgoing> finish(TrainTask task, QuantizedModelSummary summary, String detail) {
         QuantizationRequest request = task.getRequest();
         List<Outgoing> out = new ArrayList<>(new JobPlan(request, task.getData()).methodEvaluation(summary));
         out.add(JobEvents.progress(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_TRAINING,

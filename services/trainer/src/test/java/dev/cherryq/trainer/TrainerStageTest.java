@@ -198,4 +198,73 @@ class TrainerStageTest {
             }
         }
     }
+
+    @Test
+    void shouldTrainBlockwiseOverCaptureAndBlockTasksToTheWeightsOfOneProcess() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            ServiceHost host = harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)));
+            QuantizationRequest request = StageFixtures.request("job-blocks").toBuilder()
+                    .setQat(StageFixtures.request("job-blocks").getQat().toBuilder()
+                            .setMode(dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_BLOCKWISE))
+                    .build();
+            QuantizationRecipe recipe = RequestSettings.recipe(request);
+            PreparedData data = StageFixtures.prepare(harness, "job-blocks");
+            FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
+            int[] tokens = StageFixtures.tokens(harness, data.getTrainTokens());
+            // independent of the stage: block-wise training in this process, exported to a folder of its own
+            Path reference = directory.resolve("reference");
+            CherrySet cherries;
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel());
+                    LlamaModel model = LlamaModel.load(checkpoint)) {
+                cherries = CherrySelector.select(SelectionCriterion.RANDOM, request.getCherryFraction(), Map.of(),
+                        LlamaTensorNames.linearWeightShapes(checkpoint.config()), 1);
+                CherryqPipeline.trainBlockwise(model, checkpoint, recipe, cherries, tokens,
+                        directory.resolve("activations"), Progress.NONE);
+                CherryqPipeline.export(model, checkpoint, recipe, cherries, reference, Progress.NONE);
+            }
+            Path cherryFile = directory.resolve("cherries.safetensors");
+            cherries.write(cherryFile);
+            TensorRef cherryRef = store.put("jobs/job-blocks/selector/cherries.safetensors", cherryFile,
+                    ObjectStore.MEDIA_SAFETENSORS, "");
+            // what the selector sends: the capture shards (4 steps in segments of 2: two shards)
+            List<dev.cherryq.fleet.task.Outgoing> start = new dev.cherryq.fleet.job.JobPlan(request, data)
+                    .trainingStart(cherryRef, null);
+            assertEquals(2, start.size());
+            for (dev.cherryq.fleet.task.Outgoing capture : start) {
+                harness.send(Topics.TRAIN_TASKS, capture.key(), capture.message());
+            }
+            EvalTask evalTask = harness.await(Topics.EVAL_TASKS, EvalTask.parser(), t -> !t.isEmpty()).get(0);
+            List<TrainTask> tasks = harness.await(Topics.TRAIN_TASKS, TrainTask.parser(), t -> t.size() >= 7);
+            assertEquals(List.of("BLOCKWISE_STEP_ASSEMBLE", "BLOCKWISE_STEP_BLOCK", "BLOCKWISE_STEP_BLOCK",
+                    "BLOCKWISE_STEP_BLOCK", "BLOCKWISE_STEP_BLOCK", "BLOCKWISE_STEP_CAPTURE", "BLOCKWISE_STEP_CAPTURE"),
+                    tasks.stream().map(task -> task.getBlockwise().name()).sorted().toList());
+            assertEquals("cherryq", evalTask.getVariant());
+            assertEquals(6, evalTask.getQuantized().getTrainerTasksCount(), "two captures and four blocks recorded");
+            assertEquals(4, evalTask.getQuantized().getLossesCount(), "the blocks' mean error per step");
+            Path exported = null;
+            for (TensorRef file : evalTask.getModel().getFilesList()) {
+                exported = store.fetch(file, directory.resolve("fleet")).getParent();
+            }
+            try (LlamaCheckpoint fleet = LlamaCheckpoint.open(exported);
+                    LlamaCheckpoint expected = LlamaCheckpoint.open(reference);
+                    LlamaCheckpoint original = LlamaCheckpoint.open(FleetHarness.demoModel())) {
+                // dequantized linear weights with their cherries, and the norms, as one process trained them
+                for (String name : fleet.tensors().tensorNames()) {
+                    assertArrayEquals(expected.tensors().readFloats(name), fleet.tensors().readFloats(name), 0f, name);
+                }
+                String norm = LlamaTensorNames.attentionNorm(1);
+                float[] before = original.tensors().readFloats(norm);
+                float[] after = fleet.tensors().readFloats(norm);
+                assertTrue(!java.util.Arrays.equals(before, after), "block training moved the norms");
+            }
+            // a block task redelivered after its output exists trains nothing; it re-emits the assembly, whose
+            // summary exists too: two duplicates
+            TrainTask block = tasks.stream().filter(t -> t.getBlockwise().name().endsWith("BLOCK")).findFirst()
+                    .orElseThrow();
+            harness.send(Topics.TRAIN_TASKS, "job-blocks/block/" + block.getBlock(), block);
+            String duplicates = "cherryq_tasks_deduplicated_total{stage=\"trainer\"} 2.0";
+            String metrics = FleetHarness.awaitMetrics(host, duplicates);
+            assertTrue(metrics.contains(duplicates), metrics);
+        }
+    }
 }

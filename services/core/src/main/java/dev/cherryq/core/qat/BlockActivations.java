@@ -98,15 +98,20 @@ public final class BlockActivations {
 
     /** One depth read back, the windows of every capture folder in order (shards of one window set). */
     public static Depth read(List<Path> folders, int depth) {
-        float[][] parts = new float[folders.size()][];
+        return read(folders.stream().map(folder -> file(folder, depth)).toList());
+    }
+
+    /** One depth read back from its files, one per shard, the windows in file order. */
+    public static Depth read(List<Path> files) {
+        float[][] parts = new float[files.size()][];
         int windows = 0;
         int length = -1;
         int hidden = -1;
-        for (int i = 0; i < folders.size(); i++) {
-            try (SafetensorsFile file = SafetensorsFile.open(file(folders.get(i), depth))) {
+        for (int i = 0; i < files.size(); i++) {
+            try (SafetensorsFile file = SafetensorsFile.open(files.get(i))) {
                 long[] shape = file.info(TENSOR).shape();
                 if (shape.length != 3 || (length >= 0 && (shape[1] != length || shape[2] != hidden))) {
-                    throw new InvalidInputException(file(folders.get(i), depth) + ": activations of shape "
+                    throw new InvalidInputException(files.get(i) + ": activations of shape "
                             + java.util.Arrays.toString(shape) + " do not match the other shards' (n, " + length + ", "
                             + hidden + ")");
                 }

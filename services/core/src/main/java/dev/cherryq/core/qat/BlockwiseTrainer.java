@@ -60,6 +60,11 @@ public final class BlockwiseTrainer {
                         + targets.windows() + ") do not match");
             }
         }
+
+        /** The inputs from one depth's files and the targets from the next depth's, shard by shard. */
+        public static Pairs read(List<java.nio.file.Path> inputFiles, List<java.nio.file.Path> targetFiles) {
+            return new Pairs(BlockActivations.read(inputFiles), BlockActivations.read(targetFiles));
+        }
     }
 
     /** Windows per forward pass when scoring validation windows. */

@@ -258,13 +258,21 @@ public final class CherryqPipeline {
      */
     public static BlockwiseTrainer.Result trainBlock(LlamaCheckpoint source, QuantizationRecipe recipe,
             CherrySet cherries, int layer, List<Path> trainShards, Path validationFolder, Progress progress) {
-        int length = recipe.sequenceLength(source.config());
-        BlockwiseTrainer.Pairs train = new BlockwiseTrainer.Pairs(BlockActivations.read(trainShards, layer),
-                BlockActivations.read(trainShards, layer + 1));
         BlockwiseTrainer.Pairs validation = validationFolder == null
                 || !Files.exists(BlockActivations.file(validationFolder, layer)) ? null
-                : new BlockwiseTrainer.Pairs(BlockActivations.read(List.of(validationFolder), layer),
-                        BlockActivations.read(List.of(validationFolder), layer + 1));
+                : BlockwiseTrainer.Pairs.read(List.of(BlockActivations.file(validationFolder, layer)),
+                        List.of(BlockActivations.file(validationFolder, layer + 1)));
+        return trainBlock(source, recipe, cherries, layer, BlockwiseTrainer.Pairs.read(
+                trainShards.stream().map(folder -> BlockActivations.file(folder, layer)).toList(),
+                trainShards.stream().map(folder -> BlockActivations.file(folder, layer + 1)).toList()), validation,
+                progress);
+    }
+
+    /** The same on activations already read: {@code validation} null for none. */
+    public static BlockwiseTrainer.Result trainBlock(LlamaCheckpoint source, QuantizationRecipe recipe,
+            CherrySet cherries, int layer, BlockwiseTrainer.Pairs train, BlockwiseTrainer.Pairs validation,
+            Progress progress) {
+        int length = recipe.sequenceLength(source.config());
         return BlockwiseTrainer.train(source, layer, train, validation, recipe.quantSpec(), cherries,
                 recipe.qatSettings(length, 0), validationEvery(recipe, 0), progress);
     }

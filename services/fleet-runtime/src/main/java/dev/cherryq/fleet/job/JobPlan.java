@@ -4,6 +4,8 @@ import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.core.recipe.TrainingMode;
+import dev.cherryq.proto.v1.BlockwiseStep;
 import dev.cherryq.proto.v1.JobState;
 import dev.cherryq.proto.v1.PreparedData;
 import dev.cherryq.proto.v1.QuantizationRequest;
@@ -85,10 +87,10 @@ public record JobPlan(QuantizationRequest request, PreparedData data) {
                         Stage.STAGE_SELECTOR, 1, recipe.criterion().cliName() + " selection"));
             }
             case TRAINING -> {
-                TrainTask first = firstSegment().build();
-                out.add(Outgoing.byKey(Topics.TRAIN_TASKS, jobId(), first));
+                out.addAll(trainingStart(null, null));
                 out.add(JobEvents.state(jobId(), Stage.STAGE_PLANNER, JobState.JOB_STATE_TRAINING, Stage.STAGE_TRAINER,
-                        first.getSegmentCount(), recipe.method().trains() ? "plain QAT" : "GPTQ"));
+                        trainerTasks(), recipe.method().trains() ? "plain QAT" + (blockwise(request) ? ", block-wise"
+                                : "") : "GPTQ"));
             }
             case EVALUATION -> out.add(JobEvents.state(jobId(), Stage.STAGE_PLANNER, JobState.JOB_STATE_EVALUATING,
                     Stage.STAGE_EVALUATOR, EvalSharding.expectedResults(data, request), "round to nearest"));
@@ -132,6 +134,79 @@ public record JobPlan(QuantizationRequest request, PreparedData data) {
     /** The selector's trigger for a criterion that needs no scores: a result of an empty fan-in (0 shards). */
     public ScoreResult selectionTrigger() {
         return ScoreResult.newBuilder().setJobId(jobId()).setRequest(request).setData(data).setShardCount(0).build();
+    }
+
+    /** The job trains block by block ({@code training: blockwise}). */
+    public static boolean blockwise(QuantizationRequest request) {
+        return RequestSettings.trains(request)
+                && RequestSettings.recipe(request).training().mode() == TrainingMode.BLOCKWISE;
+    }
+
+    /**
+     * The trainer tasks of the job, as its progress counts them: the segments of end-to-end training, or block-wise
+     * training's capture shards, one task per block and the assembly.
+     */
+    public int trainerTasks() {
+        return blockwise(request) ? captureShards(request) + data.getLayers() + 1 : RequestSettings.segments(request);
+    }
+
+    /** Block-wise training's capture tasks: one per {@code segment_steps} steps' windows. */
+    public static int captureShards(QuantizationRequest request) {
+        return RequestSettings.segments(request);
+    }
+
+    /**
+     * The first trainer tasks, with the selector's cherries and heterogeneity report (null when there are none):
+     * end-to-end training's segment 0 (keyed by job: segments follow one another), or block-wise training's capture
+     * shards (spread over partitions, so that trainer workers capture in parallel).
+     */
+    public List<Outgoing> trainingStart(TensorRef cherries, TensorRef report) {
+        TrainTask.Builder first = firstSegment();
+        if (cherries != null) {
+            first.setCherries(cherries);
+        }
+        if (report != null) {
+            first.setHeterogeneityReport(report);
+        }
+        if (!blockwise(request)) {
+            return List.of(Outgoing.byKey(Topics.TRAIN_TASKS, jobId(), first.build()));
+        }
+        int shards = captureShards(request);
+        List<Outgoing> tasks = new ArrayList<>(shards);
+        for (int shard = 0; shard < shards; shard++) {
+            TrainTask capture = first.clone().setBlockwise(BlockwiseStep.BLOCKWISE_STEP_CAPTURE).setBlock(shard)
+                    .setCaptureShards(shards).setSegment(shard).setSegmentCount(trainerTasks()).build();
+            tasks.add(Outgoing.spread(Topics.TRAIN_TASKS, jobId() + "/capture/" + shard, capture,
+                    jobId().hashCode() + shard));
+        }
+        return tasks;
+    }
+
+    /**
+     * Capture shard {@code shard}'s training windows, as indices into the run's windows in training order
+     * ({@code CherryqPipeline.blockwiseWindowStarts}): {@code [i x windows / shards, (i + 1) x windows / shards)}.
+     */
+    public static int[] captureWindows(int windows, int shards, int shard) {
+        return new int[] {(int) ((long) shard * windows / shards), (int) ((long) (shard + 1) * windows / shards)};
+    }
+
+    /** Block-wise training's block tasks once every capture shard is stored: one per decoder block, spread. */
+    public List<Outgoing> blockTasks(TrainTask capture) {
+        List<Outgoing> tasks = new ArrayList<>(data.getLayers());
+        for (int block = 0; block < data.getLayers(); block++) {
+            TrainTask task = capture.toBuilder().setBlockwise(BlockwiseStep.BLOCKWISE_STEP_BLOCK).setBlock(block)
+                    .setSegment(capture.getCaptureShards() + block).build();
+            tasks.add(Outgoing.spread(Topics.TRAIN_TASKS, jobId() + "/block/" + block, task,
+                    jobId().hashCode() + block));
+        }
+        return tasks;
+    }
+
+    /** Block-wise training's last task once every block is trained: the model assembled, exported, evaluated. */
+    public Outgoing assembleTask(TrainTask block) {
+        TrainTask task = block.toBuilder().setBlockwise(BlockwiseStep.BLOCKWISE_STEP_ASSEMBLE).setBlock(0)
+                .setSegment(trainerTasks() - 1).setFromStep(0).setToStep(request.getQat().getSteps()).build();
+        return Outgoing.byKey(Topics.TRAIN_TASKS, jobId(), task);
     }
 
     /**

@@ -83,9 +83,10 @@ public final class RequestSettings {
             if (request.getTrainDataUri().isBlank()) {
                 problems.add("train_data: required for " + recipe.method().wireName());
             }
-            if (recipe.training() != null && recipe.training().mode() == TrainingMode.BLOCKWISE) {
-                problems.add("training: blockwise runs in one process only for now (cherryq quantize --training "
-                        + "blockwise); the fleet's block tasks are not built yet");
+            if (recipe.training() != null && recipe.training().mode() == TrainingMode.BLOCKWISE
+                    && recipe.init() == dev.cherryq.core.recipe.InitMethod.GPTQ) {
+                problems.add("training: blockwise starts from round to nearest in the fleet (init gptq with "
+                        + "blockwise runs in one process: cherryq quantize)");
             }
             int segmentSteps = request.getQat().getSegmentSteps();
             if (segmentSteps < 1 || segmentSteps > QuantizationRecipe.Training.MAX_STEPS) {

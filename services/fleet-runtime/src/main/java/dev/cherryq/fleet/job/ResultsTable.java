@@ -40,8 +40,30 @@ public final class ResultsTable {
                 trained.getValidationList().forEach(point -> points.addObject().put("step", point.getStep())
                         .put("mean_nll", point.getMeanNll()));
             }
+            if (row.getVariant().equals(method) && result.getQuantized().getTrainerTasksCount() > 0) {
+                line.set("trainer_workers", trainerWorkers(result.getQuantized()));
+            }
         }
         return rows;
+    }
+
+    /**
+     * Block-wise training's trainer tasks by worker: tasks done (captures and blocks), their seconds, and the
+     * worker's largest peak resident set reported at the end of a task.
+     */
+    static ObjectNode trainerWorkers(QuantizedModelSummary trained) {
+        ObjectNode workers = JSON.createObjectNode();
+        for (dev.cherryq.proto.v1.TrainerTaskRecord task : trained.getTrainerTasksList()) {
+            ObjectNode worker = workers.has(task.getWorker()) ? (ObjectNode) workers.get(task.getWorker())
+                    : workers.putObject(task.getWorker()).put("captures", 0).put("blocks", 0).put("seconds", 0.0)
+                            .put("peak_rss_mib", 0.0);
+            String kind = task.getStep() == dev.cherryq.proto.v1.BlockwiseStep.BLOCKWISE_STEP_CAPTURE ? "captures"
+                    : "blocks";
+            worker.put(kind, worker.get(kind).asInt() + 1)
+                    .put("seconds", worker.get("seconds").asDouble() + task.getSeconds())
+                    .put("peak_rss_mib", Math.max(worker.get("peak_rss_mib").asDouble(), task.getPeakRssMib()));
+        }
+        return workers;
     }
 
     /**
@@ -68,6 +90,17 @@ public final class ResultsTable {
             JsonNode validation = row.path("validation");
             if (!validation.isMissingNode()) {
                 table.append(validationNote(row.path("variant").asText(), validation)).append('\n');
+            }
+            JsonNode workers = row.path("trainer_workers");
+            if (workers.size() > 0) {
+                StringBuilder line = new StringBuilder("\n" + row.path("variant").asText() + " trained block-wise by "
+                        + workers.size() + (workers.size() == 1 ? " worker" : " workers") + ":");
+                workers.fields().forEachRemaining(worker -> line.append(String.format(Locale.ROOT,
+                        " %s %d captures and %d blocks in %.1f s (peak RSS %.0f MiB);", worker.getKey(),
+                        worker.getValue().path("captures").asInt(), worker.getValue().path("blocks").asInt(),
+                        worker.getValue().path("seconds").asDouble(), worker.getValue().path("peak_rss_mib")
+                                .asDouble())));
+                table.append(line.substring(0, line.length() - 1)).append('\n');
             }
         }
         return table.toString();

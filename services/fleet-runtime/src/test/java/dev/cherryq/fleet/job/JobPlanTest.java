@@ -288,4 +288,42 @@ class JobPlanTest {
         }
         return byVariant;
     }
+
+    @Test
+    void shouldPlanBlockwiseTrainingAsCaptureShardsThenOneTaskPerBlockThenTheAssembly() {
+        QuantizationRecipe recipe = recipe(QuantMethod.QAT).withTraining(QuantizationRecipe.DEFAULTS.training()
+                .withMode(dev.cherryq.core.recipe.TrainingMode.BLOCKWISE)); // 200 steps in segments of 50
+        JobPlan plan = new JobPlan(request(recipe, 4, 50, List.of("fp")), DATA.toBuilder().setLayers(6).build());
+        assertTrue(JobPlan.blockwise(plan.request()));
+        assertEquals(4 + 6 + 1, plan.trainerTasks());
+        List<Outgoing> planned = on(plan.messages(), Topics.TRAIN_TASKS);
+        assertEquals(4, planned.size(), "one capture task per segment's windows");
+        java.util.Set<Integer> partitions = new java.util.HashSet<>();
+        int covered = 0;
+        int windows = 200 * 4; // steps x batch (grad_accum 1)
+        for (int shard = 0; shard < 4; shard++) {
+            TrainTask capture = (TrainTask) planned.get(shard).message();
+            assertEquals(dev.cherryq.proto.v1.BlockwiseStep.BLOCKWISE_STEP_CAPTURE, capture.getBlockwise());
+            assertEquals(shard, capture.getBlock());
+            assertEquals(4, capture.getCaptureShards());
+            partitions.add(planned.get(shard).spreadIndex());
+            int[] range = JobPlan.captureWindows(windows, 4, shard);
+            assertEquals(covered, range[0], "shards are consecutive");
+            covered = range[1];
+        }
+        assertEquals(windows, covered, "and together hold every window once");
+        assertEquals(4, partitions.size(), "spread over partitions, so workers capture in parallel");
+        List<Outgoing> blocks = plan.blockTasks((TrainTask) planned.get(3).message());
+        assertEquals(6, blocks.size());
+        for (int block = 0; block < 6; block++) {
+            TrainTask task = (TrainTask) blocks.get(block).message();
+            assertEquals(dev.cherryq.proto.v1.BlockwiseStep.BLOCKWISE_STEP_BLOCK, task.getBlockwise());
+            assertEquals(block, task.getBlock());
+            assertEquals(4 + block, task.getSegment(), "progress counts captures, then blocks");
+        }
+        TrainTask assemble = (TrainTask) plan.assembleTask((TrainTask) blocks.get(5).message()).message();
+        assertEquals(dev.cherryq.proto.v1.BlockwiseStep.BLOCKWISE_STEP_ASSEMBLE, assemble.getBlockwise());
+        assertEquals(plan.trainerTasks() - 1, assemble.getSegment());
+        assertTrue(JobPlan.lastSegment(assemble));
+    }
 }

@@ -45,7 +45,8 @@ public final class StageFixtures {
             FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
             Path scratch = Files.createDirectories(harness.dataDirectory().resolve(jobId));
             PreparedData.Builder data = PreparedData.newBuilder().setVocabSize(checkpoint.config().vocabSize())
-                    .setParameterCount(checkpoint.config().parameterCount());
+                    .setParameterCount(checkpoint.config().parameterCount())
+                    .setLayers(checkpoint.config().numberOfLayers());
             data.setCalibrationTokens(TokenTensors.put(store, key(jobId, "calibration"),
                     tokens(tokenizer, scratch, "calibration.txt", 40, 1), scratch));
             data.setTrainTokens(TokenTensors.put(store, key(jobId, "train"), tokens(tokenizer, scratch, "train.txt", 40, 2),

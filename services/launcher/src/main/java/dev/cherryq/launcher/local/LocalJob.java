@@ -22,6 +22,7 @@ import dev.cherryq.core.scoring.FisherPartial;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.fleet.job.Folders;
+import dev.cherryq.fleet.metrics.ProcessMemory;
 import dev.cherryq.fleet.job.ResultsTable;
 import dev.cherryq.launcher.Json;
 import dev.cherryq.launcher.output.ProgressBar;
@@ -220,7 +221,7 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
                         bar.update(done, total, detail);
                         if (done % 10 == 0) { // resident memory over the run: flat means no leak
                             rssByStep.addObject().put("step", done)
-                                    .put("rss_mib", StageMeter.statusKilobytes("VmRSS:") / 1024.0);
+                                    .put("rss_mib", ProcessMemory.statusKilobytes("VmRSS:") / 1024.0);
                         }
                     });
         }

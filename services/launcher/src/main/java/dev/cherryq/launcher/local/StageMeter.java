@@ -3,6 +3,7 @@ package dev.cherryq.launcher.local;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.launcher.Json;
+import dev.cherryq.fleet.metrics.ProcessMemory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +33,7 @@ public final class StageMeter {
         ObjectNode entry = stages.addObject();
         entry.put("stage", current);
         entry.put("seconds", (System.nanoTime() - started) / 1e9);
-        long peak = statusKilobytes("VmHWM:");
+        long peak = ProcessMemory.statusKilobytes("VmHWM:");
         if (peak >= 0) {
             entry.put("peak_rss_mib", peak / 1024.0);
         } else {
@@ -52,24 +53,5 @@ public final class StageMeter {
         } catch (IOException | UnsupportedOperationException | SecurityException e) {
             // not Linux, or not allowed: peaks are then cumulative for the process
         }
-    }
-
-    /** A field of /proc/self/status in kB, or -1 when unavailable. */
-    public static long statusKilobytes(String field) {
-        return statusKilobytes(ProcessHandle.current().pid(), field);
-    }
-
-    /** A field of /proc/PID/status in kB, or -1 when unavailable (not Linux, or the process is gone). */
-    public static long statusKilobytes(long pid, String field) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith(field)) {
-                    return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            return -1;
-        }
-        return -1;
     }
 }

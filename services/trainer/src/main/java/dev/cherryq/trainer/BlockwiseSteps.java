@@ -1,0 +1,291 @@
+package dev.cherryq.trainer;
+
+import dev.cherryq.core.Progress;
+import dev.cherryq.core.format.DType;
+import dev.cherryq.core.format.SafetensorsFile;
+import dev.cherryq.core.format.SafetensorsWriter;
+import dev.cherryq.core.format.TensorData;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.model.LlamaTensorNames;
+import dev.cherryq.core.qat.BlockActivations;
+import dev.cherryq.core.qat.BlockwiseTrainer;
+import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.selection.CherrySet;
+import dev.cherryq.fleet.FleetContext;
+import dev.cherryq.fleet.job.Folders;
+import dev.cherryq.fleet.job.JobPlan;
+import dev.cherryq.fleet.job.ModelFolders;
+import dev.cherryq.fleet.job.RequestSettings;
+import dev.cherryq.fleet.metrics.ProcessMemory;
+import dev.cherryq.fleet.storage.ObjectKeys;
+import dev.cherryq.fleet.storage.ObjectStore;
+import dev.cherryq.fleet.storage.TokenTensors;
+import dev.cherryq.fleet.task.FatalTaskException;
+import dev.cherryq.fleet.task.JobEvents;
+import dev.cherryq.fleet.task.Outgoing;
+import dev.cherryq.fleet.task.TaskOutcome;
+import dev.cherryq.proto.v1.BlockResult;
+import dev.cherryq.proto.v1.BlockwiseStep;
+import dev.cherryq.proto.v1.CaptureShard;
+import dev.cherryq.proto.v1.JobState;
+import dev.cherryq.proto.v1.QuantizedModelSummary;
+import dev.cherryq.proto.v1.Stage;
+import dev.cherryq.proto.v1.TensorRef;
+import dev.cherryq.proto.v1.TrainTask;
+import dev.cherryq.proto.v1.TrainerTaskRecord;
+import dev.cherryq.proto.v1.ValidationScore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Block-wise training's three trainer tasks ({@code training: blockwise}; core's {@link BlockwiseTrainer}):
+ * <ol>
+ *   <li>capture: the full-precision hidden states at every block boundary for one shard of the run's windows
+ *       ({@code capture/train-<shard>/h-<depth>.safetensors}, and the validation windows' with shard 0), listed in
+ *       {@code capture/shard-<shard>.pb};</li>
+ *   <li>block: one decoder block trained on every shard's inputs and targets for its depth, stored as
+ *       {@code blocks/block-<block>.safetensors} with {@code blocks/block-<block>.pb};</li>
+ *   <li>assemble: every block written into the model, exported and evaluated as end-to-end training's last
+ *       segment is.</li>
+ * </ol>
+ * Outputs sit at keys fixed by (job, step, index), so a redelivered task whose output exists computes nothing. The
+ * task that stores the last missing capture shard (or block) emits the block tasks (or the assembly); two finishing
+ * at once may both emit them, and the duplicates find their outputs stored. A block or capture lost with its worker
+ * is redone from the start of that task by another worker; training is deterministic, so the result is the same.
+ */
+final class BlockwiseSteps {
+
+    private final FleetContext fleet;
+    private final TrainerHandler handler;
+
+    BlockwiseSteps(FleetContext fleet, TrainerHandler handler) {
+        this.fleet = fleet;
+        this.handler = handler;
+    }
+
+    TaskOutcome handle(TrainTask task) throws Exception {
+        return switch (task.getBlockwise()) {
+            case BLOCKWISE_STEP_CAPTURE -> capture(task);
+            case BLOCKWISE_STEP_BLOCK -> block(task);
+            case BLOCKWISE_STEP_ASSEMBLE -> assemble(task);
+            default -> throw new FatalTaskException(FatalTaskException.INVALID_MESSAGE,
+                    "train task of job " + task.getJobId() + " has blockwise step " + task.getBlockwiseValue());
+        };
+    }
+
+    private static String captureKey(String jobId, int shard) {
+        return ObjectKeys.of(jobId, Stage.STAGE_TRAINER, String.format(Locale.ROOT, "capture/shard-%04d.pb", shard));
+    }
+
+    private static String blockKey(String jobId, int block, String extension) {
+        return ObjectKeys.of(jobId, Stage.STAGE_TRAINER, String.format(Locale.ROOT, "blocks/block-%04d.%s", block,
+                extension));
+    }
+
+    /** Capture shard {@code block}: the windows of its share of the run, at every depth. */
+    private TaskOutcome capture(TrainTask task) throws Exception {
+        String jobId = task.getJobId();
+        int shard = task.getBlock();
+        if (fleet.store().readIfExists(captureKey(jobId, shard)).isPresent()) {
+            return TaskOutcome.duplicate(afterCapture(task, ""));
+        }
+        long started = System.nanoTime();
+        QuantizationRecipe recipe = RequestSettings.recipe(task.getRequest());
+        int[] tokens = TokenTensors.get(fleet.store(), task.getData().getTrainTokens(), fleet.downloads());
+        int length = task.getRequest().getSeqLen();
+        int windows = CherryqPipeline.blockwiseWindowStarts(recipe, tokens, length).length;
+        int[] range = JobPlan.captureWindows(windows, task.getCaptureShards(), shard);
+        Path scratch = fleet.scratch(jobId, "trainer").resolve("capture-" + shard);
+        Folders.deleteRecursively(scratch);
+        CherryqPipeline.CaptureFolders folders = new CherryqPipeline.CaptureFolders(scratch.resolve("train"),
+                scratch.resolve("validation"));
+        int layers;
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, task.getRequest().getModel()))) {
+            CherryqPipeline.captureBlockInputs(checkpoint, recipe, tokens, range[0], range[1], shard == 0, folders,
+                    Progress.NONE);
+            layers = checkpoint.config().numberOfLayers();
+        }
+        CaptureShard.Builder stored = CaptureShard.newBuilder().setShard(shard);
+        for (int depth = 0; depth <= layers; depth++) {
+            stored.addTrain(upload(BlockActivations.file(folders.train(), depth), String.format(Locale.ROOT,
+                    "capture/train-%04d/h-%d.safetensors", shard, depth), jobId));
+            Path validation = BlockActivations.file(folders.validation(), depth);
+            if (Files.exists(validation)) {
+                stored.addValidation(upload(validation, "capture/validation/h-" + depth + ".safetensors", jobId));
+            }
+        }
+        stored.setSeconds((System.nanoTime() - started) / 1e9).setWorker(fleet.processName())
+                .setPeakRssMib(ProcessMemory.peakMib());
+        fleet.store().putBytes(captureKey(jobId, shard), stored.build().toByteArray(), ObjectStore.MEDIA_PROTOBUF);
+        Folders.deleteRecursively(scratch);
+        return TaskOutcome.of(afterCapture(task, String.format(Locale.ROOT, "captured windows %d-%d", range[0],
+                range[1])), (long) (range[1] - range[0]) * length);
+    }
+
+    /** The capture's progress event, and the block tasks when every capture shard is stored. */
+    private List<Outgoing> afterCapture(TrainTask task, String detail) throws Exception {
+        List<Outgoing> out = new ArrayList<>();
+        out.add(progress(task, detail));
+        for (int shard = 0; shard < task.getCaptureShards(); shard++) {
+            if (fleet.store().readIfExists(captureKey(task.getJobId(), shard)).isEmpty()) {
+                return out; // a shard still to come emits them
+            }
+        }
+        out.addAll(new JobPlan(task.getRequest(), task.getData()).blockTasks(task));
+        return out;
+    }
+
+    /** One decoder block trained against the full-precision block's outputs on every shard's windows. */
+    private TaskOutcome block(TrainTask task) throws Exception {
+        String jobId = task.getJobId();
+        int block = task.getBlock();
+        if (fleet.store().readIfExists(blockKey(jobId, block, "pb")).isPresent()) {
+            return TaskOutcome.duplicate(afterBlock(task, ""));
+        }
+        QuantizationRecipe recipe = RequestSettings.recipe(task.getRequest());
+        List<Path> inputs = new ArrayList<>();
+        List<Path> targets = new ArrayList<>();
+        List<Path> validationInputs = new ArrayList<>();
+        List<Path> validationTargets = new ArrayList<>();
+        for (CaptureShard shard : captureShards(task)) {
+            inputs.add(fleet.store().fetch(shard.getTrain(block), fleet.downloads()));
+            targets.add(fleet.store().fetch(shard.getTrain(block + 1), fleet.downloads()));
+            if (shard.getValidationCount() > block + 1) {
+                validationInputs.add(fleet.store().fetch(shard.getValidation(block), fleet.downloads()));
+                validationTargets.add(fleet.store().fetch(shard.getValidation(block + 1), fleet.downloads()));
+            }
+        }
+        CherrySet cherries = task.hasCherries()
+                ? CherrySet.read(fleet.store().fetch(task.getCherries(), fleet.downloads())) : CherrySet.empty();
+        BlockwiseTrainer.Result result;
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, task.getRequest().getModel()))) {
+            result = CherryqPipeline.trainBlock(checkpoint, recipe, cherries, block,
+                    BlockwiseTrainer.Pairs.read(inputs, targets), validationInputs.isEmpty() ? null
+                            : BlockwiseTrainer.Pairs.read(validationInputs, validationTargets), Progress.NONE);
+            LlamaTensorNames.expected(checkpoint.config()).forEach(tensor -> shapes.put(tensor.name(),
+                    tensor.shape()));
+        }
+        Path scratch = Files.createDirectories(fleet.scratch(jobId, "trainer"));
+        Path weightsFile = scratch.resolve("block-" + block + ".safetensors");
+        List<TensorData> tensors = new ArrayList<>();
+        result.weights().forEach((name, values) -> tensors.add(TensorData.ofFloats(name, DType.F32, shapes.get(name),
+                values)));
+        SafetensorsWriter.write(weightsFile, Map.of("cherryq.kind", "block-weights"), tensors);
+        TensorRef weights = fleet.store().put(blockKey(jobId, block, "safetensors"), weightsFile,
+                ObjectStore.MEDIA_SAFETENSORS, "");
+        Files.deleteIfExists(weightsFile);
+        BlockResult.Builder stored = BlockResult.newBuilder().setBlock(block).setWeights(weights)
+                .addAllLosses(result.losses()).setBestStep(result.bestStep()).setSeconds(result.seconds())
+                .setWorker(fleet.processName()).setPeakRssMib(ProcessMemory.peakMib());
+        result.validation().forEach(point -> stored.addValidation(ValidationScore.newBuilder().setStep(point.step())
+                .setMeanNll(point.meanNll())));
+        fleet.store().putBytes(blockKey(jobId, block, "pb"), stored.build().toByteArray(), ObjectStore.MEDIA_PROTOBUF);
+        long tokens = (long) recipe.training().steps() * recipe.training().batchSize()
+                * recipe.training().gradientAccumulation() * task.getRequest().getSeqLen();
+        List<Float> losses = result.losses();
+        return TaskOutcome.of(afterBlock(task, String.format(Locale.ROOT, "block %d mse %.4g, best step %d", block,
+                losses.get(losses.size() - 1), result.bestStep())), tokens);
+    }
+
+    /** The block's progress event, and the assembly when every block is stored. */
+    private List<Outgoing> afterBlock(TrainTask task, String detail) throws Exception {
+        List<Outgoing> out = new ArrayList<>();
+        out.add(progress(task, detail));
+        for (int block = 0; block < task.getData().getLayers(); block++) {
+            if (fleet.store().readIfExists(blockKey(task.getJobId(), block, "pb")).isEmpty()) {
+                return out; // a block still training emits it
+            }
+        }
+        out.add(new JobPlan(task.getRequest(), task.getData()).assembleTask(task));
+        return out;
+    }
+
+    /** Every trained block into the source model, exported, and the method's evaluation tasks. */
+    private TaskOutcome assemble(TrainTask task) throws Exception {
+        String jobId = task.getJobId();
+        String summaryKey = ObjectKeys.of(jobId, Stage.STAGE_TRAINER, "model-summary.pb");
+        Optional<byte[]> existing = fleet.store().readIfExists(summaryKey);
+        if (existing.isPresent()) {
+            return TaskOutcome.duplicate(handler.finish(task, QuantizedModelSummary.parseFrom(existing.get()), ""));
+        }
+        QuantizationRecipe recipe = RequestSettings.recipe(task.getRequest());
+        CherrySet cherries = task.hasCherries()
+                ? CherrySet.read(fleet.store().fetch(task.getCherries(), fleet.downloads())) : CherrySet.empty();
+        List<TrainerTaskRecord> records = new ArrayList<>();
+        for (CaptureShard shard : captureShards(task)) {
+            records.add(TrainerTaskRecord.newBuilder().setStep(BlockwiseStep.BLOCKWISE_STEP_CAPTURE)
+                    .setIndex(shard.getShard()).setWorker(shard.getWorker()).setSeconds(shard.getSeconds())
+                    .setPeakRssMib(shard.getPeakRssMib()).build());
+        }
+        Path folder = fleet.scratch(jobId, "trainer").resolve("assemble");
+        Folders.deleteRecursively(folder);
+        int steps = recipe.training().steps();
+        double[] meanLoss = new double[steps];
+        int improved = 0;
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, task.getRequest().getModel()));
+                LlamaModel model = LlamaModel.load(checkpoint)) {
+            int layers = checkpoint.config().numberOfLayers();
+            for (int block = 0; block < layers; block++) {
+                BlockResult result = BlockResult.parseFrom(fleet.store().readIfExists(blockKey(jobId, block, "pb"))
+                        .orElseThrow(() -> new IllegalStateException("block results are not all stored yet")));
+                Map<String, float[]> weights = new LinkedHashMap<>();
+                try (SafetensorsFile file = SafetensorsFile.open(fleet.store().fetch(result.getWeights(),
+                        fleet.downloads()))) {
+                    for (String name : file.tensorNames()) {
+                        weights.put(name, file.readFloats(name));
+                    }
+                }
+                CherryqPipeline.setBlock(model, weights);
+                for (int step = 0; step < steps && step < result.getLossesCount(); step++) {
+                    meanLoss[step] += result.getLosses(step) / layers;
+                }
+                improved += result.getValidationCount() == 0 || result.getBestStep() > 0 ? 1 : 0;
+                records.add(TrainerTaskRecord.newBuilder().setStep(BlockwiseStep.BLOCKWISE_STEP_BLOCK)
+                        .setIndex(block).setWorker(result.getWorker()).setSeconds(result.getSeconds())
+                        .setPeakRssMib(result.getPeakRssMib()).build());
+            }
+            QuantizedModelSummary exported = handler.export(task, recipe, checkpoint, model, cherries, null, folder);
+            QuantizedModelSummary.Builder summary = exported.toBuilder().addAllTrainerTasks(records)
+                    .setBestStep(steps);
+            for (double loss : meanLoss) {
+                summary.addLosses((float) loss);
+            }
+            QuantizedModelSummary built = summary.build();
+            fleet.store().putBytes(summaryKey, built.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
+            Folders.deleteRecursively(folder);
+            return TaskOutcome.of(handler.finish(task, built, String.format(Locale.ROOT,
+                    "%d blocks assembled, %d beat their start", records.size() - task.getCaptureShards(), improved)),
+                    0);
+        }
+    }
+
+    /** Every capture shard's listing, in shard order; all exist once block tasks are sent. */
+    private List<CaptureShard> captureShards(TrainTask task) throws Exception {
+        List<CaptureShard> shards = new ArrayList<>();
+        for (int shard = 0; shard < task.getCaptureShards(); shard++) {
+            byte[] listing = fleet.store().readIfExists(captureKey(task.getJobId(), shard))
+                    .orElseThrow(() -> new IllegalStateException("capture shards are not all stored yet"));
+            shards.add(CaptureShard.parseFrom(listing));
+        }
+        return shards;
+    }
+
+    private TensorRef upload(Path file, String name, String jobId) throws Exception {
+        return fleet.store().put(ObjectKeys.of(jobId, Stage.STAGE_TRAINER, name), file, ObjectStore.MEDIA_SAFETENSORS,
+                "");
+    }
+
+    private Outgoing progress(TrainTask task, String detail) {
+        return JobEvents.progress(task.getJobId(), Stage.STAGE_TRAINER, JobState.JOB_STATE_TRAINING,
+                task.getSegment(), task.getSegmentCount(), detail);
+    }
+}
