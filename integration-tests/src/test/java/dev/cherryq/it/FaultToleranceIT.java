@@ -116,6 +116,27 @@ class FaultToleranceIT {
     }
 
     @Test
+    @Order(2)
+    void shouldRedoABlockWhoseTrainerWasKilledMidBlockToTheUndisturbedResult() throws Exception {
+        String blockwise = ",\"training\":\"blockwise\"";
+        JobOutcome reference = JobOutcome.of(fleet, api, api.submit(JobSpecs.cherryq(blockwise)));
+        fleet.arm("trainer", Duration.ZERO, "BLOCKWISE_STEP_BLOCK block: 1 ");
+        String jobId = api.submit(JobSpecs.cherryq(blockwise));
+        long pid = fleet.awaitMarker("trainer", "started", Duration.ofMinutes(3));
+        Thread.sleep(150); // into the block's steps
+        WorkerProcess victim = fleet.kill(pid);
+        assertFalse(fleet.markerExists("trainer", "handled"),
+                "the trainer must die while training block 1, not after it (make the job's steps more)");
+        try (ObjectStore store = fleet.store()) {
+            assertFalse(store.readIfExists("jobs/" + jobId + "/trainer/blocks/block-0001.pb").isPresent(),
+                    "block 1 was not stored when its trainer died");
+        }
+        LOG.info("killed {} (pid {}) while training block 1 of job {}", victim.name(), pid, jobId);
+        fleet.startWorker("trainer");
+        JobOutcome.of(fleet, api, jobId).assertSameResultAs(reference);
+    }
+
+    @Test
     @Order(3)
     void shouldCompleteWithTheSameResultWhenTheBrokerRestartsMidJob() throws Exception {
         String jobId = api.submit(JobSpecs.cherryq(""));

@@ -10,6 +10,7 @@ import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.qat.BlockActivations;
 import dev.cherryq.core.qat.BlockwiseTrainer;
+import dev.cherryq.core.qat.MemoryEstimate;
 import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.selection.CherrySet;
@@ -151,6 +152,10 @@ final class BlockwiseSteps {
             return TaskOutcome.duplicate(afterBlock(task, ""));
         }
         QuantizationRecipe recipe = RequestSettings.recipe(task.getRequest());
+        handler.requireBudget(task, "block " + block, MemoryEstimate.blockTask(modelConfig(task),
+                (long) recipe.training().steps() * recipe.training().gradientAccumulation()
+                        * recipe.training().batchSize(), recipe.training().validationWindows(),
+                task.getRequest().getSeqLen(), recipe.training().batchSize()));
         List<Path> inputs = new ArrayList<>();
         List<Path> targets = new ArrayList<>();
         List<Path> validationInputs = new ArrayList<>();
@@ -265,6 +270,12 @@ final class BlockwiseSteps {
             return TaskOutcome.of(handler.finish(task, built, String.format(Locale.ROOT,
                     "%d blocks assembled, %d beat their start", records.size() - task.getCaptureShards(), improved)),
                     0);
+        }
+    }
+
+    private dev.cherryq.core.model.LlamaConfig modelConfig(TrainTask task) throws Exception {
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, task.getRequest().getModel()))) {
+            return checkpoint.config();
         }
     }
 

@@ -3,6 +3,7 @@ package dev.cherryq.trainer;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
+import dev.cherryq.core.qat.MemoryEstimate;
 import dev.cherryq.core.qat.QatCheckpoint;
 import dev.cherryq.core.qat.QatTrainer;
 import dev.cherryq.core.quant.PackedModel;
@@ -20,6 +21,7 @@ import dev.cherryq.fleet.kafka.Topics;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.storage.ObjectStore;
 import dev.cherryq.fleet.storage.TokenTensors;
+import dev.cherryq.fleet.task.FatalTaskException;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
 import dev.cherryq.fleet.task.StageBinding;
@@ -104,6 +106,11 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
             Files.copy(previous, segmentDirectory.resolve(QatCheckpoint.FILE), StandardCopyOption.REPLACE_EXISTING);
         }
         Path modelFolder = ModelFolders.local(fleet, request.getModel());
+        try (LlamaCheckpoint config = LlamaCheckpoint.open(modelFolder)) {
+            requireBudget(task, "segment " + task.getSegment(), MemoryEstimate.endToEndTask(config.config(),
+                    recipe.training().batchSize(), request.getSeqLen(),
+                    recipe.training().loss() == dev.cherryq.core.recipe.TrainingLoss.DISTILLATION));
+        }
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelFolder); LlamaModel model = LlamaModel.load(checkpoint)) {
             // the start: GPTQ runs in the first task (GPTQ alone, or the start of training); later segments resume
             CalibrationSamples samples = recipe.usesGptq() ? CherryqPipeline.calibrationSamples(recipe,
@@ -136,6 +143,21 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
             fleet.store().putBytes(summaryKey, summary.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
             Folders.deleteRecursively(segmentDirectory);
             return TaskOutcome.of(finish(task, summary, detail), trainedTokens);
+        }
+    }
+
+    /**
+     * Refuses a task estimated ({@link MemoryEstimate}) to need more than this worker's budget
+     * ({@code CHERRYQ_MEMORY_BUDGET}): the job fails naming the need and the budget, and the worker lives on.
+     */
+    void requireBudget(TrainTask task, String what, long bytes) {
+        int budget = fleet.config().memoryBudgetMib();
+        if (budget > 0 && MemoryEstimate.mebibytes(bytes) > budget) {
+            throw new FatalTaskException(FatalTaskException.RESOURCE_EXHAUSTED, String.format(Locale.ROOT,
+                    "%s of job %s needs about %,d MiB (estimated), above this worker's CHERRYQ_MEMORY_BUDGET of %,d "
+                            + "MiB: give trainer workers more memory%s", what, task.getJobId(),
+                    MemoryEstimate.mebibytes(bytes), budget, JobPlan.blockwise(task.getRequest()) ? ""
+                            : ", or train block-wise (training: blockwise), which holds one block at a time"));
         }
     }
 

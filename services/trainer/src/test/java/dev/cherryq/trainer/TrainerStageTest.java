@@ -267,4 +267,32 @@ class TrainerStageTest {
             assertTrue(metrics.contains(duplicates), metrics);
         }
     }
+
+    @Test
+    void shouldRefuseATaskAboveTheWorkersMemoryBudgetNamingTheNeedAndTheBudget() throws Exception {
+        try (FleetHarness harness = new FleetHarness(directory)) {
+            harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)),
+                    Map.of("CHERRYQ_MEMORY_BUDGET", "100"));
+            QuantizationRequest request = StageFixtures.request("job-budget");
+            PreparedData data = StageFixtures.prepare(harness, "job-budget");
+            harness.send(Topics.TRAIN_TASKS, "job-budget", TrainTask.newBuilder().setJobId("job-budget")
+                    .setRequest(request).setData(data).setSegment(0).setSegmentCount(2).setFromStep(0).setToStep(2)
+                    .build());
+            dev.cherryq.proto.v1.JobEvent failed = harness.await(Topics.JOB_EVENTS,
+                    dev.cherryq.proto.v1.JobEvent.parser(), events -> events.stream().anyMatch(
+                            event -> event.getState() == dev.cherryq.proto.v1.JobState.JOB_STATE_FAILED)).stream()
+                    .filter(event -> event.getState() == dev.cherryq.proto.v1.JobState.JOB_STATE_FAILED).findFirst()
+                    .orElseThrow();
+            String message = failed.getError().getMessage();
+            assertEquals("RESOURCE_EXHAUSTED", failed.getError().getCode(), message);
+            long need;
+            try (LlamaCheckpoint demo = LlamaCheckpoint.open(FleetHarness.demoModel())) {
+                need = dev.cherryq.core.qat.MemoryEstimate.mebibytes(dev.cherryq.core.qat.MemoryEstimate.endToEndTask(
+                        demo.config(), request.getQat().getBatchSize(), request.getSeqLen(), true));
+            }
+            assertTrue(message.contains(String.format(java.util.Locale.ROOT, "needs about %,d MiB", need))
+                    && message.contains("CHERRYQ_MEMORY_BUDGET of 100 MiB"), message);
+            assertTrue(harness.readAll(Topics.EVAL_TASKS, EvalTask.parser()).isEmpty(), "nothing was trained");
+        }
+    }
 }

@@ -80,6 +80,11 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--scorers", defaultValue = "1", description = "scorer workers; beyond the first, separate local processes (default: ${DEFAULT-VALUE})")
     int scorers;
 
+    @Option(names = "--memory-budget", defaultValue = "0", description = "MiB each worker may use "
+            + "(CHERRYQ_MEMORY_BUDGET): a training task estimated to need more is refused, naming the need and the "
+            + "budget; 0 = none (default: ${DEFAULT-VALUE})")
+    int memoryBudgetMib;
+
     @Option(names = "--trainers", defaultValue = "1", description = "trainer workers; beyond the first, separate local processes (default: ${DEFAULT-VALUE})")
     int trainers;
 
@@ -103,12 +108,16 @@ public final class RunCommand implements Callable<Integer> {
         if (scorers < 1 || trainers < 1) {
             throw new InvalidInputException("--scorers and --trainers must be at least 1");
         }
+        if (memoryBudgetMib < 0) {
+            throw new InvalidInputException("--memory-budget " + memoryBudgetMib + " must be 0 (none) or positive");
+        }
         Path root = out.toAbsolutePath().normalize();
         Folders.deleteRecursively(root);
         Files.createDirectories(root.resolve("logs"));
         PrintWriter console = spec.commandLine().getOut();
         long started = System.nanoTime();
-        try (EmbeddedFleet fleet = EmbeddedFleet.start("embedded", "all", root, main.model(), main.texts(), Map.of())) {
+        try (EmbeddedFleet fleet = EmbeddedFleet.start("embedded", "all", root, main.model(), main.texts(),
+                Map.of("CHERRYQ_MEMORY_BUDGET", Integer.toString(memoryBudgetMib)))) {
             for (int i = 2; i <= scorers; i++) {
                 fleet.startWorker("scorer", i);
             }

@@ -19,7 +19,7 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
         StoreKind store, Path storeDirectory, S3Settings s3, List<Path> modelRoots, List<Path> dataRoots,
         List<String> allowedBuckets, Path workDirectory, String httpHost, int httpPort, String gatewayToken,
         int maxMessageBytes, int maxRequestBytes, int taskMaxAttempts, JobLimits jobLimits, GatewayLimits gateway,
-        boolean depthStreaming) {
+        boolean depthStreaming, int memoryBudgetMib) {
 
     /**
      * What guards the gateway besides its token.
@@ -103,11 +103,15 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
             "scorers and evaluators hold one decoder block in memory at a time (models larger than a worker; "
                     + "scoring then computes about a third more)");
 
+    public static final ConfigKey<Integer> MEMORY_BUDGET = ConfigKey.integer("CHERRYQ_MEMORY_BUDGET", 0, 0,
+            1 << 30, "memory this worker may use, in MiB; a training task estimated to need more is refused with the "
+                    + "need and the budget (the job fails with that reason) instead of running out; 0 = no budget");
+
     public static final List<ConfigKey<?>> KEYS = List.of(BOOTSTRAP_SERVERS, CREATE_TOPICS, STORE, STORE_DIR,
             S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_PREFIX,
             MODEL_ROOTS, DATA_ROOTS, ALLOWED_BUCKETS, WORK_DIR, HTTP_HOST, HTTP_PORT, GATEWAY_TOKEN,
             MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, TASK_MAX_ATTEMPTS, MAX_JOB_TASKS, MAX_JOB_MTOKENS, MAX_INPUT_MIB,
-            GATEWAY_INSECURE, GATEWAY_SUBMITS_PER_MINUTE, GATEWAY_MAX_ACTIVE_JOBS, DEPTH_STREAMING);
+            GATEWAY_INSECURE, GATEWAY_SUBMITS_PER_MINUTE, GATEWAY_MAX_ACTIVE_JOBS, DEPTH_STREAMING, MEMORY_BUDGET);
 
     /** CHERRYQ_ variables read elsewhere (the launcher, the CLI, the engine's thread count): allowed beside these. */
     public static final List<String> CLIENT_SETTINGS = List.of("CHERRYQ_JAVA_OPTS", "CHERRYQ_LOG", "CHERRYQ_DEBUG",
@@ -161,7 +165,7 @@ public record FleetConfig(String bootstrapServers, boolean createTopics, Map<Str
                 parsed.get(MAX_REQUEST_BYTES), parsed.get(TASK_MAX_ATTEMPTS), JobLimits.of(parsed.get(MAX_JOB_TASKS),
                         parsed.get(MAX_JOB_MTOKENS), parsed.get(MAX_INPUT_MIB)), new GatewayLimits(
                         parsed.get(GATEWAY_INSECURE), parsed.get(GATEWAY_SUBMITS_PER_MINUTE),
-                        parsed.get(GATEWAY_MAX_ACTIVE_JOBS)), parsed.get(DEPTH_STREAMING));
+                        parsed.get(GATEWAY_MAX_ACTIVE_JOBS)), parsed.get(DEPTH_STREAMING), parsed.get(MEMORY_BUDGET));
     }
 
     /** The effective settings, one per line, secrets redacted: what a service logs at start-up. */
