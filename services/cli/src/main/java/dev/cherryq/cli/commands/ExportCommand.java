@@ -13,8 +13,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code cherryq export}: a model to a format other engines load; today GGUF for llama.cpp (docs/EXPORTS.md). */
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Writes a model as a GGUF file that llama.cpp loads (architecture 'llama', its tokenizer",
-                "included). Norms stay F32; q8_0 and q4_0 store matrices whose rows are not a multiple of 32 as F16.",
+        description = {"Writes a model as a GGUF file that llama.cpp loads, its tokenizer included, in the llama.cpp",
+                "architecture of its family: llama (LLaMA, Llama-3, Mistral: llama.cpp ignores Mistral's sliding",
+                "window, so the file holds for contexts up to it), qwen2, qwen3. Norms and biases stay F32; q8_0 and q4_0 store matrices whose rows are not a multiple of 32 as F16.",
                 "GGUF has no place for cherries: a quantized model's dense weights include them, and q8_0/q4_0",
                 "round them with the rest, except a model quantized with --scheme sym in groups of 32 at 4 bits",
                 "(q4_0) or 8 bits (q8_0), whose grid is stored exactly, its cherries dropped. See docs/EXPORTS.md."})
