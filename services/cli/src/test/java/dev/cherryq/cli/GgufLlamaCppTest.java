@@ -284,6 +284,43 @@ class GgufLlamaCppTest {
         }
     }
 
+    /**
+     * The issue's "load, quantize with cherryq and export": a random Qwen3 (q/k norms, head_dim 16 x 4 heads over a
+     * hidden size of 32) quantized by {@code cherryq quantize --method cherryq} (4 bits, groups of 16, 3 QAT steps)
+     * with {@code --export gguf:f32}; llama.cpp's NLL of the file equals the project's on the quantized folder (its
+     * dense weights, cherries included) within 1e-4 relative.
+     */
+    @Test
+    void shouldGiveTheProjectsNllInLlamaCppForAQwen3QuantizedWithCherryqAndExported() throws Exception {
+        Path model = familyModel("qwen3", DType.BF16, 1, 0, 33);
+        Path heldOut = TestFixtures.cacheDir().resolve("demo/sotu-train.txt");
+        Assumptions.assumeTrue(Files.isRegularFile(heldOut), "SKIPPED: no " + heldOut);
+        Path text = dir.resolve("qwen3-train.txt");
+        Files.writeString(text, Files.readString(heldOut, StandardCharsets.UTF_8).substring(0, 20_000));
+        Path out = dir.resolve("qwen3-cherryq");
+        CliTest.Run quantize = CliTest.cherryq("quantize", "--model", model, "--method", "cherryq", "--bits", 4,
+                "--group-size", 16, "--calib-text", text, "--calib-samples", 4, "--train-text", text, "--steps", 3,
+                "--seq-len", 32, "--batch-size", 2, "--export", "gguf:f32", "--out", out);
+        assertEquals(0, quantize.exitCode(), quantize.err());
+        Path gguf = out.resolve("model-f32.gguf");
+        assertTrue(quantize.out().contains("wrote " + gguf) && quantize.out().contains("architecture qwen3"),
+                quantize.out());
+        Path ids = writeIds("qwen3-cherryq-ids.json", demoIds(home.resolve("models/demo")));
+        try (LlamaCheckpoint source = LlamaCheckpoint.open(model); LlamaCheckpoint quantized = LlamaCheckpoint.open(out)) {
+            long cherries = LlamaGgufExport.cherriesIn(out);
+            double llamaCpp = llamaCppNll(gguf, ids, Map.of("LLAMA_CPP_FLASH_ATTENTION", "0"));
+            double project = projectNll(quantized.config(), quantized.tensors(), ids);
+            double full = projectNll(source.config(), source.tensors(), ids);
+            double relative = (llamaCpp - project) / project;
+            System.out.printf("qwen3 quantized with cherryq (4-bit g16, 3 QAT steps, %d cherries), f32 GGUF: llama.cpp "
+                    + "%.6f, project %.6f, relative %+.2e (source model %.6f)%n", cherries, llamaCpp, project, relative,
+                    full);
+            assertTrue(cherries > 0, "the quantized model has cherries");
+            assertTrue(Math.abs(project - full) > 1e-3, "quantization changed the model: " + project + " vs " + full);
+            assertTrue(Math.abs(relative) <= 1e-4, "llama.cpp " + llamaCpp + " against the project's " + project);
+        }
+    }
+
     /** A family's test config with the demo tokenizer (vocab 1,024), random weights, as an HF folder. */
     private static Path familyModel(String family, DType dtype, int shards, int window, long seed) {
         ObjectNode json = RandomLlama.familyConfigJson(family.equals("llama-2") ? "mistral" : family);
