@@ -108,6 +108,19 @@ class HfDenseExportTest {
             }
         }
         System.out.println(report);
+
+        // eval --write-ids: the ids it evaluated, which --token-ids (and scripts/llama-cpp-nll.mjs) read back
+        Path idsFile = dir.resolve("bf16-ids.json");
+        CliTest.Run fromText = CliTest.cherryq("eval", "--model", bf16, "--text", text, "--seq-len", WINDOW,
+                "--write-ids", idsFile, "--format", "json");
+        assertEquals(0, fromText.exitCode(), fromText.err());
+        int[] written = JSON.readValue(idsFile.toFile(), int[].class);
+        assertEquals(fromText.lastJsonLine().get("input_tokens").asLong(), written.length);
+        CliTest.Run fromIds = CliTest.cherryq("eval", "--model", bf16, "--token-ids", idsFile, "--seq-len", WINDOW,
+                "--format", "json");
+        assertEquals(0, fromIds.exitCode(), fromIds.err());
+        assertEquals(fromText.lastJsonLine().get("mean_nll").asDouble(),
+                fromIds.lastJsonLine().get("mean_nll").asDouble(), 0.0);
     }
 
     @Test
