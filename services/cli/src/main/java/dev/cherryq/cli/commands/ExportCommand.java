@@ -4,6 +4,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.DType;
 import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.model.HfDenseExport;
+import dev.cherryq.core.quant.GptqExport;
 import dev.cherryq.launcher.local.GgufExportJob;
 import dev.cherryq.launcher.local.HfDenseExportJob;
 import java.nio.file.Path;
@@ -26,7 +27,9 @@ import picocli.CommandLine.Spec;
                 "round them with the rest, except a model quantized with --scheme sym in groups of 32 at 4 bits",
                 "(q4_0) or 8 bits (q8_0), whose grid is stored exactly, its cherries dropped.",
                 "--format hf-dense writes an HF folder (config.json without quantization_config, safetensors in",
-                "--dtype, the tokenizer) of the dense weights, a quantized model's cherries in place. See",
+                "--dtype, the tokenizer) of the dense weights, a quantized model's cherries in place.",
+                "--format gptq writes a quantized folder (--scheme sym or asym, 2/4/8 bits) in GPTQ's v1 layout",
+                "(qweight, qzeros, scales, g_idx), its cherries in a separate cherries.safetensors. See",
                 "docs/EXPORTS.md."})
 public final class ExportCommand implements Callable<Integer> {
 
@@ -36,8 +39,8 @@ public final class ExportCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    @Option(names = "--format", required = true, description = "export format: gguf (a file for llama.cpp) or hf-dense "
-            + "(an HF folder of the dense, dequantized weights)")
+    @Option(names = "--format", required = true, description = "export format: gguf (a file for llama.cpp), hf-dense "
+            + "(an HF folder of the dense, dequantized weights) or gptq (GPTQ's v1 layout of a quantized folder)")
     String format;
 
     @Option(names = "--type", description = "gguf: f32, f16, q8_0 or q4_0 (default: f16)")
@@ -61,8 +64,21 @@ public final class ExportCommand implements Callable<Integer> {
                     .run(spec.commandLine().getOut());
             return 0;
         }
+        if (format.equals("gptq")) {
+            if (type != null || dtype != null) {
+                throw new InvalidInputException("--format gptq takes neither --type nor --dtype (the codes are the "
+                        + "packed folder's own; scales f16)");
+            }
+            GptqExport.Result result = GptqExport.write(modelOptions.model, modelOptions.tokenizer, out);
+            spec.commandLine().getOut().printf("wrote %s (GPTQ v1 layout, %d layers, %.2f MiB)%s%n", result.folder(),
+                    result.layers(), result.bytes() / (1024.0 * 1024.0), result.cherries() > 0 ? "; the "
+                    + result.cherries() + " cherries are in " + GptqExport.CHERRY_FILE + ", which GPTQ loaders ignore"
+                    : "");
+            return 0;
+        }
         if (!format.equals("gguf")) {
-            throw new InvalidInputException("--format '" + format + "' is not supported (supported: gguf, hf-dense)");
+            throw new InvalidInputException("--format '" + format + "' is not supported (supported: gguf, hf-dense, "
+                    + "gptq)");
         }
         if (dtype != null) {
             throw new InvalidInputException("--dtype is for --format hf-dense; gguf takes --type f32|f16|q8_0|q4_0");
