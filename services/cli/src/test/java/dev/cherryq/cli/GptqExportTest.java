@@ -172,6 +172,39 @@ class GptqExportTest {
         assertFalse(Files.exists(out) || Files.exists(dir.resolve("never.partial")));
     }
 
+    @Test
+    void shouldWriteTheGptqLayoutFromQuantizeAndRefuseASymFullRecipeBeforeAnyCompute() throws Exception {
+        LlamaConfig config = RandomLlama.family("qwen2.5");
+        Map<String, float[]> weights = RandomLlama.weights(config, 9);
+        java.util.List<dev.cherryq.core.format.TensorData> tensors = new java.util.ArrayList<>();
+        for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
+            tensors.add(dev.cherryq.core.format.TensorData.ofFloats(tensor.name(), dev.cherryq.core.format.DType.F32,
+                    tensor.shape(), weights.get(tensor.name())));
+        }
+        Path model = dir.resolve("qwen2.5");
+        dev.cherryq.core.model.HfModelWriter.write(model, config, null, tensors, Map.of(), Long.MAX_VALUE);
+
+        Path refused = dir.resolve("refused");
+        CliTest.Run run = CliTest.cherryq("quantize", "--model", model, "--method", "rtn", "--bits", 4,
+                "--group-size", 16, "--scheme", "sym-full", "--export", "gptq", "--out", refused);
+        assertEquals(2, run.exitCode(), run.err());
+        assertEquals("cherryq: error: --export gptq: scheme sym-full has no zero level and is not a GPTQ grid "
+                + "(quantize with --scheme sym or asym for the GPTQ export)", run.err().strip());
+        assertFalse(Files.exists(refused), "checked before any compute");
+
+        Path out = dir.resolve("rtn-sym4");
+        run = CliTest.cherryq("quantize", "--model", model, "--method", "rtn", "--bits", 4, "--group-size", 16,
+                "--scheme", "sym", "--export", "gptq", "--out", out);
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("wrote " + out.resolve("gptq") + " (GPTQ v1 layout, 21 layers"), run.out());
+        Path decoded = Files.createDirectories(dir.resolve("decoded-quantize"));
+        python(out.resolve("gptq"), decoded, 4);
+        Map<String, float[]> dense = PackedModel.unpack(out);
+        for (String name : LlamaTensorNames.linearWeights(config)) {
+            assertArrayEquals(dense.get(name), floats(decoded.resolve(name + ".dense")), 0f, name);
+        }
+    }
+
     private static float[] floats(Path file) throws IOException {
         ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
         float[] values = new float[bytes.remaining() / 4];

@@ -4,8 +4,8 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.DType;
 import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.model.HfDenseExport;
-import dev.cherryq.core.quant.GptqExport;
 import dev.cherryq.launcher.local.GgufExportJob;
+import dev.cherryq.launcher.local.GptqExportJob;
 import dev.cherryq.launcher.local.HfDenseExportJob;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -64,16 +64,12 @@ public final class ExportCommand implements Callable<Integer> {
                     .run(spec.commandLine().getOut());
             return 0;
         }
-        if (format.equals("gptq")) {
+        if (format.equals(GptqExportJob.FORMAT)) {
             if (type != null || dtype != null) {
                 throw new InvalidInputException("--format gptq takes neither --type nor --dtype (the codes are the "
                         + "packed folder's own; scales f16)");
             }
-            GptqExport.Result result = GptqExport.write(modelOptions.model, modelOptions.tokenizer, out);
-            spec.commandLine().getOut().printf("wrote %s (GPTQ v1 layout, %d layers, %.2f MiB)%s%n", result.folder(),
-                    result.layers(), result.bytes() / (1024.0 * 1024.0), result.cherries() > 0 ? "; the "
-                    + result.cherries() + " cherries are in " + GptqExport.CHERRY_FILE + ", which GPTQ loaders ignore"
-                    : "");
+            new GptqExportJob(modelOptions.model, modelOptions.tokenizer, out).run(spec.commandLine().getOut());
             return 0;
         }
         if (!format.equals("gguf")) {

@@ -63,25 +63,33 @@ public final class GptqExport {
                     + PackedModel.PACKED_FILE + ")");
         }
         QuantSpec spec = PackedModel.specOf(folder);
+        requireHolds(folder.toString(), LlamaConfig.read(folder.resolve(LlamaConfig.CONFIG_FILE)), spec);
+        return spec;
+    }
+
+    /**
+     * Refuses, in one line starting with {@code where}, a format GPTQ's layout cannot hold for this architecture
+     * (checked on a recipe before any compute, and on a packed folder): sym-full, bits other than 2, 4, 8, or a
+     * matrix whose dimensions are not whole words of codes.
+     */
+    public static void requireHolds(String where, LlamaConfig config, QuantSpec spec) {
         if (spec.scheme() == QuantScheme.SYM_FULL) {
-            throw new InvalidInputException(folder + ": scheme sym-full has no zero level and is not a GPTQ grid "
+            throw new InvalidInputException(where + ": scheme sym-full has no zero level and is not a GPTQ grid "
                     + "(quantize with --scheme sym or asym for the GPTQ export)");
         }
         if (spec.bits() != 2 && spec.bits() != 4 && spec.bits() != 8) {
-            throw new InvalidInputException(folder + ": " + spec.bits() + "-bit codes do not pack into GPTQ's int32 "
+            throw new InvalidInputException(where + ": " + spec.bits() + "-bit codes do not pack into GPTQ's int32 "
                     + "words (supported: 2, 4, 8 bits)");
         }
-        LlamaConfig config = LlamaConfig.read(folder.resolve(LlamaConfig.CONFIG_FILE));
         int pack = 32 / spec.bits();
         for (Map.Entry<String, long[]> entry : LlamaTensorNames.linearWeightShapes(config).entrySet()) {
             long out = entry.getValue()[0];
             long in = entry.getValue()[1];
             if (in % pack != 0 || out % pack != 0) {
-                throw new InvalidInputException(folder + ": " + entry.getKey() + " is [" + out + ", " + in + "], and "
+                throw new InvalidInputException(where + ": " + entry.getKey() + " is [" + out + ", " + in + "], and "
                         + "GPTQ packs " + pack + " codes a word along both dimensions");
             }
         }
-        return spec;
     }
 
     /** Writes {@code out} from the packed folder {@code folder}; {@code tokenizer} (may be null) is copied along. */

@@ -30,7 +30,7 @@ public record GgufExportJob(Path model, Path tokenizer, GgmlType type, Path out)
         GgmlType type = parts.length == 2 && parts[0].equals("gguf") ? GgmlType.parse(parts[1]) : null;
         if (type == null) {
             throw new InvalidInputException(flag + " '" + value + "' is not supported (supported: gguf:TYPE, TYPE one "
-                    + "of " + GgmlType.supportedNames() + "; " + HfDenseExportJob.FORMAT + "[:bf16|f16|f32])");
+                    + "of " + GgmlType.supportedNames() + "; " + HfDenseExportJob.FORMAT + "[:bf16|f16|f32]; gptq)");
         }
         return type;
     }
