@@ -49,8 +49,8 @@ public final class ExportCommand implements Callable<Integer> {
     @Option(names = "--dtype", description = "hf-dense: bf16, f16 or f32 (default: bf16)")
     String dtype;
 
-    @Option(names = "--out", required = true, description = "output file for gguf (e.g. model.gguf), new folder for "
-            + "hf-dense")
+    @Option(names = "--out", required = true, description = "output file for gguf (e.g. model.gguf); a new (or empty) "
+            + "folder for hf-dense and gptq")
     Path out;
 
     @Override
