@@ -260,6 +260,31 @@ class GgufLlamaCppTest {
     }
 
     /**
+     * The block types on the NEOX architectures: Qwen2.5 and Qwen3 (hidden 32, so every matrix but ffn_down, rows of
+     * 80, is whole blocks of 32) exported as f16, q8_0 and q4_0; llama.cpp against the project on exactly the weights
+     * the file holds ({@code LlamaGgufExport.storedWeights}), within the per-type bounds of the LLaMA rows.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"qwen2.5, F16", "qwen2.5, Q8_0", "qwen2.5, Q4_0", "qwen3, F16", "qwen3, Q8_0", "qwen3, Q4_0"})
+    void shouldGiveTheProjectsNllInLlamaCppForTheBlockTypesOnQwen(String family, GgmlType type) throws Exception {
+        Path model = familyModel(family, DType.F32, 1, 0, 35);
+        Path ids = writeIds("qwen-types-ids.json", demoIds(home.resolve("models/demo")));
+        Path gguf = dir.resolve(family + "-" + type.cliName() + ".gguf");
+        CliTest.Run export = CliTest.cherryq("export", "--model", model, "--format", "gguf", "--type", type.cliName(),
+                "--out", gguf);
+        assertEquals(0, export.exitCode(), export.err());
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            double llamaCpp = llamaCppNll(gguf, ids, Map.of("LLAMA_CPP_FLASH_ATTENTION", "0"));
+            double project = projectNll(checkpoint.config(), LlamaGgufExport.storedWeights(checkpoint, type), ids);
+            double source = projectNll(checkpoint.config(), checkpoint.tensors(), ids);
+            System.out.printf("%s %s: llama.cpp %.6f, project (same weights) %.6f, diff %+.2e, project (source) %.6f%n",
+                    family, type.cliName(), llamaCpp, project, llamaCpp - project, source);
+            assertTrue(Math.abs(llamaCpp - project) <= TOLERANCE.get(type), family + " " + type + ": llama.cpp "
+                    + llamaCpp + " against the project's " + project);
+        }
+    }
+
+    /**
      * llama.cpp's {@code llama} architecture does not apply Mistral's sliding window: with a window of 8 over
      * windows of 64 llama.cpp computes the model without it, which the export says (docs/EXPORTS.md).
      */
