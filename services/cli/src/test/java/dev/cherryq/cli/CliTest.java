@@ -458,7 +458,7 @@ class CliTest {
         Path gguf = dir.resolve("out.gguf");
         Path demoTokenizer = Path.of("../../models/demo/tokenizer.json").toAbsolutePath().normalize();
         assertOneLineError(cherryq("export", "--model", model, "--tokenizer", demoTokenizer, "--format", "onnx",
-                "--out", gguf), "--format 'onnx' is not supported (supported: gguf)");
+                "--out", gguf), "--format 'onnx' is not supported (supported: gguf, hf-dense, gptq)");
         assertOneLineError(cherryq("export", "--model", model, "--tokenizer", demoTokenizer, "--format", "gguf",
                 "--type", "q5_1", "--out", gguf), "--type 'q5_1' is not supported (supported: f32, f16, q4_0, q8_0)");
         assertOneLineError(cherryq("export", "--model", model, "--format", "gguf", "--out", gguf),

@@ -8,7 +8,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.TestFixtures;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cherryq.core.format.DType;
 import dev.cherryq.core.format.GgmlType;
+import dev.cherryq.core.format.TensorData;
+import dev.cherryq.core.model.GgufArchitecture;
+import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.format.InMemoryTensors;
 import dev.cherryq.core.format.TensorSource;
 import dev.cherryq.core.model.LlamaCheckpoint;
@@ -42,6 +47,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * llama.cpp as the referee of the GGUF export (docs/EXPORTS.md): {@code cherryq export} writes the model,
@@ -216,6 +223,158 @@ class GgufLlamaCppTest {
             assertTrue(Math.abs(llamaCpp - project) <= TOLERANCE.get(GgmlType.F32), "llama.cpp " + llamaCpp
                     + " against the project's " + project);
         }
+    }
+
+    /**
+     * One model per family (core's family test configs with the demo tokenizer's 1,024 pieces, random weights), as an
+     * HF folder in {@code dtype}, in one file or two shards: {@code cherryq export --type f32} with that tokenizer,
+     * then llama.cpp's mean NLL against the project's on the folder, within 1e-4 relative (flash attention off).
+     *
+     * @param family a config under core's test resources families/, or "llama-2" (Mistral's without a window)
+     * @param window Mistral's sliding_window, set to the evaluation window so that llama.cpp, which ignores it,
+     *               computes the same function (the control below shows what a shorter window does)
+     */
+    @ParameterizedTest(name = "{0} {1} shards={2}")
+    @CsvSource({"llama-2, F32, 1, 0", "llama-3.2, BF16, 2, 0", "mistral, BF16, 2, 64", "qwen2.5, F32, 2, 0",
+            "qwen3, BF16, 1, 0"})
+    void shouldGiveTheProjectsNllInLlamaCppForEveryFamily(String family, DType dtype, int shards, int window)
+            throws Exception {
+        Path model = familyModel(family, dtype, shards, window, 31);
+        Path ids = writeIds("family-ids.json", demoIds(home.resolve("models/demo")));
+        Path gguf = dir.resolve(family + "-f32.gguf");
+        CliTest.Run export = CliTest.cherryq("export", "--model", model, "--format", "gguf", "--type", "f32", "--out",
+                gguf);
+        assertEquals(0, export.exitCode(), export.err());
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            String architecture = GgufArchitecture.of(checkpoint.config().family()).ggufName();
+            assertTrue(export.out().contains("llama.cpp architecture " + architecture), export.out());
+            double llamaCpp = llamaCppNll(gguf, ids, Map.of("LLAMA_CPP_FLASH_ATTENTION", "0"));
+            double project = projectNll(checkpoint.config(), checkpoint.tensors(), ids);
+            double relative = (llamaCpp - project) / project;
+            System.out.printf("%s (%s, %s, %d shard(s), %s head): llama.cpp %.6f, project %.6f, relative %+.2e%n",
+                    family, architecture, dtype, shards, checkpoint.config().tieWordEmbeddings() ? "tied" : "untied",
+                    llamaCpp, project, relative);
+            assertTrue(Math.abs(relative) <= 1e-4, family + ": llama.cpp " + llamaCpp + " against the project's "
+                    + project);
+        }
+    }
+
+    /**
+     * The block types on the NEOX architectures: Qwen2.5 and Qwen3 (hidden 32, so every matrix but ffn_down, rows of
+     * 80, is whole blocks of 32) exported as f16, q8_0 and q4_0; llama.cpp against the project on exactly the weights
+     * the file holds ({@code LlamaGgufExport.storedWeights}), within the per-type bounds of the LLaMA rows.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"qwen2.5, F16", "qwen2.5, Q8_0", "qwen2.5, Q4_0", "qwen3, F16", "qwen3, Q8_0", "qwen3, Q4_0"})
+    void shouldGiveTheProjectsNllInLlamaCppForTheBlockTypesOnQwen(String family, GgmlType type) throws Exception {
+        Path model = familyModel(family, DType.F32, 1, 0, 35);
+        Path ids = writeIds("qwen-types-ids.json", demoIds(home.resolve("models/demo")));
+        Path gguf = dir.resolve(family + "-" + type.cliName() + ".gguf");
+        CliTest.Run export = CliTest.cherryq("export", "--model", model, "--format", "gguf", "--type", type.cliName(),
+                "--out", gguf);
+        assertEquals(0, export.exitCode(), export.err());
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            double llamaCpp = llamaCppNll(gguf, ids, Map.of("LLAMA_CPP_FLASH_ATTENTION", "0"));
+            double project = projectNll(checkpoint.config(), LlamaGgufExport.storedWeights(checkpoint, type), ids);
+            double source = projectNll(checkpoint.config(), checkpoint.tensors(), ids);
+            System.out.printf("%s %s: llama.cpp %.6f, project (same weights) %.6f, diff %+.2e, project (source) %.6f%n",
+                    family, type.cliName(), llamaCpp, project, llamaCpp - project, source);
+            assertTrue(Math.abs(llamaCpp - project) <= TOLERANCE.get(type), family + " " + type + ": llama.cpp "
+                    + llamaCpp + " against the project's " + project);
+        }
+    }
+
+    /**
+     * llama.cpp's {@code llama} architecture does not apply Mistral's sliding window: with a window of 8 over
+     * windows of 64 llama.cpp computes the model without it, which the export says (docs/EXPORTS.md).
+     */
+    @Test
+    void shouldShowThatLlamaCppIgnoresMistralsSlidingWindow() throws Exception {
+        Path model = familyModel("mistral", DType.F32, 1, 8, 31);
+        Path ids = writeIds("window-ids.json", demoIds(home.resolve("models/demo")));
+        Path gguf = dir.resolve("mistral-window8.gguf");
+        CliTest.Run export = CliTest.cherryq("export", "--model", model, "--format", "gguf", "--type", "f32", "--out",
+                gguf);
+        assertEquals(0, export.exitCode(), export.err());
+        assertTrue(export.out().contains("does not apply the sliding window (8 positions"), export.out());
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model)) {
+            LlamaConfig config = checkpoint.config();
+            double llamaCpp = llamaCppNll(gguf, ids, Map.of("LLAMA_CPP_FLASH_ATTENTION", "0"));
+            double windowed = projectNll(config, checkpoint.tensors(), ids);
+            double full = projectNll(config.withFamily(config.family().withSlidingWindow(0)), checkpoint.tensors(), ids);
+            System.out.printf("mistral, sliding_window 8, windows of %d: llama.cpp %.6f, project with the window %.6f, "
+                    + "without %.6f%n", WINDOW, llamaCpp, windowed, full);
+            assertTrue(Math.abs(llamaCpp - full) / full <= 1e-4, "llama.cpp " + llamaCpp + " against " + full);
+            assertTrue(Math.abs(llamaCpp - windowed) / windowed > 1e-3, "the window must matter here: " + windowed);
+        }
+    }
+
+    /**
+     * The issue's "load, quantize with cherryq and export": a random Qwen3 (q/k norms, head_dim 16 x 4 heads over a
+     * hidden size of 32) quantized by {@code cherryq quantize --method cherryq} (4 bits, groups of 16, 3 QAT steps)
+     * with {@code --export gguf:f32}; llama.cpp's NLL of the file equals the project's on the quantized folder (its
+     * dense weights, cherries included) within 1e-4 relative.
+     */
+    @Test
+    void shouldGiveTheProjectsNllInLlamaCppForAQwen3QuantizedWithCherryqAndExported() throws Exception {
+        Path model = familyModel("qwen3", DType.BF16, 1, 0, 33);
+        Path trainText = TestFixtures.cacheDir().resolve("demo/sotu-train.txt");
+        if (!Files.isRegularFile(trainText)) {
+            unavailable("no " + trainText + " (scripts/prepare-demo-data needs the npm registry)");
+        }
+        Path text = dir.resolve("qwen3-train.txt");
+        Files.writeString(text, Files.readString(trainText, StandardCharsets.UTF_8).substring(0, 20_000));
+        Path out = dir.resolve("qwen3-cherryq");
+        CliTest.Run quantize = CliTest.cherryq("quantize", "--model", model, "--method", "cherryq", "--bits", 4,
+                "--group-size", 16, "--calib-text", text, "--calib-samples", 4, "--train-text", text, "--steps", 3,
+                "--seq-len", 32, "--batch-size", 2, "--export", "gguf:f32", "--out", out);
+        assertEquals(0, quantize.exitCode(), quantize.err());
+        Path gguf = out.resolve("model-f32.gguf");
+        assertTrue(quantize.out().contains("wrote " + gguf) && quantize.out().contains("architecture qwen3"),
+                quantize.out());
+        Path ids = writeIds("qwen3-cherryq-ids.json", demoIds(home.resolve("models/demo")));
+        try (LlamaCheckpoint source = LlamaCheckpoint.open(model); LlamaCheckpoint quantized = LlamaCheckpoint.open(out)) {
+            long cherries = LlamaGgufExport.cherriesIn(out);
+            double llamaCpp = llamaCppNll(gguf, ids, Map.of("LLAMA_CPP_FLASH_ATTENTION", "0"));
+            double project = projectNll(quantized.config(), quantized.tensors(), ids);
+            double full = projectNll(source.config(), source.tensors(), ids);
+            double relative = (llamaCpp - project) / project;
+            System.out.printf("qwen3 quantized with cherryq (4-bit g16, 3 QAT steps, %d cherries), f32 GGUF: llama.cpp "
+                    + "%.6f, project %.6f, relative %+.2e (source model %.6f)%n", cherries, llamaCpp, project, relative,
+                    full);
+            assertTrue(cherries > 0, "the quantized model has cherries");
+            assertTrue(Math.abs(project - full) > 1e-3, "quantization changed the model: " + project + " vs " + full);
+            assertTrue(Math.abs(relative) <= 1e-4, "llama.cpp " + llamaCpp + " against the project's " + project);
+        }
+    }
+
+    /** A family's test config with the demo tokenizer (vocab 1,024), random weights, as an HF folder. */
+    private static Path familyModel(String family, DType dtype, int shards, int window, long seed) {
+        ObjectNode json = RandomLlama.familyConfigJson(family.equals("llama-2") ? "mistral" : family);
+        if (family.equals("llama-2")) {
+            json.putArray("architectures").add("LlamaForCausalLM");
+            json.put("model_type", "llama");
+            json.remove("sliding_window");
+        } else if (family.equals("mistral")) {
+            json.put("sliding_window", window);
+        }
+        json.put("vocab_size", 1024);
+        json.put("bos_token_id", 1);
+        json.put("eos_token_id", 2);
+        LlamaConfig config = RandomLlama.parse(json);
+        Map<String, float[]> weights = RandomLlama.weights(config, seed);
+        List<TensorData> tensors = new ArrayList<>();
+        long total = 0;
+        for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
+            TensorData data = TensorData.ofFloats(tensor.name(), dtype, tensor.shape(), weights.get(tensor.name()));
+            tensors.add(data);
+            total += data.byteLength();
+        }
+        Path folder = dir.resolve(family + "-" + dtype + "-" + shards + "-" + window);
+        HfModelWriter.write(folder, config, null, tensors, Map.of(), shards == 1 ? Long.MAX_VALUE : total * 3 / 5);
+        HfModelWriter.copyTokenizer(home.resolve("models/demo/tokenizer.json"), folder);
+        assertEquals(shards > 1, Files.exists(folder.resolve("model.safetensors.index.json")), folder.toString());
+        return folder;
     }
 
     /** The project's mean NLL over the same windows ({@code CherryqPipeline.evaluate}). */

@@ -105,15 +105,25 @@ class ModelFamilyPipelineTest {
     }
 
     @Test
-    void shouldRefuseToExportANonLlamaFamilyAsGgufInOneLine() throws IOException {
+    void shouldRefuseAGgufExportLlamaCppsArchitectureCannotHoldInOneLine() throws IOException {
         Path model = randomModel("qwen2.5");
+        ObjectNode config = (ObjectNode) JSON.readTree(model.resolve("config.json").toFile());
+        config.put("head_dim", 16); // 4 heads x 16 = 64 against hidden 32: llama.cpp's qwen2 sizes q as hidden
+        Files.writeString(model.resolve("config.json"), config.toString());
+        LlamaConfig wide = LlamaConfig.read(model.resolve("config.json"));
+        Map<String, float[]> weights = RandomLlama.weights(wide, 7);
+        List<TensorData> tensors = new ArrayList<>();
+        for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(wide)) {
+            tensors.add(TensorData.ofFloats(tensor.name(), DType.BF16, tensor.shape(), weights.get(tensor.name())));
+        }
+        HfModelWriter.write(model, wide, null, tensors, Map.of(), Long.MAX_VALUE);
         Path gguf = dir.resolve("qwen2.gguf");
         CliTest.Run run = CliTest.cherryq("export", "--model", model, "--format", "gguf", "--out", gguf);
         assertEquals(2, run.exitCode(), run.err());
-        assertTrue(run.err().strip().equals("cherryq: error: the GGUF export writes llama.cpp's llama architecture, "
-                + "for LlamaForCausalLM only; this model is Qwen2ForCausalLM (export it as an HF folder instead)"),
-                run.err());
-        assertFalse(Files.exists(gguf));
+        assertEquals("cherryq: error: GGUF export: llama.cpp's qwen2 architecture needs head_dim x num_attention_heads "
+                + "= hidden_size, and this Qwen2ForCausalLM has 16 x 4 = 64 against 32 (export it as an HF folder "
+                + "instead)", run.err().strip());
+        assertFalse(Files.exists(gguf) || Files.exists(dir.resolve("qwen2.gguf.partial")));
     }
 
     private static List<String> extras(LlamaConfig config) {

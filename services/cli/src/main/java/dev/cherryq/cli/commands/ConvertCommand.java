@@ -2,15 +2,11 @@ package dev.cherryq.cli.commands;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.DType;
-import dev.cherryq.core.format.TensorData;
-import dev.cherryq.core.model.HfModelWriter;
+import dev.cherryq.core.model.HfDenseExport;
 import dev.cherryq.core.model.LlamaCheckpoint;
-import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.launcher.output.ProgressBar;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,8 +16,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code cherryq convert}: a llama2.c checkpoint (or any loadable model) to an HF LLaMA folder. */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        description = {"Writes an HF LLaMA folder (config.json + safetensors). From llama2.c, the rows of wq and wk",
-                "are permuted from interleaved to rotate-half RoPE, as HF's convert_llama_weights_to_hf.py does."})
+        description = {"Writes an HF LLaMA folder (config.json + safetensors) into a new or empty folder. From llama2.c,",
+                "the rows of wq and wk are permuted from interleaved to rotate-half RoPE, as HF's",
+                "convert_llama_weights_to_hf.py does. 'cherryq export --format hf-dense' writes the same folder."})
 public final class ConvertCommand implements Callable<Integer> {
 
     @Spec
@@ -54,25 +51,10 @@ public final class ConvertCommand implements Callable<Integer> {
         if (tokenizer != null) {
             Tokenizer.load(tokenizer); // validate before writing anything
         }
+        HfDenseExport.requireFreshOutput(out);
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(model); ProgressBar bar = new ProgressBar("convert")) {
-            List<LlamaTensorNames.NamedShape> expected = LlamaTensorNames.expected(checkpoint.config());
-            List<TensorData> tensors = new ArrayList<>();
-            int[] done = {0};
-            for (LlamaTensorNames.NamedShape tensor : expected) {
-                // read, convert and write one tensor at a time: the heap never holds the whole checkpoint
-                tensors.add(new TensorData(tensor.name(), storage, tensor.shape(), () -> {
-                    float[] values = checkpoint.tensors().readFloats(tensor.name());
-                    bar.update(++done[0], expected.size(), tensor.name());
-                    return TensorData.ofFloats(tensor.name(), storage, tensor.shape(), values).bytes().get();
-                }));
-            }
-            HfModelWriter.write(out, checkpoint.config(), null, tensors,
-                    Map.of("cherryq.converted_from", checkpoint.format()), maxShardBytes);
-            if (tokenizer != null) {
-                HfModelWriter.copyTokenizer(tokenizer, out);
-            } else {
-                checkpoint.bundledTokenizer().ifPresent(t -> HfModelWriter.copyTokenizer(t, out));
-            }
+            HfDenseExport.write(checkpoint, storage, tokenizer, out, Map.of("cherryq.converted_from",
+                    checkpoint.format()), maxShardBytes, bar);
         }
         spec.commandLine().getOut().printf("wrote %s%n", out);
         return 0;

@@ -58,6 +58,10 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
     OutputFormat format;
 
+    @Option(names = "--write-ids", description = "also write the evaluated token ids as a JSON array (what "
+            + "--token-ids and scripts/llama-cpp-nll.mjs read)")
+    Path writeIds;
+
     @Override
     public Integer call() {
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelOptions.model)) {
@@ -66,6 +70,9 @@ public final class EvalCommand implements Callable<Integer> {
                     parseJoin(join))
                     : EvalCorpus.readTokenIds(input.tokenIds);
             PerplexityEvaluator.checkVocabulary(ids, checkpoint.config().vocabSize());
+            if (writeIds != null) {
+                writeIds(ids);
+            }
             if (sequenceLength > checkpoint.config().maxPositionEmbeddings()) {
                 throw new InvalidInputException("--seq-len " + sequenceLength + " exceeds the model's "
                         + "max_position_embeddings " + checkpoint.config().maxPositionEmbeddings());
@@ -78,6 +85,18 @@ public final class EvalCommand implements Callable<Integer> {
             print(result);
         }
         return 0;
+    }
+
+    /** The ids as one JSON array, written under .partial and moved into place. */
+    private void writeIds(int[] ids) {
+        Path partial = writeIds.resolveSibling(writeIds.getFileName() + ".partial");
+        try {
+            java.nio.file.Files.writeString(partial, Json.MAPPER.writeValueAsString(ids));
+            java.nio.file.Files.move(partial, writeIds, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (java.io.IOException e) {
+            throw new InvalidInputException("--write-ids " + writeIds + ": cannot write (" + e.getMessage() + ")");
+        }
     }
 
     private static EvalCorpus.DocumentJoin parseJoin(String value) {

@@ -1,8 +1,14 @@
 package dev.cherryq.cli.commands;
 
+import dev.cherryq.core.format.DType;
 import dev.cherryq.core.format.GgmlType;
+import dev.cherryq.core.model.HfDenseExport;
+import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.quant.GptqExport;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.launcher.local.GgufExportJob;
+import dev.cherryq.launcher.local.GptqExportJob;
+import dev.cherryq.launcher.local.HfDenseExportJob;
 import dev.cherryq.launcher.local.LocalJob;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -52,7 +58,9 @@ public final class QuantizeCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--export", description = "also write OUT/model-TYPE.gguf for llama.cpp: gguf:f32, gguf:f16, "
-            + "gguf:q8_0 or gguf:q4_0 (exact for --scheme sym --group-size 32 at 8 or 4 bits; docs/EXPORTS.md)")
+            + "gguf:q8_0 or gguf:q4_0 (exact for --scheme sym --group-size 32 at 8 or 4 bits); or OUT/hf-dense-DTYPE, "
+            + "an HF folder of the dequantized weights: hf-dense, hf-dense:bf16 (the default), hf-dense:f16 or "
+            + "hf-dense:f32; or OUT/gptq, GPTQ's v1 layout: gptq (--scheme sym or asym, 2/4/8 bits; docs/EXPORTS.md)")
     String export;
 
     /** The recipe of the options given; every check before any compute. */
@@ -64,7 +72,20 @@ public final class QuantizeCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         QuantizationRecipe recipe = recipe();
         GgufExportJob gguf = null;
-        if (export != null) { // checked before any compute: the type, and that llama.cpp computes this family
+        HfDenseExportJob hfDense = null;
+        Path gptq = null;
+        if (GptqExportJob.FORMAT.equals(export)) { // checked before any compute: the recipe's grid and the model's shapes
+            gptq = out.resolve(GptqExportJob.FORMAT);
+            try (LlamaCheckpoint source = LlamaCheckpoint.open(modelOptions.model)) {
+                GptqExport.requireHolds("--export gptq", source.config(), recipe.quantSpec());
+            }
+            HfDenseExport.requireFreshOutput(gptq);
+        } else if (export != null && export.startsWith(HfDenseExportJob.FORMAT)) { // checked before any compute
+            DType dtype = HfDenseExportJob.parseExport("--export", export);
+            hfDense = new HfDenseExportJob(out, null, dtype, out.resolve(HfDenseExportJob.FORMAT + "-"
+                    + dtype.safetensorsName().toLowerCase(java.util.Locale.ROOT)));
+            hfDense.check();
+        } else if (export != null) { // checked before any compute: the type, and that llama.cpp holds this family
             GgmlType type = GgufExportJob.parseExport("--export", export);
             gguf = new GgufExportJob(out, modelOptions.tokenizer, type, out.resolve("model-" + type.cliName() + ".gguf"));
             new GgufExportJob(modelOptions.model, null, type, gguf.out()).check();
@@ -73,6 +94,12 @@ public final class QuantizeCommand implements Callable<Integer> {
                 .run(spec.commandLine().getOut());
         if (gguf != null) {
             gguf.run(spec.commandLine().getOut());
+        }
+        if (hfDense != null) {
+            hfDense.run(spec.commandLine().getOut());
+        }
+        if (gptq != null) {
+            new GptqExportJob(out, null, gptq).run(spec.commandLine().getOut());
         }
         return 0;
     }

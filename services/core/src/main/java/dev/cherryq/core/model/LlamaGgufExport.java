@@ -17,26 +17,30 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A LLaMA checkpoint (HF folder, llama2.c .bin, or a quantized model folder's dense weights) as a GGUF file for
- * llama.cpp's {@code llama} architecture, written with {@link GgufWriter}:
+ * A LLaMA-style checkpoint (HF folder, llama2.c .bin, or a quantized model folder's dense weights) as a GGUF file for
+ * llama.cpp, written with {@link GgufWriter}, in the llama.cpp architecture of its family ({@link GgufArchitecture}:
+ * {@code llama} for LLaMA and Mistral, {@code qwen2}, {@code qwen3}):
  * <ul>
- *   <li>metadata: {@code general.*} (architecture, name, file type) and {@code llama.*} (context and embedding
+ *   <li>metadata: {@code general.*} (architecture, name, file type) and {@code ARCH.*} (context and embedding
  *       length, block count, feed-forward length, head counts, RMSNorm epsilon, RoPE base and dimensions, vocab
- *       size; key/value length when head_dim is not hidden_size / heads), then the tokenizer
- *       ({@code tokenizer.ggml.*}, llama.cpp's sentencepiece model {@code llama}, from {@link TokenizerVocabulary});</li>
- *   <li>tensors under llama.cpp's names (its {@code LLM_TENSOR_NAMES} for LLM_ARCH_LLAMA): {@code token_embd},
- *       {@code blk.N.attn_norm|attn_q|attn_k|attn_v|attn_output|ffn_norm|ffn_gate|ffn_up|ffn_down},
+ *       size; key/value length when head_dim is not hidden_size / heads, or always for {@code qwen3}; Mistral's
+ *       sliding window), then the tokenizer ({@code tokenizer.ggml.*}, llama.cpp's sentencepiece model
+ *       {@code llama}, from {@link TokenizerVocabulary});</li>
+ *   <li>tensors under llama.cpp's names (its {@code LLM_TENSOR_NAMES}, gguf-py's {@code TENSOR_NAMES}):
+ *       {@code token_embd}, {@code blk.N.attn_norm|attn_q|attn_k|attn_v|attn_output|ffn_norm|ffn_gate|ffn_up|
+ *       ffn_down}, Qwen2's {@code blk.N.attn_q|attn_k|attn_v.bias}, Qwen3's {@code blk.N.attn_q_norm|attn_k_norm},
  *       {@code output_norm}, and {@code output} unless the embeddings are tied.</li>
  * </ul>
- * RoPE: the checkpoint holds HF's rotate-half layout (pairs (i, i + d/2) of each head), while llama.cpp's
- * {@code llama} architecture rotates adjacent pairs (2i, 2i + 1). The rows of the q and k projections are permuted
- * per head ({@link #halvesToInterleaved}, the inverse of the permutation HF's conversion script applies to
- * Meta's weights, which llama.cpp's HF converter also applies), so that llama.cpp computes the same function.
+ * RoPE: the checkpoint holds HF's rotate-half layout (pairs (i, i + d/2) of each head). llama.cpp's {@code llama}
+ * architecture rotates adjacent pairs (2i, 2i + 1): there the rows of the q and k projections are permuted per head
+ * ({@link #halvesToInterleaved}, the inverse of the permutation HF's conversion script applies to Meta's weights,
+ * which llama.cpp's HF converter also applies), so that llama.cpp computes the same function. {@code qwen2} and
+ * {@code qwen3} rotate halves (NEOX) as HF does: their rows are written as they are.
  * <p>
- * Families: only {@code LlamaForCausalLM} (LLaMA-2 and Llama-3) is written; Mistral, Qwen2 and Qwen3 have
- * architectures of their own in llama.cpp and are refused ({@link #requireExportable}). Llama-3's {@code llama3}
- * RoPE scaling travels as llama.cpp's converter writes it: a {@code rope_freqs.weight} F32 tensor of head_dim/2
- * divisors, by which llama.cpp divides each plain frequency theta^(-2i/d) ({@link #ropeFrequencyDivisors}).
+ * Llama-3's {@code llama3} RoPE scaling travels as llama.cpp's converter writes it: a {@code rope_freqs.weight} F32
+ * tensor of head_dim/2 divisors, by which llama.cpp divides each plain frequency theta^(-2i/d)
+ * ({@link #ropeFrequencyDivisors}). Mistral's sliding window is written but not applied by llama.cpp's {@code llama}
+ * architecture ({@link #caveats}).
  * <p>
  * Norm weights are always F32; the other matrices take the requested type, or F16 when their rows are not a whole
  * number of the type's blocks (as llama.cpp's converter falls back). GGUF has no place for cherries: a quantized
@@ -52,7 +56,6 @@ import java.util.Map;
  */
 public final class LlamaGgufExport {
 
-    public static final String ARCHITECTURE = "llama";
     /** llama.cpp's per-frequency RoPE divisors (LLM_TENSOR_ROPE_FREQS), written for Llama-3's rope scaling. */
     public static final String ROPE_FREQS = "rope_freqs.weight";
 
@@ -178,17 +181,24 @@ public final class LlamaGgufExport {
         return stored;
     }
 
-    /**
-     * Refuses a family llama.cpp's {@code llama} architecture does not compute: Mistral (no sliding window there),
-     * Qwen2 (q/k/v biases) and Qwen3 (q/k norms), which llama.cpp runs as architectures of their own.
-     */
+    /** Refuses, in one line and before anything is written, a checkpoint its llama.cpp architecture cannot hold. */
     public static void requireExportable(LlamaConfig config) {
-        ModelFamily.Architecture architecture = config.family().architecture();
-        if (architecture != ModelFamily.Architecture.LLAMA) {
-            throw new dev.cherryq.core.InvalidInputException("the GGUF export writes llama.cpp's llama architecture, for "
-                    + ModelFamily.Architecture.LLAMA.hfName() + " only; this model is " + architecture.hfName()
-                    + " (export it as an HF folder instead)");
+        GgufArchitecture.of(config.family()).requireHolds(config);
+    }
+
+    /**
+     * What the file computes differently from the checkpoint, in words (empty when nothing): llama.cpp's
+     * {@code llama} architecture does not apply Mistral's sliding window, so the file equals the model only on
+     * contexts up to the window.
+     */
+    public static List<String> caveats(LlamaConfig config) {
+        if (config.family().hasSlidingWindow()) {
+            return List.of("llama.cpp's " + GgufArchitecture.of(config.family()).ggufName() + " architecture does not "
+                    + "apply the sliding window (" + config.family().slidingWindow() + " positions; written as "
+                    + GgufArchitecture.of(config.family()).key("attention.sliding_window") + "): the file computes "
+                    + "this model only on contexts of at most " + config.family().slidingWindow() + " tokens");
         }
+        return List.of();
     }
 
     /**
@@ -206,7 +216,7 @@ public final class LlamaGgufExport {
         return divisors;
     }
 
-    /** llama.cpp's name for an HF LLaMA tensor name. */
+    /** llama.cpp's name for an HF tensor name of a LLaMA-style decoder (the same in every architecture written). */
     public static String ggufName(String hfName) {
         switch (hfName) {
             case LlamaTensorNames.EMBED_TOKENS:
@@ -229,7 +239,16 @@ public final class LlamaGgufExport {
         if (hfName.equals(LlamaTensorNames.mlpNorm(layer))) {
             return block + "ffn_norm.weight";
         }
+        if (hfName.equals(LlamaTensorNames.queryNorm(layer))) {
+            return block + "attn_q_norm.weight";
+        }
+        if (hfName.equals(LlamaTensorNames.keyNorm(layer))) {
+            return block + "attn_k_norm.weight";
+        }
         for (Projection projection : Projection.values()) {
+            if (hfName.equals(projection.biasName(layer)) && projection.ordinal() <= Projection.V.ordinal()) {
+                return block + "attn_" + projection.name().toLowerCase(java.util.Locale.ROOT) + ".bias";
+            }
             if (hfName.equals(projection.tensorName(layer))) {
                 return block + switch (projection) {
                     case Q -> "attn_q.weight";
@@ -246,16 +265,26 @@ public final class LlamaGgufExport {
     }
 
     /**
-     * The values of one HF tensor in the file's layout: q and k rows permuted to interleaved RoPE, others as they
-     * are. {@code columns}: the row length (hidden_size for the weights, hidden_size / 32 for their block scales).
+     * The values of one HF tensor in the file's layout: where the architecture rotates adjacent pairs, q and k rows
+     * (and their biases, if any) permuted to interleaved RoPE; everything else as it is. {@code columns}: the row
+     * length (hidden_size for the weights, hidden_size / 32 for their block scales; 1 is used for biases).
      */
     static float[] inGgufLayout(LlamaConfig config, String hfName, float[] values, int columns) {
         int layer = LlamaTensorNames.layerOf(hfName);
-        if (layer >= 0 && hfName.equals(Projection.Q.tensorName(layer))) {
+        if (layer < 0 || !GgufArchitecture.of(config.family()).permutesQueryKeyRows()) {
+            return values;
+        }
+        if (hfName.equals(Projection.Q.tensorName(layer))) {
             return halvesToInterleaved(values, config.numberOfHeads(), columns);
         }
-        if (layer >= 0 && hfName.equals(Projection.K.tensorName(layer))) {
+        if (hfName.equals(Projection.K.tensorName(layer))) {
             return halvesToInterleaved(values, config.numberOfKeyValueHeads(), columns);
+        }
+        if (hfName.equals(Projection.Q.biasName(layer))) {
+            return halvesToInterleaved(values, config.numberOfHeads(), 1);
+        }
+        if (hfName.equals(Projection.K.biasName(layer))) {
+            return halvesToInterleaved(values, config.numberOfKeyValueHeads(), 1);
         }
         return values;
     }
@@ -295,9 +324,10 @@ public final class LlamaGgufExport {
 
     private static void writeModelMetadata(GgufWriter writer, LlamaConfig config, GgmlType type,
             LlamaCheckpoint checkpoint) {
-        String prefix = ARCHITECTURE + ".";
+        GgufArchitecture architecture = GgufArchitecture.of(config.family());
+        String prefix = architecture.ggufName() + ".";
         Path name = checkpoint.path().toAbsolutePath().normalize().getFileName();
-        writer.putString("general.architecture", ARCHITECTURE)
+        writer.putString("general.architecture", architecture.ggufName())
                 .putString("general.name", name == null ? "model" : name.toString())
                 .putUint32("general.file_type", fileType(type))
                 .putUint32("general.quantization_version", 2)
@@ -311,10 +341,14 @@ public final class LlamaGgufExport {
                 .putFloat32(prefix + "attention.layer_norm_rms_epsilon", (float) config.rmsNormEps())
                 .putFloat32(prefix + "rope.freq_base", (float) config.ropeTheta())
                 .putUint32(prefix + "rope.dimension_count", config.headDim());
-        if (config.headDim() * config.numberOfHeads() != config.hiddenSize()) {
+        if (architecture.writesHeadLengthsAlways() || config.headDim() * config.numberOfHeads() != config.hiddenSize()) {
             // llama.cpp derives head size as embedding_length / head_count unless told otherwise
             writer.putUint32(prefix + "attention.key_length", config.headDim())
                     .putUint32(prefix + "attention.value_length", config.headDim());
+        }
+        if (config.family().hasSlidingWindow()) {
+            // recorded for readers; llama.cpp's llama architecture does not apply it (caveats)
+            writer.putUint32(prefix + "attention.sliding_window", config.family().slidingWindow());
         }
     }
 

@@ -145,20 +145,87 @@ class LlamaGgufExportTest {
         }
     }
 
+    /**
+     * Each family in its llama.cpp architecture (convert_hf_to_gguf.py; names from llama.cpp's llama-arch.cpp, written
+     * out here): Mistral as {@code llama} with q/k permuted and its window recorded; Qwen2 as {@code qwen2} with q/k/v
+     * biases; Qwen3 as {@code qwen3} with q/k norms and explicit key/value length; both Qwen rows unpermuted (NEOX).
+     */
     @Test
-    void shouldRefuseFamiliesOutsideLlamaCppsLlamaArchitectureAndWriteNothing() {
-        for (String family : List.of("mistral", "qwen2.5", "qwen3")) {
+    void shouldWriteEachFamilyInItsLlamaCppArchitecture() throws IOException {
+        Map<String, String> architectures = Map.of("llama-3.2", "llama", "mistral", "llama", "qwen2.5", "qwen2",
+                "qwen3", "qwen3");
+        for (String family : RandomLlama.FAMILIES) {
             LlamaConfig config = RandomLlama.family(family);
+            Map<String, float[]> weights = RandomLlama.weights(config, 2);
             LlamaCheckpoint checkpoint = new LlamaCheckpoint(dir.resolve(family), "random", config,
-                    RandomLlama.tensors(config, RandomLlama.weights(config, 1)));
+                    RandomLlama.tensors(config, weights));
             Path file = dir.resolve(family + ".gguf");
-            InvalidInputException error = assertThrows(InvalidInputException.class, () -> LlamaGgufExport.write(
-                    checkpoint, vocabulary(config.vocabSize()), GgmlType.F32, file, Progress.NONE));
-            assertEquals("the GGUF export writes llama.cpp's llama architecture, for LlamaForCausalLM only; this model "
-                    + "is " + config.family().architecture().hfName() + " (export it as an HF folder instead)",
-                    error.getMessage());
-            assertFalse(java.nio.file.Files.exists(file) || java.nio.file.Files.exists(dir.resolve(family + ".gguf.partial")));
+            LlamaGgufExport.write(checkpoint, vocabulary(config.vocabSize()), GgmlType.F32, file, Progress.NONE);
+            GgufTestReader read = GgufTestReader.read(file);
+            String arch = architectures.get(family);
+            assertEquals(arch, read.metadata.get("general.architecture"), family);
+            assertEquals((long) config.hiddenSize(), read.metadata.get(arch + ".embedding_length"), family);
+            assertEquals((long) config.numberOfKeyValueHeads(), read.metadata.get(arch + ".attention.head_count_kv"));
+            assertEquals(family.equals("qwen3") ? Long.valueOf(16) : null,
+                    read.metadata.get(arch + ".attention.key_length"), family + ": key_length");
+            assertEquals(family.equals("mistral") ? Long.valueOf(8) : null,
+                    read.metadata.get(arch + ".attention.sliding_window"), family + ": sliding_window");
+            assertEquals(family.equals("mistral") ? 1 : 0, LlamaGgufExport.caveats(config).size(), family);
+            int heads = config.numberOfHeads();
+            int kvHeads = config.numberOfKeyValueHeads();
+            int headDim = config.headDim();
+            int hidden = config.hiddenSize();
+            boolean permuted = arch.equals("llama");
+            for (int layer = 0; layer < config.numberOfLayers(); layer++) {
+                String block = "blk." + layer + ".";
+                float[] q = weights.get(LlamaTensorNames.Projection.Q.tensorName(layer));
+                float[] k = weights.get(LlamaTensorNames.Projection.K.tensorName(layer));
+                assertArrayEquals(permuted ? permuteToAdjacentPairs(q, heads, headDim, hidden) : q,
+                        read.decode(read.tensor(block + "attn_q.weight")), 0f, family);
+                assertArrayEquals(permuted ? permuteToAdjacentPairs(k, kvHeads, headDim, hidden) : k,
+                        read.decode(read.tensor(block + "attn_k.weight")), 0f, family);
+                for (String bias : List.of("attn_q.bias", "attn_k.bias", "attn_v.bias")) {
+                    boolean present = read.tensors.stream().anyMatch(t -> t.name().equals(block + bias));
+                    assertEquals(family.equals("qwen2.5"), present, family + " " + bias);
+                }
+                if (family.equals("qwen2.5")) {
+                    String projection = "model.layers." + layer + ".self_attn.";
+                    assertArrayEquals(weights.get(projection + "q_proj.bias"),
+                            read.decode(read.tensor(block + "attn_q.bias")), 0f);
+                    assertArrayEquals(weights.get(projection + "v_proj.bias"),
+                            read.decode(read.tensor(block + "attn_v.bias")), 0f);
+                    assertEquals(GgmlType.F32.id(), read.tensor(block + "attn_k.bias").type());
+                    assertArrayEquals(new long[] {kvHeads * headDim}, read.tensor(block + "attn_k.bias").ne());
+                }
+                for (String norm : List.of("attn_q_norm.weight", "attn_k_norm.weight")) {
+                    boolean present = read.tensors.stream().anyMatch(t -> t.name().equals(block + norm));
+                    assertEquals(family.equals("qwen3"), present, family + " " + norm);
+                }
+                if (family.equals("qwen3")) {
+                    assertArrayEquals(weights.get("model.layers." + layer + ".self_attn.k_norm.weight"),
+                            read.decode(read.tensor(block + "attn_k_norm.weight")), 0f);
+                    assertArrayEquals(new long[] {headDim}, read.tensor(block + "attn_q_norm.weight").ne());
+                }
+            }
+            assertEquals(LlamaTensorNames.expected(config).size() + (config.family().ropeScaling() != null ? 1 : 0),
+                    read.tensors.size(), family);
         }
+    }
+
+    @Test
+    void shouldRefuseAQwen2WhoseHeadsDoNotSpanTheHiddenSizeAndWriteNothing() {
+        com.fasterxml.jackson.databind.node.ObjectNode json = RandomLlama.familyConfigJson("qwen2.5");
+        json.put("head_dim", 16); // 4 x 16 = 64 against hidden 32: llama.cpp's qwen2 sizes q as hidden
+        LlamaConfig config = RandomLlama.parse(json);
+        LlamaCheckpoint checkpoint = new LlamaCheckpoint(dir.resolve("wide"), "random", config,
+                RandomLlama.tensors(config, RandomLlama.weights(config, 1)));
+        Path file = dir.resolve("wide.gguf");
+        InvalidInputException error = assertThrows(InvalidInputException.class, () -> LlamaGgufExport.write(
+                checkpoint, vocabulary(config.vocabSize()), GgmlType.F32, file, Progress.NONE));
+        assertEquals("GGUF export: llama.cpp's qwen2 architecture needs head_dim x num_attention_heads = hidden_size, "
+                + "and this Qwen2ForCausalLM has 16 x 4 = 64 against 32 (export it as an HF folder instead)",
+                error.getMessage());
+        assertFalse(java.nio.file.Files.exists(file) || java.nio.file.Files.exists(dir.resolve("wide.gguf.partial")));
     }
 
     /**

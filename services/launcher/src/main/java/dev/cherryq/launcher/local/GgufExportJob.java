@@ -2,6 +2,7 @@ package dev.cherryq.launcher.local;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.GgmlType;
+import dev.cherryq.core.model.GgufArchitecture;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaGgufExport;
 import dev.cherryq.core.quant.PackedModel;
@@ -14,7 +15,8 @@ import java.nio.file.Path;
 
 /**
  * A model written as a GGUF file for llama.cpp ({@link LlamaGgufExport}, docs/EXPORTS.md), in this process, with what
- * the file holds said in a few lines: the tensors stored as F16, and what became of the cherries. A packed folder
+ * the file holds said in a few lines: its llama.cpp architecture, what it computes differently (Mistral's window),
+ * the tensors stored as F16, and what became of the cherries. A packed folder
  * on GPTQ's symmetric grid in groups of 32 goes to Q4_0 (4 bits) or Q8_0 (8 bits) exactly
  * ({@link PackedModel#ggufGrid}). {@code cherryq export} and {@code cherryq quantize --export} run it.
  *
@@ -28,12 +30,12 @@ public record GgufExportJob(Path model, Path tokenizer, GgmlType type, Path out)
         GgmlType type = parts.length == 2 && parts[0].equals("gguf") ? GgmlType.parse(parts[1]) : null;
         if (type == null) {
             throw new InvalidInputException(flag + " '" + value + "' is not supported (supported: gguf:TYPE, TYPE one "
-                    + "of " + GgmlType.supportedNames() + ")");
+                    + "of " + GgmlType.supportedNames() + "; " + HfDenseExportJob.FORMAT + "[:bf16|f16|f32]; gptq)");
         }
         return type;
     }
 
-    /** Refuses, before any work, a model llama.cpp's {@code llama} architecture does not compute, or a folder as out. */
+    /** Refuses, before any work, a folder as out or a model its llama.cpp architecture cannot hold. */
     public void check() {
         if (Files.isDirectory(out)) {
             throw new InvalidInputException("--out " + out + " is a folder; give a file name such as model.gguf");
@@ -56,8 +58,12 @@ public record GgufExportJob(Path model, Path tokenizer, GgmlType type, Path out)
                 result = LlamaGgufExport.write(checkpoint, vocabulary, type, PackedModel.ggufGrid(model, type), out,
                         bar);
             }
-            output.printf("wrote %s (%.2f MiB, %d tensors, %s; norms f32)%n", result.file(),
-                    result.bytes() / (1024.0 * 1024.0), result.tensors(), type.cliName());
+            output.printf("wrote %s (%.2f MiB, %d tensors, %s; norms f32; llama.cpp architecture %s)%n",
+                    result.file(), result.bytes() / (1024.0 * 1024.0), result.tensors(), type.cliName(),
+                    GgufArchitecture.of(checkpoint.config().family()).ggufName());
+            for (String caveat : LlamaGgufExport.caveats(checkpoint.config())) {
+                output.printf("note: %s%n", caveat);
+            }
             if (!result.storedAsF16().isEmpty()) {
                 output.printf("stored as f16 (rows not a multiple of %d): %s%n", type.blockSize(),
                         String.join(", ", result.storedAsF16()));
