@@ -1,5 +1,6 @@
 package dev.cherryq.core.model;
 
+import dev.cherryq.core.format.OutputFolders;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InvalidInputException;
@@ -12,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -103,7 +103,7 @@ public final class HfDenseExport {
         }
         Path partial = out.resolveSibling(out.getFileName() + ".partial");
         try {
-            deleteRecursively(partial);
+            OutputFolders.deleteRecursively(partial);
             HfModelWriter.write(partial, config, note, tensors, metadata, maxShardBytes);
             Path tokenizerFile = tokenizer != null ? tokenizer : checkpoint.bundledTokenizer().orElse(null);
             if (tokenizerFile != null) {
@@ -123,20 +123,9 @@ public final class HfDenseExport {
             throw new UncheckedIOException("cannot write HF folder " + out, e);
         } finally {
             try {
-                deleteRecursively(partial);
+                OutputFolders.deleteRecursively(partial);
             } catch (IOException ignored) {
                 // best effort: a failed write leaves at most OUT.partial, never OUT
-            }
-        }
-    }
-
-    private static void deleteRecursively(Path folder) throws IOException {
-        if (!Files.exists(folder)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(folder)) {
-            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(path);
             }
         }
     }

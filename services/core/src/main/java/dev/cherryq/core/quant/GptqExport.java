@@ -1,5 +1,6 @@
 package dev.cherryq.core.quant;
 
+import dev.cherryq.core.format.OutputFolders;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.core.InvalidInputException;
@@ -18,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -101,7 +101,7 @@ public final class GptqExport {
         Path partial = out.resolveSibling(out.getFileName() + ".partial");
         long cherries = 0;
         try (SafetensorsFile packed = SafetensorsFile.open(folder.resolve(PackedModel.PACKED_FILE))) {
-            deleteRecursively(partial);
+            OutputFolders.deleteRecursively(partial);
             List<TensorData> tensors = new ArrayList<>();
             List<TensorData> cherryTensors = new ArrayList<>();
             for (LlamaTensorNames.NamedShape tensor : LlamaTensorNames.expected(config)) {
@@ -175,7 +175,7 @@ public final class GptqExport {
             throw new UncheckedIOException("cannot write the GPTQ folder " + out, e);
         } finally {
             try {
-                deleteRecursively(partial);
+                OutputFolders.deleteRecursively(partial);
             } catch (IOException ignored) {
                 // a failed write leaves at most OUT.partial
             }
@@ -229,16 +229,5 @@ public final class GptqExport {
         int[] values = new int[bytes.remaining() / 4];
         bytes.asIntBuffer().get(values);
         return values;
-    }
-
-    private static void deleteRecursively(Path folder) throws IOException {
-        if (!Files.exists(folder)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(folder)) {
-            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(path);
-            }
-        }
     }
 }

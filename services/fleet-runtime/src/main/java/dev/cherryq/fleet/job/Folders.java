@@ -3,7 +3,6 @@ package dev.cherryq.fleet.job;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.stream.Stream;
 
 /** Scratch-folder housekeeping. */
@@ -26,13 +25,6 @@ public final class Folders {
     }
 
     public static void deleteRecursively(Path folder) throws IOException {
-        if (!Files.exists(folder)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(folder)) {
-            for (Path path : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(path);
-            }
-        }
+        dev.cherryq.core.format.OutputFolders.deleteRecursively(folder);
     }
 }
