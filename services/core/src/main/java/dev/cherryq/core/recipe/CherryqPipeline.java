@@ -112,11 +112,43 @@ public final class CherryqPipeline {
         };
     }
 
+    /**
+     * The selection scores of some linear weights only (one layer group), for the criteria that rank each weight
+     * matrix on its own data: impact, saliency and group-aware. Each matrix's scores are the same numbers
+     * {@link #selectionScores} gives for it on the whole model, from the same merged sums.
+     *
+     * @param fisher the merged partials of these weights (every calibration sample)
+     * @param weights the weights themselves, row-major; read for saliency and group-aware
+     * @param shapes per weight name, [rows, columns], in the order to score them
+     */
+    public static Map<String, float[]> layerSelectionScores(QuantizationRecipe recipe, FisherPartial fisher,
+            Map<String, float[]> weights, Map<String, long[]> shapes) {
+        return switch (recipe.criterion()) {
+            case IMPACT -> fisher.impacts();
+            case SALIENCY -> fisherWeighted(fisher.impacts(), weights, shapes, recipe.quantSpec(), false);
+            case GROUP_AWARE -> fisherWeighted(fisher.impacts(), weights, shapes, recipe.quantSpec(), true);
+            case MAGNITUDE, RANDOM -> throw new IllegalArgumentException(recipe.criterion().cliName()
+                    + " selection uses no Fisher partials: select it on the whole model");
+        };
+    }
+
+    /** Select the cherries of some linear weights (one layer group) from their scores; impact-based criteria only. */
+    public static CherrySet selectLayers(QuantizationRecipe recipe, Map<String, long[]> shapes,
+            Map<String, float[]> scores) {
+        return CherrySelector.select(recipe.criterion(), recipe.cherryFraction(), scores, shapes, recipe.seed());
+    }
+
     /** Saliency, or with {@code groupAware} the group-aware scores, of every linear weight. */
     private static Map<String, float[]> fisherWeighted(Map<String, float[]> impacts, Map<String, float[]> weights,
             LlamaConfig config, QuantSpec spec, boolean groupAware) {
+        return fisherWeighted(impacts, weights, LlamaTensorNames.linearWeightShapes(config), spec, groupAware);
+    }
+
+    /** Saliency, or with {@code groupAware} the group-aware scores, of the weights of {@code shapes}. */
+    private static Map<String, float[]> fisherWeighted(Map<String, float[]> impacts, Map<String, float[]> weights,
+            Map<String, long[]> shapes, QuantSpec spec, boolean groupAware) {
         Map<String, float[]> scores = new LinkedHashMap<>();
-        LlamaTensorNames.linearWeightShapes(config).forEach((name, shape) -> {
+        shapes.forEach((name, shape) -> {
             int rows = (int) shape[0];
             int columns = (int) shape[1];
             scores.put(name, groupAware ? GroupAwareScores.of(impacts.get(name), weights.get(name), rows, columns, spec)
