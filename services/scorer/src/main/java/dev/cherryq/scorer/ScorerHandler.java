@@ -57,6 +57,12 @@ public final class ScorerHandler implements StageHandler<ScoreTask> {
                 ScoreTask::getJobId);
     }
 
+    /** The engine and the scoring path, once, before the worker takes its first task. */
+    @Override
+    public void warmUp() {
+        CherryqPipeline.warmUpScoring();
+    }
+
     @Override
     public TaskOutcome handle(ScoreTask task) throws Exception {
         TaskTimings timings = TaskTimings.start();

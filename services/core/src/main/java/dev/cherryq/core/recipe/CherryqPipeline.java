@@ -85,6 +85,34 @@ public final class CherryqPipeline {
         return ImpactScorer.score(model, samples, from, to, progress);
     }
 
+    /**
+     * Scores two short samples on a tiny random model (2 layers, width 32) and throws the result away: what a scoring
+     * worker does once at start-up, so the engine's load, its first operations and the JIT's compilation of the
+     * scoring path are paid before the worker takes a task, not inside a job's first task. Measured on the 2-core
+     * machine under load: a cold worker's first task took 3 s longer to read its inputs and twice as long to
+     * compute as its later ones (docs/BENCHMARKS.md, Findings 4).
+     */
+    public static void warmUpScoring() {
+        LlamaConfig config = new LlamaConfig(32, 64, 2, 4, 2, 8, 64, 64, 1e-5, 10000.0, false, 1, 2);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(1);
+        InMemoryTensors tensors = new InMemoryTensors(null);
+        for (LlamaTensorNames.NamedShape expected : LlamaTensorNames.expected(config)) {
+            long count = 1;
+            for (long size : expected.shape()) {
+                count *= size;
+            }
+            float[] values = new float[(int) count];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = expected.name().contains("norm") ? 1f : (float) (random.nextDouble() - 0.5) * 0.2f;
+            }
+            tensors.put(expected.name(), expected.shape(), values);
+        }
+        int[] tokens = random.ints(256, 3, config.vocabSize()).toArray();
+        try (LlamaModel model = LlamaModel.fromTensors(config, tensors)) {
+            ImpactScorer.score(model, new CalibrationSamples(tokens, 2, 16, 1), 0, 2, Progress.NONE);
+        }
+    }
+
     /** The same partial with one decoder block of the checkpoint in memory at a time ({@link DepthStreamedScorer}). */
     public static FisherPartial scoreDepthStreamed(LlamaCheckpoint checkpoint, CalibrationSamples samples, int from,
             int to, Progress progress) {
