@@ -23,7 +23,7 @@ record TaskTimeline(long scoringAt, long selectingAt, long trainingAt, List<Task
 
     /** One task as its progress event reports it. */
     record Task(int index, String worker, long started, long computeStarted, long finished, long eventAt,
-            long bytesRead) {}
+            long bytesRead, long cpuMs) {}
 
     /** The timeline of the events of one job; {@code partialBytes} is the total of every stored Fisher partial. */
     static TaskTimeline of(List<JobEvent> events, long partialBytes) {
@@ -43,7 +43,8 @@ record TaskTimeline(long scoringAt, long selectingAt, long trainingAt, List<Task
             if (event.hasTiming() && event.getProgress().getCompletedCount() == 1) {
                 TaskTiming t = event.getTiming();
                 Task task = new Task(event.getProgress().getCompleted(0), t.getWorker(), t.getStartedUnixMs(),
-                        t.getComputeStartedUnixMs(), t.getFinishedUnixMs(), event.getAtUnixMs(), t.getBytesRead());
+                        t.getComputeStartedUnixMs(), t.getFinishedUnixMs(), event.getAtUnixMs(), t.getBytesRead(),
+                        t.getCpuMs());
                 (event.getStage() == Stage.STAGE_SCORER ? scoring : selection).add(task);
             }
         }
@@ -73,21 +74,22 @@ record TaskTimeline(long scoringAt, long selectingAt, long trainingAt, List<Task
     String markdown() {
         StringBuilder md = new StringBuilder();
         md.append("| task | worker | started (ms after its state event: SCORING, SELECTING) | waited for it ms | inputs read ms | compute ms | "
-                + "output to event ms |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+                + "output to event ms | CPU s / wall s |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
         appendRows(md, "score", scoring, scoringAt);
         appendRows(md, "select", selection, selectingAt);
         md.append('\n');
-        Map<String, long[]> busy = new LinkedHashMap<>(); // worker -> busy ms, tasks
+        Map<String, long[]> busy = new LinkedHashMap<>(); // worker -> busy ms, tasks, CPU ms
         scoring.forEach(task -> {
-            long[] sum = busy.computeIfAbsent(task.worker(), key -> new long[2]);
+            long[] sum = busy.computeIfAbsent(task.worker(), key -> new long[3]);
             sum[0] += task.finished() - task.started();
             sum[1]++;
+            sum[2] += task.cpuMs();
         });
         long lastScore = scoringAt + scoringSpanMs();
         md.append(String.format(Locale.ROOT, "Scoring: %d tasks, %.2f s from the SCORING event to the last stored "
-                + "partial; busy per scorer process (tasks, s): ", scoring.size(), scoringSpanMs() / 1e3));
-        busy.forEach((worker, sum) -> md.append(String.format(Locale.ROOT, "%s %d, %.2f; ", worker, sum[1],
-                sum[0] / 1e3)));
+                + "partial; busy per scorer process (tasks, s, CPU s): ", scoring.size(), scoringSpanMs() / 1e3));
+        busy.forEach((worker, sum) -> md.append(String.format(Locale.ROOT, "%s %d, %.2f, %.2f; ", worker, sum[1],
+                sum[0] / 1e3, sum[2] / 1e3)));
         md.append(String.format(Locale.ROOT, "the score fan-in's hand-off (last partial stored to SELECTING) %.2f s; "
                 + "selection (SELECTING to TRAINING, %d layer tasks) %.2f s.%n%n", (selectingAt - lastScore) / 1e3,
                 selection.size(), (trainingAt - selectingAt) / 1e3));
@@ -104,10 +106,11 @@ record TaskTimeline(long scoringAt, long selectingAt, long trainingAt, List<Task
         Map<String, Long> lastFinish = new LinkedHashMap<>();
         for (Task task : tasks) {
             long previous = Math.max(origin, lastFinish.getOrDefault(task.worker(), origin));
-            md.append(String.format(Locale.ROOT, "| %s %d | %s | %d | %d | %d | %d | %d |%n", kind, task.index(),
-                    task.worker(), task.started() - origin, task.started() - previous,
+            md.append(String.format(Locale.ROOT, "| %s %d | %s | %d | %d | %d | %d | %d | %.2f |%n", kind,
+                    task.index(), task.worker(), task.started() - origin, task.started() - previous,
                     task.computeStarted() - task.started(), task.finished() - task.computeStarted(),
-                    task.eventAt() - task.finished()));
+                    task.eventAt() - task.finished(), task.cpuMs() / (double) Math.max(1, task.finished()
+                            - task.started())));
             lastFinish.put(task.worker(), task.finished());
         }
     }

@@ -23,7 +23,8 @@ class TaskTimelineTest {
         return JobEvent.newBuilder().setStage(stage).setState(state).setAtUnixMs(finished + 5)
                 .setProgress(StageProgress.newBuilder().addCompleted(index))
                 .setTiming(TaskTiming.newBuilder().setWorker(worker).setStartedUnixMs(started)
-                        .setComputeStartedUnixMs(inputs).setFinishedUnixMs(finished).setBytesRead(bytes))
+                        .setComputeStartedUnixMs(inputs).setFinishedUnixMs(finished).setBytesRead(bytes)
+                        .setCpuMs((finished - started) / 2))
                 .build();
     }
 
@@ -42,8 +43,9 @@ class TaskTimelineTest {
         assertEquals(300, timeline.busiestTaskBytes());
         assertEquals(550, timeline.busiestWorkerBytes(), "one selector process ran both layer tasks");
         String md = timeline.markdown();
-        assertTrue(md.contains("| score 2 | a | 1010 | 10 | 90 | 900 | 5 |"), md); // waited from a's previous finish
-        assertTrue(md.contains("a 2, 1.98; b 1, 1.08;"), md); // busy: 990 + 990 ms on a, 1080 ms on b
+        // waited from a's previous finish; half a core
+        assertTrue(md.contains("| score 2 | a | 1010 | 10 | 90 | 900 | 5 | 0.50 |"), md);
+        assertTrue(md.contains("a 2, 1.98, 0.99; b 1, 1.08, 0.54;"), md); // busy: 990 + 990 ms on a, 1080 ms on b
         assertTrue(md.contains("hand-off (last partial stored to SELECTING) 0.05 s"), md);
         assertTrue(md.contains("selection (SELECTING to TRAINING, 2 layer tasks) 0.15 s"), md);
         assertTrue(md.contains("(0.500 of them, target <= 1/2 = 0.500: met)"), md);
