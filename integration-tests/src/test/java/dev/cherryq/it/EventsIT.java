@@ -60,7 +60,7 @@ class EventsIT {
 
     private static final Logger LOG = LoggerFactory.getLogger(EventsIT.class);
     private static final List<TopicSpec> TASK_TOPICS = List.of(Topics.SCORE_TASKS, Topics.SCORE_RESULTS,
-            Topics.TRAIN_TASKS, Topics.EVAL_TASKS, Topics.EVAL_RESULTS);
+            Topics.TRAIN_TASKS, Topics.EVAL_TASKS, Topics.EVAL_RESULTS, Topics.SELECT_TASKS, Topics.SELECT_RESULTS);
 
     @TempDir
     static Path directory;

@@ -165,7 +165,7 @@ class FaultToleranceIT {
         long duplicatesBefore = overWorkers(DEDUPLICATED);
         int replayed = 0;
         for (var topic : List.of(Topics.SCORE_TASKS, Topics.SCORE_RESULTS, Topics.TRAIN_TASKS, Topics.EVAL_TASKS,
-                Topics.EVAL_RESULTS)) {
+                Topics.EVAL_RESULTS, Topics.SELECT_TASKS, Topics.SELECT_RESULTS)) {
             replayed += replay(topic.name(), jobId);
         }
         assertTrue(replayed >= 2 + 2 + 2 + 2 + 2, "replayed " + replayed + " records of job " + jobId);

@@ -42,6 +42,11 @@ final class HoldingHandler<T extends Message> implements StageHandler<T> {
     }
 
     @Override
+    public void warmUp() throws Exception {
+        delegate.warmUp();
+    }
+
+    @Override
     public TaskOutcome handle(T message) throws Exception {
         long holdMs = claim(message);
         if (holdMs < 0) {

@@ -7,6 +7,8 @@ import dev.cherryq.fleet.FleetMain;
 import dev.cherryq.fleet.StageVerticle;
 import dev.cherryq.planner.PlannerMain;
 import dev.cherryq.scorer.ScorerHandler;
+import dev.cherryq.selector.LayerSelectHandler;
+import dev.cherryq.selector.SelectionFanInHandler;
 import dev.cherryq.selector.SelectorHandler;
 import dev.cherryq.trainer.TrainerHandler;
 import io.vertx.core.Deployable;
@@ -35,7 +37,9 @@ public final class ItWorkerMain {
         return switch (stage) {
             case "planner" -> PlannerMain.verticles();
             case "scorer" -> List.of(StageVerticle.of(f -> new HoldingHandler<>(new ScorerHandler(f), markers)));
-            case "selector" -> List.of(StageVerticle.of(f -> new HoldingHandler<>(new SelectorHandler(f), markers)));
+            case "selector" -> List.of(StageVerticle.of(f -> new HoldingHandler<>(new SelectorHandler(f), markers)),
+                    StageVerticle.of(f -> new HoldingHandler<>(new LayerSelectHandler(f), markers)),
+                    StageVerticle.of(f -> new HoldingHandler<>(new SelectionFanInHandler(f), markers)));
             case "trainer" -> List.of(StageVerticle.of(f -> new HoldingHandler<>(new TrainerHandler(f), markers)));
             case "evaluator" -> List.of(StageVerticle.of(f -> new HoldingHandler<>(new EvaluatorHandler(f), markers)),
                     StageVerticle.of(f -> new HoldingHandler<>(new EvalFanInHandler(f), markers)));

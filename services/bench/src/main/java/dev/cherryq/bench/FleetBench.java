@@ -21,6 +21,7 @@ import dev.cherryq.launcher.FleetJob;
 import dev.cherryq.launcher.GatewayClient;
 import dev.cherryq.launcher.WorkerProcess;
 import dev.cherryq.launcher.local.LocalJob;
+import dev.cherryq.proto.v1.JobEvent;
 import dev.cherryq.proto.v1.TensorRef;
 import java.io.PrintWriter;
 import java.io.Writer;
@@ -125,7 +126,7 @@ final class FleetBench {
     record ProcessRun(double seconds, double meanNll, Map<String, Double> secondsByState,
             Map<String, Double> peakRssMibByWorker, Map<String, Integer> recordsByTopic, int objects, long objectBytes,
             Map<String, Double> tasksByWorker, Map<String, List<Double>> soakRssMib, double soakMinutes,
-            long fisherPartialBytes) {}
+            long fisherPartialBytes, TaskTimeline timeline) {}
 
     /**
      * Runs the job once on a fresh process fleet and measures it; then, when {@code soakMinutes} is positive, keeps
@@ -178,17 +179,18 @@ final class FleetBench {
                 tasks.put(worker.name(), (double) Files.readString(worker.log()).lines()
                         .filter(line -> line.contains("task done")).count());
             }
-            Map<String, Integer> records = recordsOfJob(fleet.config(), jobId);
+            List<JobEvent> events = new ArrayList<>();
+            Map<String, Integer> records = recordsOfJob(fleet.config(), jobId, events);
             int objects = 0;
             long bytes = 0;
-            long partialBytes = 0;
+            long partialBytes = 0; // every shard's partial, all its layer groups
             try (ObjectStore store = new FilesystemObjectStore(fleet.store())) {
                 for (String key : store.list("jobs/" + jobId + "/")) {
                     objects++;
                     long size = Files.size(fleet.store().resolve(key));
                     bytes += size;
-                    if (key.contains("/scorer/")) {
-                        partialBytes = Math.max(partialBytes, size);
+                    if (key.contains("/scorer/fisher-") && key.endsWith(".safetensors")) {
+                        partialBytes += size;
                     }
                 }
             }
@@ -210,7 +212,8 @@ final class FleetBench {
                 console.flush();
             }
             return new ProcessRun(seconds, report.path("results").get(0).path("mean_nll").asDouble(), byState, rss,
-                    records, objects, bytes, tasks, soak, (System.nanoTime() - soakStarted) / 60e9, partialBytes);
+                    records, objects, bytes, tasks, soak, (System.nanoTime() - soakStarted) / 60e9,
+                    partialBytes / Math.max(1, job.calibShards()), TaskTimeline.of(events, partialBytes));
         }
     }
 
@@ -229,8 +232,12 @@ final class FleetBench {
         return kilobytes < 0 ? Double.NaN : kilobytes / 1024.0;
     }
 
-    /** How many records each topic carries for one job (keys are the job id or start with it). */
-    private static Map<String, Integer> recordsOfJob(FleetConfig config, String jobId) {
+    /**
+     * How many records each topic carries for one job (keys are the job id or start with it); its job events, in
+     * topic order, go to {@code events}.
+     */
+    private static Map<String, Integer> recordsOfJob(FleetConfig config, String jobId, List<JobEvent> events)
+            throws Exception {
         Map<String, Integer> counts = new LinkedHashMap<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaClients(config).consumer(null, "bench-counter")) {
             for (var topic : Topics.ALL) {
@@ -243,6 +250,9 @@ final class FleetBench {
                     for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
                         if (record.key() != null && (record.key().equals(jobId) || record.key().startsWith(jobId + "/"))) {
                             count++;
+                            if (topic == Topics.JOB_EVENTS) {
+                                events.add(JobEvent.parseFrom(record.value()));
+                            }
                         }
                     }
                 }

@@ -10,9 +10,12 @@ import java.util.function.Function;
 
 /**
  * One stage's consumer as a Vert.x verticle: it starts the consume-process-commit loop on deploy and stops it on
- * undeploy. The stage's compute runs on the process's compute executor, never on the event loop.
+ * undeploy, after the handler's one-time warm-up. The stage's compute runs on the process's compute executor, never
+ * on the event loop.
  */
 public final class StageVerticle<T extends Message> extends VerticleBase implements Readiness {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StageVerticle.class);
 
     private final FleetContext fleet;
     private final StageHandler<T> handler;
@@ -33,20 +36,37 @@ public final class StageVerticle<T extends Message> extends VerticleBase impleme
         return consumer != null && consumer.isReady();
     }
 
+    /** Warms the handler up on its executor ({@link StageHandler#warmUp}), then starts the consumer. */
     @Override
     public Future<?> start() {
-        consumer = new StageConsumer<>(handler, fleet.clients(), fleet.publisher(),
-                handler.usesCompute() ? fleet.compute() : fleet.bookkeeping(), fleet.metrics(),
-                fleet.config().maxMessageBytes(), fleet.config().taskMaxAttempts(),
-                fleet.processName() + "-" + handler.binding().stage().name().toLowerCase());
-        consumer.start();
-        return Future.succeededFuture();
+        var executor = handler.usesCompute() ? fleet.compute() : fleet.bookkeeping();
+        return Future.fromCompletionStage(executor.submit(() -> {
+            long started = System.nanoTime();
+            try {
+                handler.warmUp();
+            } catch (Exception e) {
+                LOG.warn("{}: warm-up failed ({}); starting without it", handler.binding().stage(), e.toString());
+            }
+            double seconds = (System.nanoTime() - started) / 1e9;
+            if (seconds > 0.05) {
+                LOG.info("{}: warmed up in {} s", handler.binding().stage(), String.format("%.2f", seconds));
+            }
+            return null;
+        })).map(ignored -> {
+            consumer = new StageConsumer<>(handler, fleet.clients(), fleet.publisher(), executor, fleet.metrics(),
+                    fleet.config().maxMessageBytes(), fleet.config().taskMaxAttempts(),
+                    fleet.processName() + "-" + handler.binding().stage().name().toLowerCase());
+            consumer.start();
+            return null;
+        });
     }
 
     @Override
     public Future<?> stop() {
         return vertx.executeBlocking(() -> {
-            consumer.close();
+            if (consumer != null) {
+                consumer.close();
+            }
             return null;
         });
     }

@@ -8,7 +8,7 @@ import dev.cherryq.fleet.StageVerticle;
 import dev.cherryq.gateway.GatewayMain;
 import dev.cherryq.planner.PlannerMain;
 import dev.cherryq.scorer.ScorerHandler;
-import dev.cherryq.selector.SelectorHandler;
+import dev.cherryq.selector.SelectorMain;
 import dev.cherryq.trainer.TrainerHandler;
 import io.vertx.core.Deployable;
 import java.util.ArrayList;
@@ -30,7 +30,7 @@ public final class FleetStages {
         return switch (stage) {
             case "planner" -> PlannerMain.verticles();
             case "scorer" -> List.of(StageVerticle.of(ScorerHandler::new));
-            case "selector" -> List.of(StageVerticle.of(SelectorHandler::new));
+            case "selector" -> SelectorMain.verticles();
             case "trainer" -> List.of(StageVerticle.of(TrainerHandler::new));
             case "evaluator" -> List.of(StageVerticle.of(EvaluatorHandler::new), StageVerticle.of(EvalFanInHandler::new));
             case "gateway" -> GatewayMain.verticles();

@@ -43,6 +43,29 @@ class ScorerStageTest {
                 .setShardCount(2).setSampleFrom(shard * 4).setSampleTo(shard * 4 + 4).build();
     }
 
+    /**
+     * A result's layer partials read back and put together; each must hold one decoder layer's tensors, in layer
+     * order, with the same sample set.
+     */
+    private FisherPartial joined(FilesystemObjectStore store, ScoreResult result) throws Exception {
+        assertTrue(result.getLayerPartialsCount() > 1, "written per layer: " + result);
+        java.util.Map<String, float[]> sums = new java.util.LinkedHashMap<>();
+        java.util.Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+        FisherPartial first = null;
+        for (int group = 0; group < result.getLayerPartialsCount(); group++) {
+            assertEquals(group, result.getLayerPartials(group).getGroup());
+            FisherPartial part = FisherPartial.read(store.fetch(result.getLayerPartials(group).getPartial(), directory));
+            for (String name : part.sums().keySet()) {
+                assertEquals(group, dev.cherryq.core.model.LlamaTensorNames.layerOf(name), name + " in group " + group);
+            }
+            first = first == null ? part : first;
+            assertEquals(first.samples(), part.samples());
+            sums.putAll(part.sums());
+            shapes.putAll(part.shapes());
+        }
+        return new FisherPartial(first.fingerprint(), first.samples(), sums, shapes);
+    }
+
     @Test
     void shouldScoreEachShardAsTheCoreScorerDoesAndNotRecomputeADuplicate() throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
@@ -63,8 +86,9 @@ class ScorerStageTest {
                 for (ScoreResult result : results) {
                     FisherPartial expected = ImpactScorer.score(model, samples, result.getShard() * 4,
                             result.getShard() * 4 + 4, Progress.NONE);
-                    FisherPartial actual = FisherPartial.read(store.fetch(result.getPartialFisher(), directory));
+                    FisherPartial actual = joined(store, result);
                     assertEquals(expected.samples(), actual.samples());
+                    assertEquals(expected.sums().keySet(), actual.sums().keySet());
                     for (String name : expected.sums().keySet()) {
                         assertArrayEquals(expected.sums().get(name), actual.sums().get(name), name);
                     }
@@ -74,7 +98,8 @@ class ScorerStageTest {
             harness.send(Topics.SCORE_TASKS, "job-score/0", task(request, data, 0)); // redelivery
             List<ScoreResult> again = harness.await(Topics.SCORE_RESULTS, ScoreResult.parser(), r -> r.size() >= 3);
             ScoreResult first = results.stream().filter(r -> r.getShard() == 0).findFirst().orElseThrow();
-            assertEquals(first.getPartialFisher(), again.get(2).getPartialFisher(), "same object, same sha256");
+            assertEquals(first.getLayerPartialsList(), again.get(2).getLayerPartialsList(), "same objects, same sha256");
+            assertTrue(again.get(2).getTiming().getWorker().contains("/"), "the result says which process ran it");
             String[] expected = {"cherryq_tasks_deduplicated_total{stage=\"scorer\"} 1.0",
                     "cherryq_tasks_completed_total{stage=\"scorer\"} 3.0",
                     "cherryq_tokens_processed_total{stage=\"scorer\"} 256.0"};
@@ -102,7 +127,7 @@ class ScorerStageTest {
             try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel());
                     LlamaModel model = LlamaModel.load(checkpoint)) {
                 FisherPartial expected = ImpactScorer.score(model, samples, 4, 8, Progress.NONE);
-                FisherPartial actual = FisherPartial.read(store.fetch(result.getPartialFisher(), directory));
+                FisherPartial actual = joined(store, result);
                 assertEquals(expected.samples(), actual.samples());
                 FisherAssertions.assertSameSums(expected.sums(), actual.sums());
             }

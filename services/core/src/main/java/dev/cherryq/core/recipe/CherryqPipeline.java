@@ -94,6 +94,34 @@ public final class CherryqPipeline {
         return ImpactScorer.score(model, samples, from, to, progress);
     }
 
+    /**
+     * Scores two short samples on a tiny random model (2 layers, width 32) and throws the result away: what a scoring
+     * worker does once at start-up, so the engine's load, its first operations and the JIT's compilation of the
+     * scoring path are paid before the worker takes a task, not inside a job's first task. Measured on the 2-core
+     * machine under load: a cold worker's first task took 3 s longer to read its inputs and twice as long to
+     * compute as its later ones (docs/BENCHMARKS.md, Findings 4).
+     */
+    public static void warmUpScoring() {
+        LlamaConfig config = new LlamaConfig(32, 64, 2, 4, 2, 8, 64, 64, 1e-5, 10000.0, false, 1, 2);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(1);
+        InMemoryTensors tensors = new InMemoryTensors(null);
+        for (LlamaTensorNames.NamedShape expected : LlamaTensorNames.expected(config)) {
+            long count = 1;
+            for (long size : expected.shape()) {
+                count *= size;
+            }
+            float[] values = new float[(int) count];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = expected.name().contains("norm") ? 1f : (float) (random.nextDouble() - 0.5) * 0.2f;
+            }
+            tensors.put(expected.name(), expected.shape(), values);
+        }
+        int[] tokens = random.ints(256, 3, config.vocabSize()).toArray();
+        try (LlamaModel model = LlamaModel.fromTensors(config, tensors)) {
+            ImpactScorer.score(model, new CalibrationSamples(tokens, 2, 16, 1), 0, 2, Progress.NONE);
+        }
+    }
+
     /** The same partial with one decoder block of the checkpoint in memory at a time ({@link DepthStreamedScorer}). */
     public static FisherPartial scoreDepthStreamed(LlamaCheckpoint checkpoint, CalibrationSamples samples, int from,
             int to, Progress progress) {
@@ -121,11 +149,43 @@ public final class CherryqPipeline {
         };
     }
 
+    /**
+     * The selection scores of some linear weights only (one layer group), for the criteria that rank each weight
+     * matrix on its own data: impact, saliency and group-aware. Each matrix's scores are the same numbers
+     * {@link #selectionScores} gives for it on the whole model, from the same merged sums.
+     *
+     * @param fisher the merged partials of these weights (every calibration sample)
+     * @param weights the weights themselves, row-major; read for saliency and group-aware
+     * @param shapes per weight name, [rows, columns], in the order to score them
+     */
+    public static Map<String, float[]> layerSelectionScores(QuantizationRecipe recipe, FisherPartial fisher,
+            Map<String, float[]> weights, Map<String, long[]> shapes) {
+        return switch (recipe.criterion()) {
+            case IMPACT -> fisher.impacts();
+            case SALIENCY -> fisherWeighted(fisher.impacts(), weights, shapes, recipe.quantSpec(), false);
+            case GROUP_AWARE -> fisherWeighted(fisher.impacts(), weights, shapes, recipe.quantSpec(), true);
+            case MAGNITUDE, RANDOM -> throw new IllegalArgumentException(recipe.criterion().cliName()
+                    + " selection uses no Fisher partials: select it on the whole model");
+        };
+    }
+
+    /** Select the cherries of some linear weights (one layer group) from their scores; impact-based criteria only. */
+    public static CherrySet selectLayers(QuantizationRecipe recipe, Map<String, long[]> shapes,
+            Map<String, float[]> scores) {
+        return CherrySelector.select(recipe.criterion(), recipe.cherryFraction(), scores, shapes, recipe.seed());
+    }
+
     /** Saliency, or with {@code groupAware} the group-aware scores, of every linear weight. */
     private static Map<String, float[]> fisherWeighted(Map<String, float[]> impacts, Map<String, float[]> weights,
             LlamaConfig config, QuantSpec spec, boolean groupAware) {
+        return fisherWeighted(impacts, weights, LlamaTensorNames.linearWeightShapes(config), spec, groupAware);
+    }
+
+    /** Saliency, or with {@code groupAware} the group-aware scores, of the weights of {@code shapes}. */
+    private static Map<String, float[]> fisherWeighted(Map<String, float[]> impacts, Map<String, float[]> weights,
+            Map<String, long[]> shapes, QuantSpec spec, boolean groupAware) {
         Map<String, float[]> scores = new LinkedHashMap<>();
-        LlamaTensorNames.linearWeightShapes(config).forEach((name, shape) -> {
+        shapes.forEach((name, shape) -> {
             int rows = (int) shape[0];
             int columns = (int) shape[1];
             scores.put(name, groupAware ? GroupAwareScores.of(impacts.get(name), weights.get(name), rows, columns, spec)

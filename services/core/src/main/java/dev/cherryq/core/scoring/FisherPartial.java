@@ -38,6 +38,25 @@ public record FisherPartial(String fingerprint, BitSet samples, Map<String, floa
         return impacts;
     }
 
+    /**
+     * The same partial with only the named tensors (in this partial's order): one layer group's share, which merges
+     * with the same group's share of other shards exactly as the whole partials would, tensor by tensor.
+     */
+    public FisherPartial restrictTo(java.util.Collection<String> names) {
+        Map<String, float[]> kept = new LinkedHashMap<>();
+        Map<String, long[]> keptShapes = new LinkedHashMap<>();
+        sums.forEach((name, sum) -> {
+            if (names.contains(name)) {
+                kept.put(name, sum);
+                keptShapes.put(name, shapes.get(name));
+            }
+        });
+        if (kept.size() != names.size()) {
+            throw new InvalidInputException("a Fisher partial of " + sums.keySet() + " lacks some of " + names);
+        }
+        return new FisherPartial(fingerprint, samples, kept, keptShapes);
+    }
+
     public FisherPartial merge(FisherPartial other) {
         if (!fingerprint.equals(other.fingerprint)) {
             throw new InvalidInputException("cannot merge Fisher partials of different runs: " + fingerprint + " vs "

@@ -32,8 +32,15 @@ public final class Topics {
             "original bytes + error headers", 3, false, 30 * DAY_MS, "every consumer", "(operators)",
             "messages that cannot be processed, with error headers");
 
+    public static final TopicSpec SELECT_TASKS = new TopicSpec("cherryq.v1.select-tasks", "job id/layer group",
+            "SelectTask", 12, false, 7 * DAY_MS, "selector (score fan-in)", "cherryq-selector-layers",
+            "one layer group each: merge its partials of every shard, select its cherries");
+    public static final TopicSpec SELECT_RESULTS = new TopicSpec("cherryq.v1.select-results", "job id", "SelectResult",
+            6, false, 7 * DAY_MS, "selector (layer tasks)", "cherryq-selector-fanin",
+            "one layer group's cherries; the fan-in assembles the cherry set");
+
     public static final List<TopicSpec> ALL = List.of(REQUESTS, SCORE_TASKS, SCORE_RESULTS, TRAIN_TASKS, EVAL_TASKS,
-            EVAL_RESULTS, JOB_EVENTS, JOB_STATUS, DEAD_LETTERS);
+            EVAL_RESULTS, JOB_EVENTS, JOB_STATUS, DEAD_LETTERS, SELECT_TASKS, SELECT_RESULTS);
 
     /** Headers on dead letters. */
     public static final String HEADER_ERROR_CODE = "cherryq.error.code";

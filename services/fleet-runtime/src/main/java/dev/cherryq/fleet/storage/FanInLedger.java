@@ -35,8 +35,17 @@ public final class FanInLedger {
 
     /** Every recorded result, sorted by shard name. */
     public <T extends Message> List<T> entries(String jobId, Stage stage, Parser<T> parser) throws IOException {
+        return entries(jobId, stage, "", parser);
+    }
+
+    /**
+     * The recorded results whose shard names start with {@code namePrefix}, sorted by shard name: for a stage that
+     * keeps more than one fan-in (the selector: scoring shards, then selection groups).
+     */
+    public <T extends Message> List<T> entries(String jobId, Stage stage, String namePrefix, Parser<T> parser)
+            throws IOException {
         List<T> entries = new ArrayList<>();
-        for (String key : store.list(prefix(jobId, stage))) {
+        for (String key : store.list(prefix(jobId, stage) + namePrefix)) {
             byte[] bytes = store.readIfExists(key).orElse(null);
             if (bytes == null) {
                 continue;

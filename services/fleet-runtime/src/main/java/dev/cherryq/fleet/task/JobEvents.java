@@ -8,6 +8,7 @@ import dev.cherryq.proto.v1.JobState;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import dev.cherryq.proto.v1.Stage;
 import dev.cherryq.proto.v1.StageProgress;
+import dev.cherryq.proto.v1.TaskTiming;
 import java.util.List;
 
 /** Builders for the events stages append to the job-events topic. */
@@ -20,6 +21,15 @@ public final class JobEvents {
         return event(JobEvent.newBuilder().setJobId(jobId).setStage(stage).setState(state)
                 .setProgress(StageProgress.newBuilder().setStage(stage).setTotal(total).setDetail(detail)
                         .addCompleted(shard)));
+    }
+
+    /** The same progress event, with where and when the task ran. */
+    public static Outgoing progress(String jobId, Stage stage, JobState state, int shard, int total, String detail,
+            TaskTiming timing) {
+        return event(JobEvent.newBuilder().setJobId(jobId).setStage(stage).setState(state)
+                .setProgress(StageProgress.newBuilder().setStage(stage).setTotal(total).setDetail(detail)
+                        .addCompleted(shard))
+                .setTiming(timing));
     }
 
     /** The job moves to {@code state} (a stage starts) with {@code total} units of work ahead. */

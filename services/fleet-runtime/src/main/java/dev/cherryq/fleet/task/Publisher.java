@@ -31,7 +31,7 @@ public final class Publisher implements AutoCloseable {
             Integer partition = null;
             if (message.spreadIndex() != null) {
                 int count = partitionCount(message.topic().name());
-                partition = count > 0 ? Math.floorMod(message.spreadIndex(), count) : null; // unknown yet: by key
+                partition = count > 0 ? Outgoing.partition(message.spreadIndex(), count) : null; // unknown: by key
             }
             RecordHeaders headers = new RecordHeaders();
             headers.add(Topics.HEADER_TYPE, message.message().getDescriptorForType().getFullName()

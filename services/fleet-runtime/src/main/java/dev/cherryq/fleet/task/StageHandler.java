@@ -15,6 +15,13 @@ public interface StageHandler<T extends Message> {
     TaskOutcome handle(T message) throws Exception;
 
     /**
+     * One-time work before the consumer joins its group (so before the process reports ready), on the handler's
+     * executor: loading the engine and compiling the hot path, so the first task of a job does not pay for them.
+     * None by default. A failure is logged and the consumer starts anyway.
+     */
+    default void warmUp() throws Exception {}
+
+    /**
      * True (the default) when the work uses the model engine and must run on the process's single compute thread;
      * false for bookkeeping (planning, fan-in, status) that may run beside a long training step.
      */
