@@ -25,6 +25,7 @@ class RequestDocumentationTest {
     /** (message.field) of the proto -> the JSON field, where the names differ. */
     private static final Map<String, String> JSON_NAMES = Map.of(
             "QatHyperparameters.learning_rate", "lr",
+            "QatHyperparameters.mode", "training",
             "EvalSpec.windows_per_shard", "eval_windows_per_shard",
             "EvalSpec.batch_size", "eval_batch_size",
             "QuantizationRequest.calibration_data_uri", "calibration_data",
