@@ -158,6 +158,7 @@ class HostileInputIT {
         cases.put(",\"eval_windows_per_shard\":0", "eval_windows_per_shard: 0 is out of range 1..1000000");
         cases.put(",\"eval_batch_size\":5000", "eval_batch_size: 5000 is out of range 1..4096");
         cases.put(",\"steps\":10000000,\"batch_size\":65536", "training tokens exceed the fleet's limit");
+        cases.put(",\"export\":\"gguf:q5_k\"", "export 'gguf:q5_k' is not supported");
         List<String> report = new ArrayList<>();
         int direct = 0;
         try (KafkaProducer<String, byte[]> producer = new KafkaClients(fleet.config()).producer("it-direct")) {

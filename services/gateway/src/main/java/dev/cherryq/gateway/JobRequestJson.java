@@ -54,6 +54,7 @@ public final class JobRequestJson {
         FIELDS.put("eval_windows_per_shard", DEFAULT_EVAL_WINDOWS_PER_SHARD);
         FIELDS.put("eval_batch_size", DEFAULT_EVAL_BATCH_SIZE);
         FIELDS.put("baselines", RequestSettings.BASELINES);
+        FIELDS.put("export", "");
         FIELDS.put("idempotency_key", "");
     }
 
@@ -117,7 +118,7 @@ public final class JobRequestJson {
                 .setCalibrationDataUri(fields.text("calibration_data")).setTrainDataUri(fields.text("train_data"))
                 .setCalibrationShards(fields.integer("calibration_shards"))
                 .setQat(QatHyperparameters.newBuilder().setSegmentSteps(fields.integer("segment_steps")))
-                .setSubmittedUnixMs(System.currentTimeMillis());
+                .setExport(fields.text("export")).setSubmittedUnixMs(System.currentTimeMillis());
         return RecipeProto.apply(recipe, request).build(); // ranges are checked by the planner, on the recipe
     }
 

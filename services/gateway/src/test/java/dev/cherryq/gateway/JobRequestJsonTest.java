@@ -89,4 +89,21 @@ class JobRequestJsonTest {
         assertEquals(List.of("bits"), RecipeProto.toRecipe(request).problems().stream()
                 .map(problem -> problem.field()).toList());
     }
+
+    @Test
+    void shouldCarryTheExportAndRefuseOneThatNoFormatNamesOrNoTrainerWrites() {
+        String data = ", \"calibration_data\": \"c.txt\", \"train_data\": \"t.txt\"";
+        QuantizationRequest request = JobRequestJson.parse("{" + REQUIRED + data + ", \"export\": \"gguf:q4_0\"}",
+                "job");
+        assertEquals("gguf:q4_0", request.getExport());
+        dev.cherryq.fleet.job.RequestSettings.validate(request, dev.cherryq.fleet.config.JobLimits.DEFAULTS);
+        String unknown = assertThrows(InvalidInputException.class, () -> dev.cherryq.fleet.job.RequestSettings.validate(
+                JobRequestJson.parse("{" + REQUIRED + data + ", \"export\": \"gguf:q5_k\"}", "job"),
+                dev.cherryq.fleet.config.JobLimits.DEFAULTS)).getMessage();
+        assertTrue(unknown.contains("export 'gguf:q5_k' is not supported (supported: gguf:TYPE"), unknown);
+        String rtn = assertThrows(InvalidInputException.class, () -> dev.cherryq.fleet.job.RequestSettings.validate(
+                JobRequestJson.parse("{" + REQUIRED + ", \"method\": \"rtn\", \"export\": \"gptq\"}", "job"),
+                dev.cherryq.fleet.config.JobLimits.DEFAULTS)).getMessage();
+        assertTrue(rtn.contains("export: not for method rtn"), rtn);
+    }
 }

@@ -4,6 +4,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.eval.EvalCorpus;
 import dev.cherryq.core.eval.PerplexityEvaluator;
 import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.recipe.ExportTarget;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.tokenizer.Tokenizer;
 import dev.cherryq.fleet.FleetContext;
@@ -92,6 +93,10 @@ public final class PlannerHandler implements StageHandler<QuantizationRequest> {
             parameters = checkpoint.config().parameterCount();
             vocabulary = checkpoint.config().vocabSize();
             layers = checkpoint.config().numberOfLayers();
+            if (!request.getExport().isBlank()) { // the format holds this model and grid, before any compute
+                ExportTarget.parse("export", request.getExport()).requireHolds("export", checkpoint.config(),
+                        RequestSettings.recipe(request).quantSpec());
+            }
         }
         Path scratch = fleet.scratch(jobId, "planner");
         PreparedData.Builder data = PreparedData.newBuilder().setVocabSize(vocabulary).setParameterCount(parameters)

@@ -231,8 +231,9 @@ final class BlockwiseSteps {
                     .setIndex(shard.getShard()).setWorker(shard.getWorker()).setSeconds(shard.getSeconds())
                     .setPeakRssMib(shard.getPeakRssMib()).build());
         }
-        Path folder = fleet.scratch(jobId, "trainer").resolve("assemble");
-        Folders.deleteRecursively(folder);
+        Path work = fleet.scratch(jobId, "trainer").resolve("assemble");
+        Folders.deleteRecursively(work);
+        Path folder = work.resolve("model");
         int steps = recipe.training().steps();
         double[] meanLoss = new double[steps];
         int improved = 0;
@@ -266,7 +267,7 @@ final class BlockwiseSteps {
             }
             QuantizedModelSummary built = summary.build();
             fleet.store().putBytes(summaryKey, built.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
-            Folders.deleteRecursively(folder);
+            Folders.deleteRecursively(work);
             return TaskOutcome.of(handler.finish(task, built, String.format(Locale.ROOT,
                     "%d blocks assembled, %d beat their start", records.size() - task.getCaptureShards(), improved)),
                     0);

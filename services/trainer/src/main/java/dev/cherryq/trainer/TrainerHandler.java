@@ -8,6 +8,7 @@ import dev.cherryq.core.qat.QatCheckpoint;
 import dev.cherryq.core.qat.QatTrainer;
 import dev.cherryq.core.quant.PackedModel;
 import dev.cherryq.core.recipe.CherryqPipeline;
+import dev.cherryq.core.recipe.ExportTarget;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.scoring.CalibrationSamples;
 import dev.cherryq.core.selection.CherrySet;
@@ -190,6 +191,21 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
         }
         if (task.hasHeterogeneityReport()) {
             summary.setHeterogeneityReport(task.getHeterogeneityReport());
+        }
+        if (!task.getRequest().getExport().isBlank()) { // for other engines, beside the model (never among its files)
+            ExportTarget target = ExportTarget.parse("export", task.getRequest().getExport());
+            Path exported = target.write(folder, folder.resolveSibling("export").resolve(target.outputName()),
+                    Progress.NONE);
+            summary.setExportFormat(target.wireName());
+            List<Path> exportFiles;
+            try (Stream<Path> walk = Files.walk(exported)) {
+                exportFiles = walk.filter(Files::isRegularFile).sorted().toList();
+            }
+            for (Path file : exportFiles) {
+                String name = exported.getParent().relativize(file).toString().replace('\\', '/');
+                summary.addExportFiles(fleet.store().put(ObjectKeys.of(task.getJobId(), Stage.STAGE_TRAINER,
+                        "export/" + name), file, ObjectStore.MEDIA_BYTES, ""));
+            }
         }
         return summary.build();
     }

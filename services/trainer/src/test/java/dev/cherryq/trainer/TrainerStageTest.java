@@ -156,12 +156,13 @@ class TrainerStageTest {
         try (FleetHarness harness = new FleetHarness(directory)) {
             harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)));
             QuantizationRequest request = StageFixtures.request("job-gptq").toBuilder()
-                    .setMethod(dev.cherryq.proto.v1.Method.METHOD_GPTQ).build();
+                    .setMethod(dev.cherryq.proto.v1.Method.METHOD_GPTQ).setExport("gguf:f32").build();
             QuantizationRecipe recipe = RequestSettings.recipe(request);
             PreparedData data = StageFixtures.prepare(harness, "job-gptq");
             FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
-            // independent of the stage: the core pipeline in this process, exported to a folder of its own
-            Path reference = directory.resolve("reference");
+            // independent of the stage: the core pipeline in this process, exported to a folder of its own (named as
+            // the trainer's is: GGUF's general.name is the folder's name)
+            Path reference = directory.resolve("reference").resolve("model");
             try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(FleetHarness.demoModel());
                     LlamaModel model = LlamaModel.load(checkpoint)) {
                 int[] calibration = StageFixtures.tokens(harness, data.getCalibrationTokens());
@@ -176,6 +177,15 @@ class TrainerStageTest {
             EvalTask evalTask = harness.await(Topics.EVAL_TASKS, EvalTask.parser(), t -> !t.isEmpty()).get(0);
             assertEquals("gptq", evalTask.getVariant());
             assertEquals(0, evalTask.getQuantized().getLossesCount(), "GPTQ trains no steps");
+            // the request's export, written from the exported folder and stored apart from the model's files
+            assertEquals("gguf:f32", evalTask.getQuantized().getExportFormat());
+            assertEquals(1, evalTask.getQuantized().getExportFilesCount());
+            Path gguf = store.fetch(evalTask.getQuantized().getExportFiles(0), directory.resolve("export"));
+            Path expectedGguf = dev.cherryq.core.recipe.ExportTarget.parse("export", "gguf:f32").write(reference,
+                    directory.resolve("reference-model.gguf"), Progress.NONE);
+            assertArrayEquals(java.nio.file.Files.readAllBytes(expectedGguf), java.nio.file.Files.readAllBytes(gguf),
+                    "the GGUF of the fleet's model is the GGUF of one process's");
+            assertTrue(evalTask.getModel().getFilesList().stream().noneMatch(f -> f.getUri().endsWith(".gguf")));
             Path exported = null;
             for (TensorRef file : evalTask.getModel().getFilesList()) {
                 exported = store.fetch(file, directory.resolve("fleet")).getParent();

@@ -1,10 +1,8 @@
 package dev.cherryq.cli.commands;
 
-import dev.cherryq.core.format.DType;
-import dev.cherryq.core.format.GgmlType;
 import dev.cherryq.core.model.HfDenseExport;
 import dev.cherryq.core.model.LlamaCheckpoint;
-import dev.cherryq.core.quant.GptqExport;
+import dev.cherryq.core.recipe.ExportTarget;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.launcher.local.GgufExportJob;
 import dev.cherryq.launcher.local.GptqExportJob;
@@ -74,21 +72,26 @@ public final class QuantizeCommand implements Callable<Integer> {
         GgufExportJob gguf = null;
         HfDenseExportJob hfDense = null;
         Path gptq = null;
-        if (GptqExportJob.FORMAT.equals(export)) { // checked before any compute: the recipe's grid and the model's shapes
-            gptq = out.resolve(GptqExportJob.FORMAT);
+        if (export != null) { // checked before any compute: the form, and that the format holds this model and grid
+            ExportTarget target = ExportTarget.parse("--export", export);
+            Path exported = out.resolve(target.outputName());
             try (LlamaCheckpoint source = LlamaCheckpoint.open(modelOptions.model)) {
-                GptqExport.requireHolds("--export gptq", source.config(), recipe.quantSpec());
+                target.requireHolds("--export", source.config(), recipe.quantSpec());
             }
-            HfDenseExport.requireFreshOutput(gptq);
-        } else if (export != null && export.startsWith(HfDenseExportJob.FORMAT)) { // checked before any compute
-            DType dtype = HfDenseExportJob.parseExport("--export", export);
-            hfDense = new HfDenseExportJob(out, null, dtype, out.resolve(HfDenseExportJob.FORMAT + "-"
-                    + dtype.safetensorsName().toLowerCase(java.util.Locale.ROOT)));
-            hfDense.check();
-        } else if (export != null) { // checked before any compute: the type, and that llama.cpp holds this family
-            GgmlType type = GgufExportJob.parseExport("--export", export);
-            gguf = new GgufExportJob(out, modelOptions.tokenizer, type, out.resolve("model-" + type.cliName() + ".gguf"));
-            new GgufExportJob(modelOptions.model, null, type, gguf.out()).check();
+            switch (target.format()) {
+                case GPTQ -> {
+                    gptq = exported;
+                    HfDenseExport.requireFreshOutput(gptq);
+                }
+                case HF_DENSE -> {
+                    hfDense = new HfDenseExportJob(out, null, target.dtype(), exported);
+                    hfDense.check();
+                }
+                case GGUF -> {
+                    gguf = new GgufExportJob(out, modelOptions.tokenizer, target.ggmlType(), exported);
+                    new GgufExportJob(modelOptions.model, null, target.ggmlType(), exported).check();
+                }
+            }
         }
         new LocalJob(recipe, modelOptions.model, modelOptions.tokenizer, calibText, trainText, checkpointEvery, out)
                 .run(spec.commandLine().getOut());

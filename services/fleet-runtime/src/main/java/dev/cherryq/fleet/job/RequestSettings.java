@@ -2,6 +2,7 @@ package dev.cherryq.fleet.job;
 
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.recipe.QuantMethod;
+import dev.cherryq.core.recipe.ExportTarget;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.recipe.RecipeProblem;
@@ -62,6 +63,17 @@ public final class RequestSettings {
         for (String baseline : request.getEval().getBaselinesList()) {
             if (!BASELINES.contains(baseline)) {
                 problems.add("baselines: '" + baseline + "' is not fp or rtn");
+            }
+        }
+        if (!request.getExport().isBlank()) {
+            try {
+                ExportTarget.parse("export", request.getExport());
+                if (recipe.method() == dev.cherryq.core.recipe.QuantMethod.RTN) {
+                    problems.add("export: not for method rtn, which no trainer exports (cherryq quantize --method rtn "
+                            + "--export writes it in one process)");
+                }
+            } catch (InvalidInputException e) {
+                problems.add(e.getMessage());
             }
         }
         long tasks = 0;

@@ -40,6 +40,12 @@ public final class ResultsTable {
                 trained.getValidationList().forEach(point -> points.addObject().put("step", point.getStep())
                         .put("mean_nll", point.getMeanNll()));
             }
+            if (row.getVariant().equals(method) && !result.getQuantized().getExportFormat().isEmpty()) {
+                ObjectNode export = line.putObject("export").put("format", result.getQuantized().getExportFormat());
+                com.fasterxml.jackson.databind.node.ArrayNode files = export.putArray("files");
+                result.getQuantized().getExportFilesList().forEach(file -> files.addObject().put("uri", file.getUri())
+                        .put("bytes", file.getByteLength()).put("sha256", file.getSha256()));
+            }
             if (row.getVariant().equals(method) && result.getQuantized().getTrainerTasksCount() > 0) {
                 line.set("trainer_workers", trainerWorkers(result.getQuantized()));
             }

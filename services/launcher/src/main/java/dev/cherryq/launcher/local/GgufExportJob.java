@@ -24,17 +24,6 @@ import java.nio.file.Path;
  */
 public record GgufExportJob(Path model, Path tokenizer, GgmlType type, Path out) {
 
-    /** Parses {@code gguf:TYPE} (the form {@code quantize --export} takes), naming the flag in its errors. */
-    public static GgmlType parseExport(String flag, String value) {
-        String[] parts = value.split(":", 2);
-        GgmlType type = parts.length == 2 && parts[0].equals("gguf") ? GgmlType.parse(parts[1]) : null;
-        if (type == null) {
-            throw new InvalidInputException(flag + " '" + value + "' is not supported (supported: gguf:TYPE, TYPE one "
-                    + "of " + GgmlType.supportedNames() + "; " + HfDenseExportJob.FORMAT + "[:bf16|f16|f32]; gptq)");
-        }
-        return type;
-    }
-
     /** Refuses, before any work, a folder as out or a model its llama.cpp architecture cannot hold. */
     public void check() {
         if (Files.isDirectory(out)) {

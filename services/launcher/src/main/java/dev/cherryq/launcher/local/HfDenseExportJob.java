@@ -1,6 +1,5 @@
 package dev.cherryq.launcher.local;
 
-import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.format.DType;
 import dev.cherryq.core.model.HfDenseExport;
 import dev.cherryq.core.model.LlamaCheckpoint;
@@ -21,15 +20,6 @@ public record HfDenseExportJob(Path model, Path tokenizer, DType dtype, Path out
 
     /** The {@code quantize --export} form of this export: {@code hf-dense} or {@code hf-dense:DTYPE}. */
     public static final String FORMAT = "hf-dense";
-
-    /** Parses {@code hf-dense[:bf16|f16|f32]} (bf16 when no dtype is given), naming the flag in its errors. */
-    public static DType parseExport(String flag, String value) {
-        String[] parts = value.split(":", 2);
-        if (!parts[0].equals(FORMAT)) {
-            throw new InvalidInputException(flag + " '" + value + "' is not " + FORMAT + "[:bf16|f16|f32]");
-        }
-        return parts.length == 1 ? DType.BF16 : HfDenseExport.parseDtype(flag + " " + FORMAT + " dtype", parts[1]);
-    }
 
     /** Refuses, before any work, an output that exists and is not empty. */
     public void check() {
