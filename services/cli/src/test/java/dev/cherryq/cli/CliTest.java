@@ -476,7 +476,7 @@ class CliTest {
         // quantize --export is checked before any compute
         Path quantized = dir.resolve("never");
         assertOneLineError(cherryq("quantize", "--model", model, "--method", "rtn", "--bits", 4, "--export", "onnx",
-                "--out", quantized), "--export 'onnx' is not supported (supported: gguf:TYPE, TYPE one of");
+                "--out", quantized), "--export 'onnx' is not supported (supported: gguf:TYPE (TYPE one of");
         assertOneLineError(cherryq("quantize", "--model", model, "--method", "rtn", "--bits", 4, "--export",
                 "gguf:q5_1", "--out", quantized), "--export 'gguf:q5_1' is not supported");
         assertFalse(Files.exists(quantized), "nothing written");
