@@ -15,14 +15,16 @@ import dev.cherryq.core.model.LlamaTensorNames;
  *       (the files are f16; a block task reads them into the heap);</li>
  *   <li>end-to-end training only: the logits and their gradient (3 x vocabulary per token), and with distillation
  *       the teacher (the model again, 4 bytes per parameter) and its log-probabilities;</li>
- *   <li>the JVM and the engine: {@link #BASE_BYTES}, measured as a trainer worker's resident set before its first
- *       task.</li>
+ *   <li>the JVM and the engine: {@link #BASE_BYTES}, a round figure.</li>
  * </ul>
  * docs/SCALING.md sets these against measured peaks.
  */
 public final class MemoryEstimate {
 
-    /** A trainer worker's resident set before its first task (JVM, DJL, PyTorch), rounded up. */
+    /**
+     * The JVM and the engine: a round figure above what small workers hold at rest (the demo's scorer peaks at 364 MiB
+     * and its selector at 185, docs/BENCHMARKS.md section 5); an idle trainer's resident set was not measured.
+     */
     public static final long BASE_BYTES = 512L << 20;
 
     private static final long FLOAT = 4;
