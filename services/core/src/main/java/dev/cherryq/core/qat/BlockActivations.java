@@ -40,7 +40,7 @@ public final class BlockActivations {
         public float[] windows(int from, int to) {
             int size = length * hidden;
             float[] slice = new float[(to - from) * size];
-            System.arraycopy(values, from * size, slice, 0, slice.length);
+            System.arraycopy(values, Math.multiplyExact(from, size), slice, 0, slice.length);
             return slice;
         }
     }
@@ -80,6 +80,7 @@ public final class BlockActivations {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        elements(starts.length, length, hidden); // refuses, before any compute, a depth too large for one array
         long bytes = 0;
         try (LlamaModel shell = LlamaModel.loadWithoutBlocks(checkpoint)) {
             float[] current = embeddings(shell, tokens, starts, length);
@@ -121,7 +122,7 @@ public final class BlockActivations {
                 parts[i] = file.readFloats(TENSOR);
             }
         }
-        float[] values = new float[Math.multiplyExact(windows, length * hidden)];
+        float[] values = new float[elements(windows, length, hidden)];
         int offset = 0;
         for (float[] part : parts) {
             System.arraycopy(part, 0, values, offset, part.length);
@@ -133,7 +134,7 @@ public final class BlockActivations {
     /** (windows, length, hidden) token embeddings of every window. */
     private static float[] embeddings(LlamaModel shell, int[] tokens, int[] starts, int length) {
         int hidden = shell.config().hiddenSize();
-        float[] out = new float[starts.length * length * hidden];
+        float[] out = new float[elements(starts.length, length, hidden)];
         for (int from = 0; from < starts.length; from += CAPTURE_BATCH) {
             int to = Math.min(starts.length, from + CAPTURE_BATCH);
             long[] ids = new long[(to - from) * length];
@@ -167,13 +168,25 @@ public final class BlockActivations {
         return out;
     }
 
+    /** Elements of one depth's array, (windows, length, hidden); a depth beyond one Java array is refused. */
+    static int elements(long windows, long length, long hidden) {
+        long elements = windows * length * hidden;
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException(String.format(java.util.Locale.ROOT, "block-wise training holds a depth's "
+                    + "activations in one array: %,d windows of %,d tokens x %,d hidden is %,d values, above %,d; train "
+                    + "on fewer windows (steps x batch_size x grad_accum) or shorter ones", windows, length, hidden,
+                    elements, Integer.MAX_VALUE - 8));
+        }
+        return (int) elements;
+    }
+
     /** One depth as f16, or bf16 when a value is beyond f16's range; returns the bytes written. */
     private static long write(Path folder, int depth, float[] values, int windows, int length, int hidden) {
         float largest = 0;
         for (float value : values) {
             if (!Float.isFinite(value)) {
-                throw new IllegalStateException("the full-precision model produced a non-finite activation at depth "
-                        + depth);
+                throw new InvalidInputException("the full-precision model produced a non-finite activation at depth "
+                        + depth + ": the model cannot be trained block-wise on these windows");
             }
             largest = Math.max(largest, Math.abs(value));
         }

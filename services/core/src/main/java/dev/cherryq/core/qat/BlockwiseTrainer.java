@@ -121,7 +121,7 @@ public final class BlockwiseTrainer {
             double bestError = Double.POSITIVE_INFINITY;
             Map<String, float[]> best = null;
             if (validation != null) {
-                bestError = error(shell, block, layer, validation);
+                bestError = error(shell, block, masks, layer, validation);
                 bestStep = 0;
                 best = copy(block);
                 points.add(new QatTrainer.ValidationPoint(0, bestError)); // the start: what training has to beat
@@ -152,7 +152,7 @@ public final class BlockwiseTrainer {
                 progress.update(step + 1, settings.steps(), String.format("block %d mse %.3g", layer, loss));
                 boolean last = step + 1 == settings.steps();
                 if (validation != null && (last || (step + 1) % validationEvery == 0)) {
-                    double error = error(shell, block, layer, validation);
+                    double error = error(shell, block, masks, layer, validation);
                     points.add(new QatTrainer.ValidationPoint(step + 1, error));
                     if (error < bestError) { // ties keep the earlier step: no gain, no change
                         bestError = error;
@@ -168,13 +168,15 @@ public final class BlockwiseTrainer {
     }
 
     /** Mean squared error of the quantized block's output against the full-precision block's over the pairs. */
-    static double error(LlamaModel shell, Map<String, NDArray> block, int layer, Pairs pairs) {
+    static double error(LlamaModel shell, Map<String, NDArray> block, Map<String, NDArray> masks, int layer,
+            Pairs pairs) {
         double sum = 0;
         long count = 0;
         for (int from = 0; from < pairs.inputs().windows(); from += VALIDATION_BATCH) {
             int to = Math.min(pairs.inputs().windows(), from + VALIDATION_BATCH);
             try (NDManager step = shell.newStep()) {
                 block.values().forEach(tensor -> tensor.tempAttach(step));
+                masks.values().forEach(mask -> mask.tempAttach(step)); // what the fake quantizer makes from them, too
                 NDArray x = rows(step, pairs.inputs(), from, to);
                 NDArray y = rows(step, pairs.targets(), from, to);
                 NDArray squared = shell.block(step, x, layer, block).stopGradient().sub(y).square();

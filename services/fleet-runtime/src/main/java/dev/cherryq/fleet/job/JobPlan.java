@@ -150,7 +150,10 @@ public record JobPlan(QuantizationRequest request, PreparedData data) {
         return blockwise(request) ? captureShards(request) + data.getLayers() + 1 : RequestSettings.segments(request);
     }
 
-    /** Block-wise training's capture tasks: one per {@code segment_steps} steps' windows. */
+    /**
+     * Block-wise training's capture tasks: as many as end-to-end training's segments ({@code segment_steps}), the
+     * run's windows split evenly over them ({@link #captureWindows}).
+     */
     public static int captureShards(QuantizationRequest request) {
         return RequestSettings.segments(request);
     }
