@@ -115,7 +115,7 @@ public final class BlockwiseTrainer {
             FakeQuantizer quantizer = new FakeQuantizer(spec);
             Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(checkpoint.config()));
             shell.setLinearWeightTransform((name, weight) -> linear.contains(name)
-                    ? quantizer.apply(weight, masks.get(name)) : weight);
+                    ? quantizer.apply(weight, QatTrainer.inStepOf(masks.get(name), weight)) : weight);
             List<QatTrainer.ValidationPoint> points = new ArrayList<>();
             int bestStep = -1;
             double bestError = Double.POSITIVE_INFINITY;

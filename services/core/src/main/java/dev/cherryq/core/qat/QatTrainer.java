@@ -201,7 +201,19 @@ public final class QatTrainer {
         FakeQuantizer quantizer = new FakeQuantizer(spec);
         Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(model.config()));
         model.setLinearWeightTransform((name, weight) -> linear.contains(name)
-                ? quantizer.apply(weight, masks.get(name)) : weight);
+                ? quantizer.apply(weight, inStepOf(masks.get(name), weight)) : weight);
+    }
+
+    /**
+     * The mask, attached for the current step to the weight's (step) manager when it lives elsewhere: what the fake
+     * quantizer computes from it lands in its manager, so a mask left in the run's manager (validation, whose
+     * evaluator makes its own steps) would keep those arrays until the run ends.
+     */
+    static NDArray inStepOf(NDArray mask, NDArray weight) {
+        if (mask != null && mask.getManager() != weight.getManager()) {
+            mask.tempAttach(weight.getManager());
+        }
+        return mask;
     }
 
     /** Mean NLL of the model as it is now (quantized forward) over the validation windows. */

@@ -118,4 +118,28 @@ class FakeQuantizerTest {
             }
         }
     }
+
+    @Test
+    void shouldLeaveNothingInTheMasksManagerWhenTheMaskJoinsTheWeightsStep() {
+        try (NDManager run = DjlRuntime.newManager(); NDManager parameters = DjlRuntime.newManager()) {
+            NDArray mask = run.zeros(new Shape(8, 40)).add(0); // the run's cherry mask (4 groups, one padded)
+            NDArray weight = parameters.randomNormal(new Shape(8, 40));
+            FakeQuantizer quantizer = new FakeQuantizer(new QuantSpec(3, 16, QuantScheme.ASYM));
+            int before = run.getManagedArrays().size();
+            // the control: the mask left in the run's manager keeps what the quantizer computes from it
+            try (NDManager step = parameters.newSubManager()) {
+                weight.tempAttach(step);
+                quantizer.apply(weight, mask);
+            }
+            int leaked = run.getManagedArrays().size() - before;
+            // attached to the weight's step for the step, as the trainers do: nothing stays behind
+            try (NDManager step = parameters.newSubManager()) {
+                weight.tempAttach(step);
+                quantizer.apply(weight, QatTrainer.inStepOf(mask, weight));
+            }
+            assertEquals(true, leaked > 0, "the control keeps arrays in the run's manager");
+            assertEquals(before + leaked, run.getManagedArrays().size(), "the attached mask added none");
+            assertEquals(run, mask.getManager(), "and the mask is back in the run's manager");
+        }
+    }
 }
