@@ -152,27 +152,29 @@ final class BlockwiseSteps {
             return TaskOutcome.duplicate(afterBlock(task, ""));
         }
         QuantizationRecipe recipe = RequestSettings.recipe(task.getRequest());
-        handler.requireBudget(task, "block " + block, MemoryEstimate.blockTask(modelConfig(task),
-                (long) recipe.training().steps() * recipe.training().gradientAccumulation()
-                        * recipe.training().batchSize(), recipe.training().validationWindows(),
-                task.getRequest().getSeqLen(), recipe.training().batchSize()));
-        List<Path> inputs = new ArrayList<>();
-        List<Path> targets = new ArrayList<>();
-        List<Path> validationInputs = new ArrayList<>();
-        List<Path> validationTargets = new ArrayList<>();
-        for (CaptureShard shard : captureShards(task)) {
-            inputs.add(fleet.store().fetch(shard.getTrain(block), fleet.downloads()));
-            targets.add(fleet.store().fetch(shard.getTrain(block + 1), fleet.downloads()));
-            if (shard.getValidationCount() > block + 1) {
-                validationInputs.add(fleet.store().fetch(shard.getValidation(block), fleet.downloads()));
-                validationTargets.add(fleet.store().fetch(shard.getValidation(block + 1), fleet.downloads()));
-            }
-        }
-        CherrySet cherries = task.hasCherries()
-                ? CherrySet.read(fleet.store().fetch(task.getCherries(), fleet.downloads())) : CherrySet.empty();
+        long windows = (long) recipe.training().steps() * recipe.training().gradientAccumulation()
+                * recipe.training().batchSize();
         BlockwiseTrainer.Result result;
         Map<String, long[]> shapes = new LinkedHashMap<>();
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, task.getRequest().getModel()))) {
+            // refused before any activation is fetched when this worker's budget cannot hold the task
+            handler.requireBudget(task, "block " + block, MemoryEstimate.blockTask(checkpoint.config(), windows,
+                    recipe.training().validationWindows(), task.getRequest().getSeqLen(),
+                    recipe.training().batchSize()));
+            List<Path> inputs = new ArrayList<>();
+            List<Path> targets = new ArrayList<>();
+            List<Path> validationInputs = new ArrayList<>();
+            List<Path> validationTargets = new ArrayList<>();
+            for (CaptureShard shard : captureShards(task)) {
+                inputs.add(fleet.store().fetch(shard.getTrain(block), fleet.downloads()));
+                targets.add(fleet.store().fetch(shard.getTrain(block + 1), fleet.downloads()));
+                if (shard.getValidationCount() > block + 1) {
+                    validationInputs.add(fleet.store().fetch(shard.getValidation(block), fleet.downloads()));
+                    validationTargets.add(fleet.store().fetch(shard.getValidation(block + 1), fleet.downloads()));
+                }
+            }
+            CherrySet cherries = task.hasCherries()
+                    ? CherrySet.read(fleet.store().fetch(task.getCherries(), fleet.downloads())) : CherrySet.empty();
             result = CherryqPipeline.trainBlock(checkpoint, recipe, cherries, block,
                     BlockwiseTrainer.Pairs.read(inputs, targets), validationInputs.isEmpty() ? null
                             : BlockwiseTrainer.Pairs.read(validationInputs, validationTargets), Progress.NONE);
@@ -194,8 +196,7 @@ final class BlockwiseSteps {
         result.validation().forEach(point -> stored.addValidation(ValidationScore.newBuilder().setStep(point.step())
                 .setMeanNll(point.meanNll())));
         fleet.store().putBytes(blockKey(jobId, block, "pb"), stored.build().toByteArray(), ObjectStore.MEDIA_PROTOBUF);
-        long tokens = (long) recipe.training().steps() * recipe.training().batchSize()
-                * recipe.training().gradientAccumulation() * task.getRequest().getSeqLen();
+        long tokens = windows * task.getRequest().getSeqLen();
         List<Float> losses = result.losses();
         return TaskOutcome.of(afterBlock(task, String.format(Locale.ROOT, "block %d mse %.4g, best step %d", block,
                 losses.get(losses.size() - 1), result.bestStep())), tokens);
@@ -271,12 +272,6 @@ final class BlockwiseSteps {
             return TaskOutcome.of(handler.finish(task, built, String.format(Locale.ROOT,
                     "%d blocks assembled, %d beat their start", records.size() - task.getCaptureShards(), improved)),
                     0);
-        }
-    }
-
-    private dev.cherryq.core.model.LlamaConfig modelConfig(TrainTask task) throws Exception {
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, task.getRequest().getModel()))) {
-            return checkpoint.config();
         }
     }
 

@@ -107,12 +107,8 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
             Files.copy(previous, segmentDirectory.resolve(QatCheckpoint.FILE), StandardCopyOption.REPLACE_EXISTING);
         }
         Path modelFolder = ModelFolders.local(fleet, request.getModel());
-        try (LlamaCheckpoint config = LlamaCheckpoint.open(modelFolder)) {
-            requireBudget(task, "segment " + task.getSegment(), MemoryEstimate.endToEndTask(config.config(),
-                    recipe.training().batchSize(), request.getSeqLen(),
-                    recipe.training().loss() == dev.cherryq.core.recipe.TrainingLoss.DISTILLATION));
-        }
-        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelFolder); LlamaModel model = LlamaModel.load(checkpoint)) {
+        try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(modelFolder);
+                LlamaModel model = LlamaModel.load(withinBudget(task, recipe, checkpoint))) {
             // the start: GPTQ runs in the first task (GPTQ alone, or the start of training); later segments resume
             CalibrationSamples samples = recipe.usesGptq() ? CherryqPipeline.calibrationSamples(recipe,
                     TokenTensors.get(fleet.store(), task.getData().getCalibrationTokens(), fleet.downloads()),
@@ -145,6 +141,14 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
             Folders.deleteRecursively(segmentDirectory);
             return TaskOutcome.of(finish(task, summary, detail), trainedTokens);
         }
+    }
+
+    /** The checkpoint, once an end-to-end segment on it is known to fit this worker's budget (before loading it). */
+    private LlamaCheckpoint withinBudget(TrainTask task, QuantizationRecipe recipe, LlamaCheckpoint checkpoint) {
+        requireBudget(task, "segment " + task.getSegment(), MemoryEstimate.endToEndTask(checkpoint.config(),
+                recipe.training().batchSize(), task.getRequest().getSeqLen(),
+                recipe.training().loss() == dev.cherryq.core.recipe.TrainingLoss.DISTILLATION));
+        return checkpoint;
     }
 
     /**

@@ -297,7 +297,8 @@ public final class CherryqPipeline {
             int from, int to, boolean withValidation, CaptureFolders folders, Progress progress) {
         int length = recipe.sequenceLength(source.config());
         Split split = split(recipe, trainTokens, length);
-        int[] starts = Arrays.copyOfRange(blockwiseWindowStarts(recipe, trainTokens, length), from, to);
+        int[] starts = Arrays.copyOfRange(BlockwiseTrainer.trainingWindowStarts(split.train().length,
+                recipe.qatSettings(length, 0)), from, to);
         long bytes = BlockActivations.capture(source, split.train(), starts, length, folders.train(), progress);
         if (withValidation && split.validation() != null) {
             int[] validationStarts = new int[split.validation().count()];
