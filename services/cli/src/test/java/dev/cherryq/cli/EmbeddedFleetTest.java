@@ -95,6 +95,17 @@ class EmbeddedFleetTest {
         JsonNode validation = rows.get(1).path("validation");
         assertEquals(5, validation.path("scores").size(), validation.toString());
         assertTrue(report.path("table_markdown").asText().contains("\ncherryq: "), report.path("table_markdown").asText());
+        // every stage's tasks by worker, each once: 2 scoring shards, 2 training segments, in one process here
+        JsonNode workers = report.path("workers");
+        for (String stage : List.of("planner", "scorer", "selector", "trainer", "evaluator")) {
+            assertEquals(1, workers.path(stage).size(), stage + " ran in this one process: " + workers);
+            JsonNode worker = workers.path(stage).elements().next();
+            assertTrue(worker.path("tasks").asInt() >= 1 && worker.path("peak_rss_mib").asDouble() > 0, stage + ": "
+                    + worker);
+        }
+        assertEquals(2, workers.path("scorer").elements().next().path("tasks").asInt(), workers.toString());
+        assertEquals(2, workers.path("trainer").elements().next().path("tasks").asInt(), workers.toString());
+        assertEquals(1, workers.path("planner").elements().next().path("tasks").asInt(), workers.toString());
 
         // independent reference: the same job by the one-process commands
         Path quantized = directory.resolve("in-process");

@@ -7,6 +7,7 @@ import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.Readiness;
 import dev.cherryq.fleet.job.JobIds;
 import dev.cherryq.fleet.job.RequestSettings;
+import dev.cherryq.fleet.job.WorkerTable;
 import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.proto.v1.JobState;
@@ -232,14 +233,27 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
                     + "; its report exists once it is COMPLETED");
             return;
         }
-        fleet.bookkeeping().submit(() -> fleet.store().fetchBytes(status.get().getResult().getReport()))
-                .whenComplete((bytes, failure) -> vertx.runOnContext(v -> {
+        fleet.bookkeeping().submit(() -> withWorkers(fleet.store().fetchBytes(status.get().getResult().getReport()),
+                        status.get()))
+                .whenComplete((report, failure) -> vertx.runOnContext(v -> {
                     if (failure != null) {
                         error(context.response(), 502, "report unreadable: " + failure.getMessage());
                     } else {
-                        respondJson(context.response(), 200, new String(bytes, StandardCharsets.UTF_8));
+                        respondJson(context.response(), 200, report);
                     }
                 }));
+    }
+
+    /**
+     * The evaluator's stored report with the job's workers added: per stage and worker, tasks done, their seconds and
+     * peak resident memory ({@link WorkerTable}), from the status the task events folded into. The evaluator cannot
+     * write them: its own fan-in is the job's last task.
+     */
+    static String withWorkers(byte[] report, JobStatus status) throws java.io.IOException {
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        var json = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(report);
+        json.set("workers", WorkerTable.json(status.getWorkersList()));
+        return mapper.writeValueAsString(json);
     }
 
     /** Server-sent events: the current status, then every change, until the job is final. */

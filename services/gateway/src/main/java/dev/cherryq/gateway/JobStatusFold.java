@@ -3,7 +3,10 @@ package dev.cherryq.gateway;
 import dev.cherryq.proto.v1.JobEvent;
 import dev.cherryq.proto.v1.JobState;
 import dev.cherryq.proto.v1.JobStatus;
+import dev.cherryq.proto.v1.Stage;
 import dev.cherryq.proto.v1.StageProgress;
+import dev.cherryq.proto.v1.TaskRecord;
+import dev.cherryq.proto.v1.WorkerTasks;
 import java.util.TreeSet;
 
 /**
@@ -37,12 +40,43 @@ public final class JobStatusFold {
         if (event.hasProgress()) {
             mergeProgress(status, event.getProgress());
         }
+        if (event.hasTask()) {
+            mergeTask(status, event.getStage(), event.getTask());
+        }
         status.setUpdatedUnixMs(Math.max(status.getUpdatedUnixMs(), event.getAtUnixMs()));
         return status.build();
     }
 
     public static boolean isFinal(JobState state) {
         return state == JobState.JOB_STATE_COMPLETED || state == JobState.JOB_STATE_FAILED;
+    }
+
+    /**
+     * A worker's finished task into its stage's row: counted once by its record (a duplicated event, or the same
+     * record handled again by the same worker, adds nothing); a deduplicated task (its output existed) counts no task
+     * and no time, but its memory does.
+     */
+    private static void mergeTask(JobStatus.Builder status, Stage stage, TaskRecord task) {
+        int row = -1;
+        for (int i = 0; i < status.getWorkersCount() && row < 0; i++) {
+            if (status.getWorkers(i).getStage() == stage && status.getWorkers(i).getWorker().equals(task.getWorker())) {
+                row = i;
+            }
+        }
+        WorkerTasks.Builder worker = row >= 0 ? status.getWorkers(row).toBuilder()
+                : WorkerTasks.newBuilder().setStage(stage).setWorker(task.getWorker()).setPeakRssMib(Double.NaN);
+        if (!task.getDeduplicated() && !worker.getTasksList().contains(task.getTask())) {
+            worker.addTasks(task.getTask()).setSeconds(worker.getSeconds() + task.getSeconds());
+        }
+        if (!Double.isNaN(task.getPeakRssMib())
+                && (Double.isNaN(worker.getPeakRssMib()) || task.getPeakRssMib() > worker.getPeakRssMib())) {
+            worker.setPeakRssMib(task.getPeakRssMib());
+        }
+        if (row >= 0) {
+            status.setWorkers(row, worker);
+        } else {
+            status.addWorkers(worker);
+        }
     }
 
     private static void mergeProgress(JobStatus.Builder status, StageProgress update) {

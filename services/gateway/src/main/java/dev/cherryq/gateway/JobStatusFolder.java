@@ -38,6 +38,11 @@ public final class JobStatusFolder implements StageHandler<JobEvent> {
     }
 
     @Override
+    public boolean reportsTasks() {
+        return false; // it folds job events: a task event for each would feed the topic it reads
+    }
+
+    @Override
     public TaskOutcome handle(JobEvent event) {
         JobStatus current = written.getOrDefault(event.getJobId(), table.get(event.getJobId()).orElse(null));
         JobStatus next = JobStatusFold.apply(current, event);

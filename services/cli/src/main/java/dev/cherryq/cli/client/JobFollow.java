@@ -6,6 +6,7 @@ import dev.cherryq.cli.console.JobOutcome;
 import dev.cherryq.cli.console.JobProgressView;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.fleet.job.ResultsTable;
+import dev.cherryq.fleet.job.WorkerTable;
 import dev.cherryq.launcher.GatewayClient;
 import dev.cherryq.launcher.Json;
 import dev.cherryq.launcher.KafkaJobClient;
@@ -58,6 +59,10 @@ public final class JobFollow {
         if (code == 0) {
             out.println();
             out.print(ResultsTable.markdown(ResultsTable.rows(request, status.getResult())));
+            String workers = WorkerTable.markdown(WorkerTable.json(status.getWorkersList()));
+            if (!workers.isEmpty()) {
+                out.print("\nTasks per stage and worker, with each process's peak resident memory:\n\n" + workers);
+            }
             out.flush();
         }
         return code;

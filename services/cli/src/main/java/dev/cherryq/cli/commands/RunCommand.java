@@ -6,6 +6,7 @@ import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.fleet.job.Folders;
+import dev.cherryq.fleet.job.WorkerTable;
 import dev.cherryq.launcher.DemoInputs;
 import dev.cherryq.launcher.DemoJob;
 import dev.cherryq.launcher.EmbeddedFleet;
@@ -183,9 +184,12 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private static void writeResults(JsonNode report, Path root, PrintWriter console) throws IOException {
+        String workers = WorkerTable.markdown(report.path("workers"));
+        String results = report.path("table_markdown").asText() + (workers.isEmpty() ? ""
+                : "\nTasks per stage and worker, with each process's peak resident memory:\n\n" + workers);
         console.println();
-        console.print(report.path("table_markdown").asText());
-        Files.writeString(root.resolve("results.md"), report.path("table_markdown").asText());
+        console.print(results);
+        Files.writeString(root.resolve("results.md"), results);
         Files.writeString(root.resolve("report.json"), Json.MAPPER.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(report));
         console.printf("wrote %s and %s%n", root.resolve("results.md"), root.resolve("report.json"));

@@ -31,6 +31,12 @@ public final class ProcessMemory {
         return -1;
     }
 
+    /** This process's resident set now (VmRSS) in MiB, NaN when unknown. */
+    public static double residentMib() {
+        long kilobytes = statusKilobytes("VmRSS:");
+        return kilobytes < 0 ? Double.NaN : kilobytes / 1024.0;
+    }
+
     /** This process's peak resident set (VmHWM) in MiB, NaN when unknown. */
     public static double peakMib() {
         long kilobytes = statusKilobytes("VmHWM:");

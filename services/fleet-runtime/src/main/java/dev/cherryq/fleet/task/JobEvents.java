@@ -1,6 +1,7 @@
 package dev.cherryq.fleet.task;
 
 import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.fleet.metrics.ProcessMemory;
 import dev.cherryq.proto.v1.ErrorRecord;
 import dev.cherryq.proto.v1.JobEvent;
 import dev.cherryq.proto.v1.JobResult;
@@ -8,6 +9,7 @@ import dev.cherryq.proto.v1.JobState;
 import dev.cherryq.proto.v1.QuantizationRequest;
 import dev.cherryq.proto.v1.Stage;
 import dev.cherryq.proto.v1.StageProgress;
+import dev.cherryq.proto.v1.TaskRecord;
 import dev.cherryq.proto.v1.TaskTiming;
 import java.util.List;
 
@@ -30,6 +32,17 @@ public final class JobEvents {
                 .setProgress(StageProgress.newBuilder().setStage(stage).setTotal(total).setDetail(detail)
                         .addCompleted(shard))
                 .setTiming(timing));
+    }
+
+    /**
+     * A task of {@code stage} finished on this worker (any stage, every task): the record it handled, its seconds and
+     * this process's resident memory now and at its peak. It moves the job nowhere; the status counts it per worker.
+     */
+    public static Outgoing task(String jobId, Stage stage, String recordId, double seconds, boolean deduplicated) {
+        return event(JobEvent.newBuilder().setJobId(jobId).setStage(stage).setTask(TaskRecord.newBuilder()
+                .setWorker(TaskTimings.WORKER).setTask(recordId).setSeconds(seconds)
+                .setRssMib(ProcessMemory.residentMib()).setPeakRssMib(ProcessMemory.peakMib())
+                .setDeduplicated(deduplicated)));
     }
 
     /** The job moves to {@code state} (a stage starts) with {@code total} units of work ahead. */

@@ -10,6 +10,7 @@ import dev.cherryq.fleet.storage.ObjectKeys;
 import dev.cherryq.proto.v1.ErrorRecord;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -139,7 +140,7 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
                     if (outcome == null) {
                         return; // shutting down: not committed, so redelivered
                     }
-                    publisher.send(outcome.outgoing());
+                    publisher.send(withTaskEvent(outcome, jobId, record, started));
                     afterPublish(outcome, jobId);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -179,6 +180,22 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
         } finally {
             metrics.tasksInFlight.labelValues(stageLabel).dec();
         }
+    }
+
+    /**
+     * The outcome's messages after this task's own event (who ran it, how long, the process's memory), which goes
+     * first: a job's COMPLETED event ends its status, and later events of the job are not folded.
+     */
+    private List<Outgoing> withTaskEvent(TaskOutcome outcome, String jobId, ConsumerRecord<String, byte[]> record,
+            long started) {
+        if (!handler.reportsTasks()) {
+            return outcome.outgoing();
+        }
+        List<Outgoing> messages = new ArrayList<>(outcome.outgoing().size() + 1);
+        messages.add(JobEvents.task(jobId, binding.stage(), record.topic() + "/" + record.partition() + "@"
+                + record.offset(), (System.nanoTime() - started) / 1e9, outcome.deduplicated()));
+        messages.addAll(outcome.outgoing());
+        return messages;
     }
 
     /**

@@ -37,4 +37,13 @@ public interface StageHandler<T extends Message> {
     default boolean deadLettersFailures() {
         return false;
     }
+
+    /**
+     * True (the default) when each handled record is a job's task, reported by a task event on the job-events topic
+     * (who ran it, how long, the process's memory: the job's per-worker rows); false for a handler that consumes job
+     * events itself, which would otherwise answer each event with another.
+     */
+    default boolean reportsTasks() {
+        return true;
+    }
 }
