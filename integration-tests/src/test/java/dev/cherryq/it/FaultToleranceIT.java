@@ -118,22 +118,36 @@ class FaultToleranceIT {
     @Test
     @Order(2)
     void shouldRedoABlockWhoseTrainerWasKilledMidBlockToTheUndisturbedResult() throws Exception {
-        String blockwise = ",\"training\":\"blockwise\"";
+        // 36 steps a block, a checkpoint every 4: the kill lands after block 1's first checkpoint, steps before its end
+        String blockwise = ",\"training\":\"blockwise\",\"steps\":36,\"segment_steps\":4";
         JobOutcome reference = JobOutcome.of(fleet, api, api.submit(JobSpecs.cherryq(blockwise)));
         fleet.arm("trainer", Duration.ZERO, "BLOCKWISE_STEP_BLOCK block: 1 ");
         String jobId = api.submit(JobSpecs.cherryq(blockwise));
         long pid = fleet.awaitMarker("trainer", "started", Duration.ofMinutes(3));
-        Thread.sleep(150); // into the block's steps
-        WorkerProcess victim = fleet.kill(pid);
-        assertFalse(fleet.markerExists("trainer", "handled"),
-                "the trainer must die while training block 1, not after it (make the job's steps more)");
+        WorkerProcess victim;
         try (ObjectStore store = fleet.store()) {
+            String checkpoint = "jobs/" + jobId + "/trainer/blocks/block-0001.checkpoint.pb";
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            while (store.readIfExists(checkpoint).isEmpty()) { // bounded: 2 minutes
+                assertTrue(System.nanoTime() < deadline, "block 1 stored no checkpoint within 2 minutes");
+                Thread.sleep(10);
+            }
+            victim = fleet.kill(pid);
+            assertFalse(fleet.markerExists("trainer", "handled"),
+                    "the trainer must die while training block 1, not after it (make the job's steps more)");
             assertFalse(store.readIfExists("jobs/" + jobId + "/trainer/blocks/block-0001.pb").isPresent(),
                     "block 1 was not stored when its trainer died");
         }
-        LOG.info("killed {} (pid {}) while training block 1 of job {}", victim.name(), pid, jobId);
+        LOG.info("killed {} (pid {}) while training block 1 of job {}, after its first checkpoint", victim.name(), pid,
+                jobId);
         fleet.startWorker("trainer");
         JobOutcome.of(fleet, api, jobId).assertSameResultAs(reference);
+        try (ObjectStore store = fleet.store()) {
+            dev.cherryq.proto.v1.BlockResult redone = dev.cherryq.proto.v1.BlockResult.parseFrom(store.readIfExists(
+                    "jobs/" + jobId + "/trainer/blocks/block-0001.pb").orElseThrow());
+            assertTrue(redone.getResumedFromStep() >= 4, "the replacement resumed block 1 from a stored checkpoint, "
+                    + "not from its start: resumed from step " + redone.getResumedFromStep());
+        }
     }
 
     @Test

@@ -11,6 +11,7 @@ import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.qat.BlockActivations;
 import dev.cherryq.core.qat.BlockwiseTrainer;
 import dev.cherryq.core.qat.MemoryEstimate;
+import dev.cherryq.core.qat.QatCheckpoint;
 import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.recipe.QuantizationRecipe;
 import dev.cherryq.core.selection.CherrySet;
@@ -50,19 +51,23 @@ import java.util.Optional;
  * Block-wise training's three trainer tasks ({@code training: blockwise}; core's {@link BlockwiseTrainer}):
  * <ol>
  *   <li>capture: the full-precision hidden states at every block boundary for one shard of the run's windows
- *       ({@code capture/train-<shard>/h-<depth>.safetensors}, and the validation windows' with shard 0), listed in
- *       {@code capture/shard-<shard>.pb};</li>
+ *       ({@code capture/train-<shard>-<attempt>/h-<depth>.safetensors}, and the validation windows' with shard 0),
+ *       listed in {@code capture/shard-<shard>.pb};</li>
  *   <li>block: one decoder block trained on every shard's inputs and targets for its depth, stored as
- *       {@code blocks/block-<block>.safetensors} with {@code blocks/block-<block>.pb};</li>
+ *       {@code blocks/block-<block>.<attempt>.safetensors}, listed in {@code blocks/block-<block>.pb};</li>
  *   <li>assemble: every block written into the model, exported and evaluated as end-to-end training's last
  *       segment is.</li>
  * </ol>
- * Outputs sit at keys fixed by (job, step, index), so a redelivered task whose output exists computes nothing. The
+ * Listings sit at keys fixed by (job, step, index), so a redelivered task whose listing exists computes nothing; the
+ * files they list sit under a key of their attempt ({@link #attempt}). The
  * task that stores the last missing capture shard (or block) emits the block tasks (or the assembly); two finishing
  * at once may both emit them, and the duplicates find their outputs stored. A block or capture lost with its worker
- * is redone from the start of that task by another worker; training is deterministic, so the result is the same.
+ * is redone by another worker: a capture from its start, a block from the last checkpoint its task stored (every
+ * {@code segment_steps} steps); training is deterministic, so the result is the same.
  */
 final class BlockwiseSteps {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BlockwiseSteps.class);
 
     private final FleetContext fleet;
     private final TrainerHandler handler;
@@ -115,12 +120,14 @@ final class BlockwiseSteps {
             layers = checkpoint.config().numberOfLayers();
         }
         CaptureShard.Builder stored = CaptureShard.newBuilder().setShard(shard);
+        String attempt = attempt(); // this attempt's own keys, as a block's weights
         for (int depth = 0; depth <= layers; depth++) {
             stored.addTrain(upload(BlockActivations.file(folders.train(), depth), String.format(Locale.ROOT,
-                    "capture/train-%04d/h-%d.safetensors", shard, depth), jobId));
+                    "capture/train-%04d-%s/h-%d.safetensors", shard, attempt, depth), jobId));
             Path validation = BlockActivations.file(folders.validation(), depth);
             if (Files.exists(validation)) {
-                stored.addValidation(upload(validation, "capture/validation/h-" + depth + ".safetensors", jobId));
+                stored.addValidation(upload(validation, "capture/validation-" + attempt + "/h-" + depth
+                        + ".safetensors", jobId));
             }
         }
         stored.setSeconds((System.nanoTime() - started) / 1e9).setWorker(fleet.processName())
@@ -155,12 +162,21 @@ final class BlockwiseSteps {
         long windows = (long) recipe.training().steps() * recipe.training().gradientAccumulation()
                 * recipe.training().batchSize();
         BlockwiseTrainer.Result result;
+        boolean streamed;
         Map<String, long[]> shapes = new LinkedHashMap<>();
         try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(ModelFolders.local(fleet, task.getRequest().getModel()))) {
-            // refused before any activation is fetched when this worker's budget cannot hold the task
+            // planned from this worker's budget before any activation is fetched: every window held when it fits
+            // (or there is no budget), else streamed a micro-batch at a time; refused when even that does not fit
+            streamed = !handler.fitsBudget(MemoryEstimate.blockTask(checkpoint.config(), windows,
+                    recipe.training().validationWindows(), task.getRequest().getSeqLen(),
+                    recipe.training().batchSize(), false));
             handler.requireBudget(task, "block " + block, MemoryEstimate.blockTask(checkpoint.config(), windows,
                     recipe.training().validationWindows(), task.getRequest().getSeqLen(),
-                    recipe.training().batchSize()));
+                    recipe.training().batchSize(), true));
+            if (streamed) {
+                LOG.info("trainer job {}: block {} streams its captured windows (every window held would exceed "
+                        + "CHERRYQ_MEMORY_BUDGET)", jobId, block);
+            }
             List<Path> inputs = new ArrayList<>();
             List<Path> targets = new ArrayList<>();
             List<Path> validationInputs = new ArrayList<>();
@@ -175,9 +191,13 @@ final class BlockwiseSteps {
             }
             CherrySet cherries = task.hasCherries()
                     ? CherrySet.read(fleet.store().fetch(task.getCherries(), fleet.downloads())) : CherrySet.empty();
+            Path checkpoints = lastCheckpoint(jobId, block); // an earlier attempt's progress, when one was stored
             result = CherryqPipeline.trainBlock(checkpoint, recipe, cherries, block,
-                    BlockwiseTrainer.Pairs.read(inputs, targets), validationInputs.isEmpty() ? null
-                            : BlockwiseTrainer.Pairs.read(validationInputs, validationTargets), Progress.NONE);
+                    BlockwiseTrainer.Pairs.of(inputs, targets, streamed), validationInputs.isEmpty() ? null
+                            : BlockwiseTrainer.Pairs.of(validationInputs, validationTargets, streamed), checkpoints,
+                    task.getRequest().getQat().getSegmentSteps(), saved -> storeCheckpoint(jobId, block, saved),
+                    Progress.NONE);
+            Folders.deleteRecursively(checkpoints);
             LlamaTensorNames.expected(checkpoint.config()).forEach(tensor -> shapes.put(tensor.name(),
                     tensor.shape()));
         }
@@ -187,12 +207,15 @@ final class BlockwiseSteps {
         result.weights().forEach((name, values) -> tensors.add(TensorData.ofFloats(name, DType.F32, shapes.get(name),
                 values)));
         SafetensorsWriter.write(weightsFile, Map.of("cherryq.kind", "block-weights"), tensors);
-        TensorRef weights = fleet.store().put(blockKey(jobId, block, "safetensors"), weightsFile,
+        // under this attempt's own key: a second worker on the same block (a rebalance) cannot replace the bytes
+        // whose hash this attempt's listing records, whichever listing is stored last
+        TensorRef weights = fleet.store().put(blockKey(jobId, block, attempt() + ".safetensors"), weightsFile,
                 ObjectStore.MEDIA_SAFETENSORS, "");
         Files.deleteIfExists(weightsFile);
         BlockResult.Builder stored = BlockResult.newBuilder().setBlock(block).setWeights(weights)
                 .addAllLosses(result.losses()).setBestStep(result.bestStep()).setSeconds(result.seconds())
-                .setWorker(fleet.processName()).setPeakRssMib(ProcessMemory.peakMib());
+                .setWorker(fleet.processName()).setPeakRssMib(ProcessMemory.peakMib()).setStreamed(streamed)
+                .setResumedFromStep(result.resumedFrom());
         result.validation().forEach(point -> stored.addValidation(ValidationScore.newBuilder().setStep(point.step())
                 .setMeanNll(point.meanNll())));
         fleet.store().putBytes(blockKey(jobId, block, "pb"), stored.build().toByteArray(), ObjectStore.MEDIA_PROTOBUF);
@@ -200,6 +223,38 @@ final class BlockwiseSteps {
         List<Float> losses = result.losses();
         return TaskOutcome.of(afterBlock(task, String.format(Locale.ROOT, "block %d mse %.4g, best step %d", block,
                 losses.get(losses.size() - 1), result.bestStep())), tokens);
+    }
+
+    /**
+     * A local folder for block {@code block}'s checkpoints, holding the last one an earlier attempt stored (its
+     * listing at {@code blocks/block-<block>.checkpoint.pb} names it with its hash), or empty.
+     */
+    private Path lastCheckpoint(String jobId, int block) throws Exception {
+        Path folder = fleet.scratch(jobId, "trainer").resolve("block-" + block + "-checkpoint");
+        Folders.deleteRecursively(folder);
+        Files.createDirectories(folder);
+        Optional<byte[]> listing = fleet.store().readIfExists(blockKey(jobId, block, "checkpoint.pb"));
+        if (listing.isPresent()) {
+            Path file = Files.copy(fleet.store().fetch(TensorRef.parseFrom(listing.get()), fleet.downloads()),
+                    folder.resolve(QatCheckpoint.FILE));
+            try (SafetensorsFile stored = SafetensorsFile.open(file)) {
+                LOG.info("trainer job {}: resuming block {} from step {}, the checkpoint an earlier attempt stored",
+                        jobId, block, stored.metadata().get("cherryq.step"));
+            }
+        }
+        return folder;
+    }
+
+    /** Stores a block's checkpoint under this attempt's key, then its listing: a lost worker's block resumes from it. */
+    private void storeCheckpoint(String jobId, int block, Path folder) {
+        try {
+            TensorRef stored = fleet.store().put(blockKey(jobId, block, "checkpoint-" + attempt() + ".safetensors"),
+                    folder.resolve(QatCheckpoint.FILE), ObjectStore.MEDIA_SAFETENSORS, "");
+            fleet.store().putBytes(blockKey(jobId, block, "checkpoint.pb"), stored.toByteArray(),
+                    ObjectStore.MEDIA_PROTOBUF);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // retriable: the block is redone from its last stored one
+        }
     }
 
     /** The block's progress event, and the assembly when every block is stored. */
@@ -284,6 +339,15 @@ final class BlockwiseSteps {
             shards.add(CaptureShard.parseFrom(listing));
         }
         return shards;
+    }
+
+    /**
+     * A name for one attempt at a task's outputs, unique across workers and attempts. Outputs go under it and the
+     * task's listing ({@code .pb}, at its fixed key) names them with their hashes, so two attempts at once each store
+     * a consistent pair, and the listing stored last wins whole.
+     */
+    private static String attempt() {
+        return java.util.UUID.randomUUID().toString().substring(0, 13);
     }
 
     private TensorRef upload(Path file, String name, String jobId) throws Exception {

@@ -157,13 +157,19 @@ public final class TrainerHandler implements StageHandler<TrainTask> {
      */
     void requireBudget(TrainTask task, String what, long bytes) {
         int budget = fleet.config().memoryBudgetMib();
-        if (budget > 0 && MemoryEstimate.mebibytes(bytes) > budget) {
+        if (!fitsBudget(bytes)) {
             throw new FatalTaskException(FatalTaskException.RESOURCE_EXHAUSTED, String.format(Locale.ROOT,
                     "%s of job %s needs about %,d MiB (estimated), above this worker's CHERRYQ_MEMORY_BUDGET of %,d "
                             + "MiB: give trainer workers more memory%s", what, task.getJobId(),
                     MemoryEstimate.mebibytes(bytes), budget, JobPlan.blockwise(task.getRequest()) ? ""
                             : ", or train block-wise (training: blockwise), which holds one block at a time"));
         }
+    }
+
+    /** Whether {@code bytes} (estimated) fit this worker's budget; always, without one. */
+    boolean fitsBudget(long bytes) {
+        int budget = fleet.config().memoryBudgetMib();
+        return budget <= 0 || MemoryEstimate.mebibytes(bytes) <= budget;
     }
 
     /** Writes the packed + dense model folder and uploads every file. */

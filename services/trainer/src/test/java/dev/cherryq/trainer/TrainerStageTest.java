@@ -211,12 +211,46 @@ class TrainerStageTest {
 
     @Test
     void shouldTrainBlockwiseOverCaptureAndBlockTasksToTheWeightsOfOneProcess() throws Exception {
+        trainBlockwiseAgainstOneProcess(4, Map.of(), false);
+    }
+
+    @Test
+    void shouldStreamTheCapturedWindowsWhenHoldingThemExceedsTheBudgetToTheSameWeights() throws Exception {
+        long held;
+        long streamed;
+        int steps = 32; // enough windows that holding them all needs a MiB more than one micro-batch's
+        try (LlamaCheckpoint demo = LlamaCheckpoint.open(FleetHarness.demoModel())) {
+            QuantizationRequest request = blockwiseRequest(steps);
+            QuantizationRecipe recipe = RequestSettings.recipe(request);
+            long windows = (long) recipe.training().steps() * recipe.training().gradientAccumulation()
+                    * recipe.training().batchSize();
+            held = dev.cherryq.core.qat.MemoryEstimate.mebibytes(dev.cherryq.core.qat.MemoryEstimate.blockTask(
+                    demo.config(), windows, recipe.training().validationWindows(), request.getSeqLen(),
+                    recipe.training().batchSize(), false));
+            streamed = dev.cherryq.core.qat.MemoryEstimate.mebibytes(dev.cherryq.core.qat.MemoryEstimate.blockTask(
+                    demo.config(), windows, recipe.training().validationWindows(), request.getSeqLen(),
+                    recipe.training().batchSize(), true));
+        }
+        assertTrue(streamed < held, "the budget must lie between the two needs: " + streamed + " and " + held);
+        trainBlockwiseAgainstOneProcess(steps, Map.of("CHERRYQ_MEMORY_BUDGET", Long.toString(streamed)), true);
+    }
+
+    /** The stage fixtures' request trained block-wise for {@code steps} steps in two segments (two capture shards). */
+    private static QuantizationRequest blockwiseRequest(int steps) {
+        QuantizationRequest request = StageFixtures.request("job-blocks");
+        return request.toBuilder().setQat(request.getQat().toBuilder().setSteps(steps).setSegmentSteps(steps / 2)
+                .setMode(dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_BLOCKWISE)).build();
+    }
+
+    /**
+     * A block-wise job's capture, block and assembly tasks on a trainer with {@code environment}: the exported
+     * weights equal one process's, bit for bit, and every block held or streamed its windows as {@code streamed}.
+     */
+    private void trainBlockwiseAgainstOneProcess(int steps, Map<String, String> environment, boolean streamed)
+            throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
-            ServiceHost host = harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)));
-            QuantizationRequest request = StageFixtures.request("job-blocks").toBuilder()
-                    .setQat(StageFixtures.request("job-blocks").getQat().toBuilder()
-                            .setMode(dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_BLOCKWISE))
-                    .build();
+            ServiceHost host = harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)), environment);
+            QuantizationRequest request = blockwiseRequest(steps);
             QuantizationRecipe recipe = RequestSettings.recipe(request);
             PreparedData data = StageFixtures.prepare(harness, "job-blocks");
             FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
@@ -236,7 +270,7 @@ class TrainerStageTest {
             cherries.write(cherryFile);
             TensorRef cherryRef = store.put("jobs/job-blocks/selector/cherries.safetensors", cherryFile,
                     ObjectStore.MEDIA_SAFETENSORS, "");
-            // what the selector sends: the capture shards (4 steps in segments of 2: two shards)
+            // what the selector sends: the capture shards (two segments: two shards)
             List<dev.cherryq.fleet.task.Outgoing> start = new dev.cherryq.fleet.job.JobPlan(request, data)
                     .trainingStart(cherryRef, null);
             assertEquals(2, start.size());
@@ -250,7 +284,7 @@ class TrainerStageTest {
                     tasks.stream().map(task -> task.getBlockwise().name()).sorted().toList());
             assertEquals("cherryq", evalTask.getVariant());
             assertEquals(6, evalTask.getQuantized().getTrainerTasksCount(), "two captures and four blocks recorded");
-            assertEquals(4, evalTask.getQuantized().getLossesCount(), "the blocks' mean error per step");
+            assertEquals(steps, evalTask.getQuantized().getLossesCount(), "the blocks' mean error per step");
             Path exported = null;
             for (TensorRef file : evalTask.getModel().getFilesList()) {
                 exported = store.fetch(file, directory.resolve("fleet")).getParent();
@@ -266,6 +300,12 @@ class TrainerStageTest {
                 float[] before = original.tensors().readFloats(norm);
                 float[] after = fleet.tensors().readFloats(norm);
                 assertTrue(!java.util.Arrays.equals(before, after), "block training moved the norms");
+            }
+            for (int block = 0; block < data.getLayers(); block++) {
+                dev.cherryq.proto.v1.BlockResult result = dev.cherryq.proto.v1.BlockResult.parseFrom(store.readIfExists(
+                        String.format(java.util.Locale.ROOT, "jobs/job-blocks/trainer/blocks/block-%04d.pb", block))
+                        .orElseThrow());
+                assertEquals(streamed, result.getStreamed(), "block " + block + " streamed its windows");
             }
             // a block task redelivered after its output exists trains nothing; it re-emits the assembly, whose
             // summary exists too: two duplicates

@@ -227,6 +227,24 @@ public final class SafetensorsFile implements TensorSource {
         return out;
     }
 
+    /**
+     * Elements {@code [from, from + count)} of a floating tensor in row-major order, as f32: only their bytes are
+     * mapped and read (a window range of captured activations, without the rest of the tensor).
+     */
+    public float[] readFloats(String name, long from, int count) {
+        TensorInfo info = info(name);
+        if (from < 0 || count < 0 || from + count > info.elementCount()) {
+            throw new InvalidInputException(file + ": elements " + from + ".." + (from + count) + " of tensor '" + name
+                    + "' are outside its " + info.elementCount());
+        }
+        float[] out = new float[count];
+        int elementBytes = info.dtype().byteSize();
+        MappedByteBuffer chunk = map(info.fileOffset() + from * elementBytes, (long) count * elementBytes);
+        decode(info, chunk, out, 0);
+        NativeArrays.release(chunk);
+        return out;
+    }
+
     private static int decode(TensorInfo info, ByteBuffer bytes, float[] out, int element) {
         bytes.order(ByteOrder.LITTLE_ENDIAN);
         switch (info.dtype()) {

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.cherryq.core.NativeArrays;
 import dev.cherryq.core.DjlRuntime;
-import dev.cherryq.core.model.LlamaModel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,7 +13,8 @@ import java.util.Map;
  * The validation scores of a QAT run and a copy of the weights that scored best: what the run returns, so that
  * training that overfits or diverges late, or never improves on its start, cannot make the result worse on held-out
  * text than it was. Ties keep the earlier step (the start wins a tie: no gain, no change). Lives in the trainer's
- * checkpoint, so a run split into segments over several workers keeps the same best as an uninterrupted one.
+ * checkpoint, so a run split into segments over several workers keeps the same best as an uninterrupted one. The
+ * parameters are a whole model's (end-to-end) or one block's (block-wise).
  */
 final class BestWeights {
 
@@ -24,8 +24,8 @@ final class BestWeights {
     /** Parameters after {@link #step} steps; null before the first offer. */
     private Map<String, float[]> weights;
 
-    /** Records the model's score after {@code atStep} steps, copying its weights when it is the best so far. */
-    void offer(int atStep, double nll, LlamaModel model) {
+    /** Records the score after {@code atStep} steps, copying the parameters when they are the best so far. */
+    void offer(int atStep, double nll, Map<String, NDArray> parameters) {
         if (!points.isEmpty() && points.get(points.size() - 1).step() == atStep) {
             return; // already scored (a segment's end that is also a validation boundary)
         }
@@ -33,7 +33,7 @@ final class BestWeights {
         if (nll < meanNll) {
             step = atStep;
             meanNll = nll;
-            weights = copy(model);
+            weights = copy(parameters);
         }
     }
 
@@ -69,19 +69,19 @@ final class BestWeights {
         weights = savedWeights;
     }
 
-    /** Copies the best weights into the model's parameters in place (keeping their storage and autograd identity). */
-    void restoreInto(LlamaModel model) {
+    /** Copies the best weights into the parameters in place (keeping their storage and autograd identity). */
+    void restoreInto(Map<String, NDArray> parameters) {
         try (NDManager scope = DjlRuntime.newManager()) {
-            for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
+            for (Map.Entry<String, NDArray> entry : parameters.entrySet()) {
                 NDArray parameter = entry.getValue();
                 parameter.muli(0).addi(NativeArrays.of(scope, weights.get(entry.getKey()), parameter.getShape()));
             }
         }
     }
 
-    private static Map<String, float[]> copy(LlamaModel model) {
+    private static Map<String, float[]> copy(Map<String, NDArray> parameters) {
         Map<String, float[]> copy = new LinkedHashMap<>();
-        model.parameters().forEach((name, value) -> copy.put(name, value.toFloatArray()));
+        parameters.forEach((name, value) -> copy.put(name, value.toFloatArray()));
         return copy;
     }
 }

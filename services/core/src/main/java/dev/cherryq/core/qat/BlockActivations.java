@@ -29,18 +29,69 @@ import java.util.Map;
  *
  * <p>Capture is depth-streamed: one decoder block in memory at a time, and two depths of activations (the block's
  * input and output). Activations are stored in f16, or in bf16 for a depth whose values exceed f16's range; both
- * are read back as f32.
+ * are read back as f32, all at once or a window range at a time ({@link Depth}).
  */
 public final class BlockActivations {
 
-    /** The hidden states of one depth, row-major (windows, length, hidden). */
-    public record Depth(float[] values, int windows, int length, int hidden) {
+    /**
+     * The hidden states of one depth, (windows, length, hidden), over the files of its shards in order: held in one
+     * array ({@link #read}), or streamed, each window range read from the files when it is asked for
+     * ({@link #open}: memory for a micro-batch instead of every window).
+     */
+    public static final class Depth {
+        private final List<Path> files;
+        private final int[] firstWindows; // the first window of each file, and the total after the last
+        private final int length;
+        private final int hidden;
+        private final float[] held; // null when streamed
+
+        private Depth(List<Path> files, int[] firstWindows, int length, int hidden, float[] held) {
+            this.files = files;
+            this.firstWindows = firstWindows;
+            this.length = length;
+            this.hidden = hidden;
+            this.held = held;
+        }
+
+        public int windows() {
+            return firstWindows[firstWindows.length - 1];
+        }
+
+        public int length() {
+            return length;
+        }
+
+        public int hidden() {
+            return hidden;
+        }
+
+        /** Whether every window is in memory. */
+        public boolean isHeld() {
+            return held != null;
+        }
 
         /** Rows {@code [from, to)} of the windows as one array, (to - from, length, hidden). */
         public float[] windows(int from, int to) {
+            if (from < 0 || to > windows() || from > to) {
+                throw new IndexOutOfBoundsException("windows " + from + ".." + to + " of " + windows());
+            }
             int size = length * hidden;
-            float[] slice = new float[(to - from) * size];
-            System.arraycopy(values, Math.multiplyExact(from, size), slice, 0, slice.length);
+            float[] slice = new float[elements(to - from, length, hidden)];
+            if (held != null) {
+                System.arraycopy(held, Math.multiplyExact(from, size), slice, 0, slice.length);
+                return slice;
+            }
+            for (int i = 0; i < files.size(); i++) {
+                int first = Math.max(from, firstWindows[i]);
+                int last = Math.min(to, firstWindows[i + 1]);
+                if (first < last) {
+                    try (SafetensorsFile file = SafetensorsFile.open(files.get(i))) {
+                        float[] part = file.readFloats(TENSOR, (long) (first - firstWindows[i]) * size,
+                                (last - first) * size);
+                        System.arraycopy(part, 0, slice, (first - from) * size, part.length);
+                    }
+                }
+            }
             return slice;
         }
     }
@@ -102,10 +153,19 @@ public final class BlockActivations {
         return read(folders.stream().map(folder -> file(folder, depth)).toList());
     }
 
-    /** One depth read back from its files, one per shard, the windows in file order. */
+    /** One depth read back from its files, one per shard, the windows in file order, into one array. */
     public static Depth read(List<Path> files) {
-        float[][] parts = new float[files.size()][];
-        int windows = 0;
+        Depth streamed = open(files);
+        return new Depth(streamed.files, streamed.firstWindows, streamed.length, streamed.hidden,
+                streamed.windows(0, streamed.windows())); // each shard's part read straight into the one array
+    }
+
+    /**
+     * One depth over its files, one per shard, the windows in file order, streamed: nothing is read until a window
+     * range is asked for. The shapes are checked now.
+     */
+    public static Depth open(List<Path> files) {
+        int[] firstWindows = new int[files.size() + 1];
         int length = -1;
         int hidden = -1;
         for (int i = 0; i < files.size(); i++) {
@@ -118,17 +178,10 @@ public final class BlockActivations {
                 }
                 length = (int) shape[1];
                 hidden = (int) shape[2];
-                windows += (int) shape[0];
-                parts[i] = file.readFloats(TENSOR);
+                firstWindows[i + 1] = Math.addExact(firstWindows[i], (int) shape[0]);
             }
         }
-        float[] values = new float[elements(windows, length, hidden)];
-        int offset = 0;
-        for (float[] part : parts) {
-            System.arraycopy(part, 0, values, offset, part.length);
-            offset += part.length;
-        }
-        return new Depth(values, windows, length, hidden);
+        return new Depth(List.copyOf(files), firstWindows, length, hidden, null);
     }
 
     /** (windows, length, hidden) token embeddings of every window. */

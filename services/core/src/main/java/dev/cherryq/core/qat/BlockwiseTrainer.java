@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.cherryq.core.DjlRuntime;
+import dev.cherryq.core.Fingerprints;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.NativeArrays;
 import dev.cherryq.core.Progress;
@@ -41,9 +42,12 @@ import java.util.Set;
  */
 public final class BlockwiseTrainer {
 
-    /** A block's trained tensors (HF names, row-major), its losses and its validation errors. */
+    /**
+     * A block's trained tensors (HF names, row-major), its losses and its validation errors (from step 0, a resumed
+     * run's included), and the step it resumed from (0: it started at the start).
+     */
     public record Result(int layer, Map<String, float[]> weights, List<Float> losses,
-            List<QatTrainer.ValidationPoint> validation, int bestStep, double seconds) {
+            List<QatTrainer.ValidationPoint> validation, int bestStep, double seconds, int resumedFrom) {
 
         /** Training lowered the block's held-out error below its start's (always true without validation). */
         public boolean improvedOnStart() {
@@ -61,9 +65,20 @@ public final class BlockwiseTrainer {
             }
         }
 
-        /** The inputs from one depth's files and the targets from the next depth's, shard by shard. */
+        /** The inputs from one depth's files and the targets from the next depth's, shard by shard, held. */
         public static Pairs read(List<java.nio.file.Path> inputFiles, List<java.nio.file.Path> targetFiles) {
             return new Pairs(BlockActivations.read(inputFiles), BlockActivations.read(targetFiles));
+        }
+
+        /** The same streamed: each micro-batch's windows read from the files when it trains. */
+        public static Pairs open(List<java.nio.file.Path> inputFiles, List<java.nio.file.Path> targetFiles) {
+            return new Pairs(BlockActivations.open(inputFiles), BlockActivations.open(targetFiles));
+        }
+
+        /** Pairs held, or streamed. */
+        public static Pairs of(List<java.nio.file.Path> inputFiles, List<java.nio.file.Path> targetFiles,
+                boolean streamed) {
+            return streamed ? open(inputFiles, targetFiles) : read(inputFiles, targetFiles);
         }
     }
 
@@ -91,6 +106,22 @@ public final class BlockwiseTrainer {
      */
     public static Result train(LlamaCheckpoint checkpoint, int layer, Pairs train, Pairs validation, QuantSpec spec,
             CherrySet cherries, QatSettings settings, int validationEvery, Progress progress) {
+        return train(checkpoint, layer, train, validation, spec, cherries, settings, validationEvery, null,
+                folder -> { }, progress);
+    }
+
+    /**
+     * The same, resuming from {@code checkpointDir} when it holds a checkpoint of this block's run (the same start,
+     * format, cherries, activations and trajectory settings; another run's is refused, naming what differs) and
+     * saving one there every {@code settings.checkpointEvery()} steps (0: none) before the last, each handed to
+     * {@code saved} (the fleet stores it, so a block lost with its worker resumes elsewhere). A resumed block ends
+     * with the same weights, bit for bit, as one trained without a break.
+     *
+     * @param checkpointDir null for none
+     */
+    public static Result train(LlamaCheckpoint checkpoint, int layer, Pairs train, Pairs validation, QuantSpec spec,
+            CherrySet cherries, QatSettings settings, int validationEvery, java.nio.file.Path checkpointDir,
+            java.util.function.Consumer<java.nio.file.Path> saved, Progress progress) {
         DjlRuntime.prepareComputeThread();
         int windowsNeeded = settings.steps() * settings.gradientAccumulation() * settings.batchSize();
         if (train.inputs().windows() < windowsNeeded) {
@@ -108,6 +139,8 @@ public final class BlockwiseTrainer {
                 NDManager runManager = DjlRuntime.newManager();
                 AdamW optimizer = new AdamW(runManager, 0.9f, 0.95f, 1e-8f, settings.weightDecay())) {
             Map<String, NDArray> block = LlamaModel.loadBlock(checkpoint, layer, runManager);
+            String fingerprint = checkpointDir == null ? null
+                    : fingerprint(checkpoint, layer, block, train, validation, spec, cherries, settings);
             Map<String, NDArray> updated = trainedTensors(checkpoint, block, settings.trainable());
             updated.values().forEach(tensor -> tensor.setRequiresGradient(true)); // frozen ones get none
             Map<String, NDArray> masks = QatTrainer.cherryMasks(runManager, cherries, block::containsKey);
@@ -116,19 +149,17 @@ public final class BlockwiseTrainer {
             Set<String> linear = new HashSet<>(LlamaTensorNames.linearWeights(checkpoint.config()));
             shell.setLinearWeightTransform((name, weight) -> linear.contains(name)
                     ? quantizer.apply(weight, QatTrainer.inStepOf(masks.get(name), weight)) : weight);
-            List<QatTrainer.ValidationPoint> points = new ArrayList<>();
-            int bestStep = -1;
-            double bestError = Double.POSITIVE_INFINITY;
-            Map<String, float[]> best = null;
-            if (validation != null) {
-                bestError = error(shell, block, masks, layer, validation);
-                bestStep = 0;
-                best = copy(block);
-                points.add(new QatTrainer.ValidationPoint(0, bestError)); // the start: what training has to beat
-            }
+            BestWeights best = new BestWeights();
             List<Float> losses = new ArrayList<>();
+            int startStep = 0;
+            if (checkpointDir != null && QatCheckpoint.exists(checkpointDir)) {
+                startStep = QatCheckpoint.restore(checkpointDir, fingerprint, block, optimizer, losses, best);
+            }
+            if (validation != null && startStep == 0) {
+                best.offer(0, error(shell, block, masks, layer, validation), block); // the start: what training has to beat
+            }
             int batch = settings.batchSize();
-            for (int step = 0; step < settings.steps(); step++) {
+            for (int step = startStep; step < settings.steps(); step++) {
                 float loss = 0;
                 try (NDManager stepScope = shell.newStep()) {
                     block.values().forEach(tensor -> tensor.tempAttach(stepScope));
@@ -152,19 +183,37 @@ public final class BlockwiseTrainer {
                 progress.update(step + 1, settings.steps(), String.format("block %d mse %.3g", layer, loss));
                 boolean last = step + 1 == settings.steps();
                 if (validation != null && (last || (step + 1) % validationEvery == 0)) {
-                    double error = error(shell, block, masks, layer, validation);
-                    points.add(new QatTrainer.ValidationPoint(step + 1, error));
-                    if (error < bestError) { // ties keep the earlier step: no gain, no change
-                        bestError = error;
-                        bestStep = step + 1;
-                        best = copy(block);
-                    }
+                    best.offer(step + 1, error(shell, block, masks, layer, validation), block);
+                }
+                if (checkpointDir != null && !last && settings.checkpointEvery() > 0
+                        && (step + 1) % settings.checkpointEvery() == 0) {
+                    QatCheckpoint.save(checkpointDir, fingerprint, step + 1, block, optimizer, losses, best);
+                    saved.accept(checkpointDir);
                 }
             }
-            Map<String, float[]> weights = best != null ? best : copy(block);
-            return new Result(layer, weights, losses, points, best != null ? bestStep : settings.steps(),
-                    (System.nanoTime() - started) / 1e9);
+            // the best weights on validation, perhaps the start; without validation, the last step's
+            Map<String, float[]> weights = best.holdsOtherThan(settings.steps()) ? best.weights() : copy(block);
+            return new Result(layer, weights, losses, best.points(), validation == null ? settings.steps()
+                    : best.step(), (System.nanoTime() - started) / 1e9, startStep);
         }
+    }
+
+    /**
+     * What a block checkpoint must match to resume: the block's start weights, the format, the cherries, the
+     * captured activations it trains and validates on, and the trajectory settings.
+     */
+    private static String fingerprint(LlamaCheckpoint checkpoint, int layer, Map<String, NDArray> block, Pairs train,
+            Pairs validation, QuantSpec spec, CherrySet cherries, QatSettings settings) {
+        Fingerprints data = Fingerprints.start();
+        for (Pairs pairs : validation == null ? List.of(train) : List.of(train, validation)) {
+            for (BlockActivations.Depth depth : List.of(pairs.inputs(), pairs.targets())) {
+                for (int from = 0; from < depth.windows(); from += VALIDATION_BATCH) { // a few windows at a time
+                    data.add(depth.windows(from, Math.min(depth.windows(), from + VALIDATION_BATCH)));
+                }
+            }
+        }
+        return QatCheckpoint.fingerprint(checkpoint.config() + " block " + layer + " weights "
+                + QatCheckpoint.weightsFingerprint(block), spec, cherries, data.finish(), settings, false);
     }
 
     /** Mean squared error of the quantized block's output against the full-precision block's over the pairs. */

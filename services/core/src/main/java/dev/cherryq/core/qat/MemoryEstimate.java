@@ -12,7 +12,7 @@ import dev.cherryq.core.model.LlamaTensorNames;
  *   <li>the autograd graph of one micro-batch: per token, the saved inputs of every norm, projection, activation and
  *       attention score of a block (about 16 x hidden + 6 x intermediate + 3 x heads x length values);</li>
  *   <li>block-wise training only: the captured inputs and targets of every window, training and validation, as f32
- *       (the files are f16; a block task reads them into the heap);</li>
+ *       (the files are f16; a block task reads them into the heap), or, streamed, of one micro-batch;</li>
  *   <li>end-to-end training only: the logits and their gradient (3 x vocabulary per token), and with distillation
  *       the teacher (the model again, 4 bytes per parameter) and its log-probabilities;</li>
  *   <li>the JVM and the engine: {@link #BASE_BYTES}, a round figure.</li>
@@ -55,11 +55,14 @@ public final class MemoryEstimate {
 
     /**
      * A block-wise block task: one block trained on {@code trainWindows} captured windows and scored on
-     * {@code validationWindows}.
+     * {@code validationWindows}, with every window's inputs and targets held in memory, or with {@code streamed}
+     * only a few windows' at a time (a micro-batch, or a validation batch of up to 8, read from the files when they
+     * are used): memory that no longer grows with the windows.
      */
     public static long blockTask(LlamaConfig config, long trainWindows, long validationWindows, int length,
-            int batch) {
-        long activations = 2 * (trainWindows + validationWindows) * length * config.hiddenSize() * FLOAT;
+            int batch, boolean streamed) {
+        long windowsHeld = streamed ? Math.max(batch, Math.min(8, validationWindows)) : trainWindows + validationWindows;
+        long activations = 2 * windowsHeld * length * config.hiddenSize() * FLOAT;
         return BASE_BYTES + 7 * blockParameters(config) * FLOAT + graphBytes(config, batch, length, 1) + activations;
     }
 

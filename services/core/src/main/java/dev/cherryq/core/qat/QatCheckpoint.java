@@ -55,19 +55,29 @@ public final class QatCheckpoint {
      */
     static String fingerprint(LlamaModel model, String startWeights, QuantSpec spec, CherrySet cherries, int[] tokens,
             QatSettings settings, boolean distilled) {
-        return "model=" + model.config() + " weights " + (startWeights != null ? startWeights : weightsFingerprint(model))
+        return fingerprint(model.config() + " weights " + (startWeights != null ? startWeights
+                : weightsFingerprint(model.parameters())), spec, cherries, Fingerprints.of(tokens), settings, distilled);
+    }
+
+    /**
+     * The same from its parts' descriptions: {@code model} names the start (a whole model's, or one block's) and
+     * {@code data} what it trains on (tokens, or a block's captured activations).
+     */
+    static String fingerprint(String model, QuantSpec spec, CherrySet cherries, String data, QatSettings settings,
+            boolean distilled) {
+        return "model=" + model
                 + ";quantization=" + spec
                 + ";cherries=" + (cherries.isEmpty() ? "none" : cherries.criterion().cliName() + " " + cherries.fraction()
                         + " " + cherries.fingerprint())
-                + ";data=" + Fingerprints.of(tokens)
+                + ";data=" + data
                 + ";settings=" + settings.trajectoryKey()
                 + (distilled ? ";loss=distillation" : "");
     }
 
-    static void save(Path dir, String fingerprint, int step, LlamaModel model, AdamW optimizer, List<Float> losses,
-            BestWeights best) {
+    static void save(Path dir, String fingerprint, int step, Map<String, NDArray> parameters, AdamW optimizer,
+            List<Float> losses, BestWeights best) {
         List<TensorData> tensors = new ArrayList<>();
-        model.parameters().forEach((name, value) -> tensors.add(TensorData.ofFloats("param." + name, DType.F32,
+        parameters.forEach((name, value) -> tensors.add(TensorData.ofFloats("param." + name, DType.F32,
                 value.getShape().getShape(), value.toFloatArray())));
         optimizer.firstMoments().forEach((name, value) -> tensors.add(TensorData.ofFloats("adam.m." + name, DType.F32,
                 value.getShape().getShape(), value.toFloatArray())));
@@ -75,7 +85,7 @@ public final class QatCheckpoint {
                 value.getShape().getShape(), value.toFloatArray())));
         if (best.holdsOtherThan(step)) { // the best weights differ from the current ones: keep them too
             best.weights().forEach((name, values) -> tensors.add(TensorData.ofFloats("best." + name, DType.F32,
-                    model.parameters().get(name).getShape().getShape(), values)));
+                    parameters.get(name).getShape().getShape(), values)));
         }
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("cherryq.kind", "qat-checkpoint");
@@ -96,9 +106,12 @@ public final class QatCheckpoint {
         SafetensorsWriter.write(dir.resolve(FILE), metadata, tensors);
     }
 
-    /** Loads the checkpoint into the model, optimizer, losses and best weights; returns the step to continue from. */
-    static int restore(Path dir, String fingerprint, LlamaModel model, AdamW optimizer, List<Float> losses,
-            BestWeights best) {
+    /**
+     * Loads the checkpoint into the parameters (in place), optimizer, losses and best weights; returns the step to
+     * continue from.
+     */
+    static int restore(Path dir, String fingerprint, Map<String, NDArray> parameters, AdamW optimizer,
+            List<Float> losses, BestWeights best) {
         Path file = dir.resolve(FILE);
         try (SafetensorsFile checkpoint = SafetensorsFile.open(file)) {
             Map<String, String> metadata = checkpoint.requireKind("qat-checkpoint");
@@ -108,7 +121,7 @@ public final class QatCheckpoint {
                         + differingParts(saved, fingerprint) + " (remove " + dir + " to start over)");
             }
             try (NDManager scope = DjlRuntime.newManager()) {
-                for (Map.Entry<String, NDArray> entry : model.parameters().entrySet()) {
+                for (Map.Entry<String, NDArray> entry : parameters.entrySet()) {
                     NDArray parameter = entry.getValue();
                     NDArray stored = NativeArrays.of(scope, checkpoint.readFloats("param." + entry.getKey()), parameter.getShape());
                     // copy in place through a tensor op: keeps the parameter's own storage and autograd identity
@@ -139,8 +152,8 @@ public final class QatCheckpoint {
                 }
                 int bestStep = Integer.parseInt(metadata.get("cherryq.best_step"));
                 Map<String, float[]> weights = new LinkedHashMap<>();
-                for (String name : model.parameters().keySet()) { // the best are stored only when not the current
-                    weights.put(name, bestStep == step ? model.parameters().get(name).toFloatArray()
+                for (String name : parameters.keySet()) { // the best are stored only when not the current
+                    weights.put(name, bestStep == step ? parameters.get(name).toFloatArray()
                             : checkpoint.readFloats("best." + name));
                 }
                 best.restore(points, bestStep, Double.parseDouble(metadata.get("cherryq.best_nll")), weights);
@@ -176,10 +189,10 @@ public final class QatCheckpoint {
         return parts;
     }
 
-    /** A hash of every parameter of the model as it is now (taken before training starts). */
-    public static String weightsFingerprint(LlamaModel model) {
+    /** A hash of every parameter as it is now (taken before training starts). */
+    public static String weightsFingerprint(Map<String, NDArray> parameters) {
         Fingerprints fingerprint = Fingerprints.start();
-        model.parameters().values().forEach(value -> fingerprint.add(value.toFloatArray()));
+        parameters.values().forEach(value -> fingerprint.add(value.toFloatArray()));
         return fingerprint.finish();
     }
 }

@@ -131,10 +131,11 @@ public final class QatTrainer {
             BestWeights best = new BestWeights();
             int startStep = 0;
             if (checkpointDir != null && QatCheckpoint.exists(checkpointDir)) {
-                startStep = QatCheckpoint.restore(checkpointDir, fingerprint, model, optimizer, losses, best);
+                startStep = QatCheckpoint.restore(checkpointDir, fingerprint, model.parameters(), optimizer, losses,
+                        best);
             }
             if (validation != null && startStep == 0) {
-                best.offer(0, validate(model, validation), model); // the start: what training has to beat
+                best.offer(0, validate(model, validation), model.parameters()); // the start: what training has to beat
             }
             for (int step = startStep; step < stopStep; step++) {
                 float loss = 0;
@@ -165,16 +166,16 @@ public final class QatTrainer {
                 progress.update(step + 1, settings.steps(), String.format("loss %.4f", loss));
                 boolean last = step + 1 == stopStep;
                 if (validation != null && (last || (step + 1) % validation.every() == 0)) {
-                    best.offer(step + 1, validate(model, validation), model);
+                    best.offer(step + 1, validate(model, validation), model.parameters());
                 }
                 if (checkpointDir != null && (last || settings.checkpointEvery() > 0
                         && (step + 1) % settings.checkpointEvery() == 0)) {
-                    QatCheckpoint.save(checkpointDir, fingerprint, step + 1, model, optimizer, losses, best);
+                    QatCheckpoint.save(checkpointDir, fingerprint, step + 1, model.parameters(), optimizer, losses, best);
                 }
             }
             int endStep = Math.max(stopStep, startStep);
             if (endStep == settings.steps() && best.holdsOtherThan(endStep)) {
-                best.restoreInto(model); // the run's result is its best weights on validation, perhaps its start
+                best.restoreInto(model.parameters()); // the run's result is its best weights on validation, perhaps its start
             }
             return new Result(losses, (System.nanoTime() - started) / 1e9, startStep, best.points(),
                     best.points().isEmpty() ? endStep : best.step());

@@ -220,7 +220,7 @@ public final class CherryqPipeline {
      */
     public static Start start(LlamaModel model, QuantizationRecipe recipe, CalibrationSamples samples,
             CherrySet cherries, boolean resuming, Progress progress) {
-        String weights = QatCheckpoint.weightsFingerprint(model);
+        String weights = QatCheckpoint.weightsFingerprint(model.parameters());
         if (!recipe.usesGptq()) {
             return new Start(weights, null);
         }
@@ -333,9 +333,20 @@ public final class CherryqPipeline {
     public static BlockwiseTrainer.Result trainBlock(LlamaCheckpoint source, QuantizationRecipe recipe,
             CherrySet cherries, int layer, BlockwiseTrainer.Pairs train, BlockwiseTrainer.Pairs validation,
             Progress progress) {
+        return trainBlock(source, recipe, cherries, layer, train, validation, null, 0, folder -> { }, progress);
+    }
+
+    /**
+     * The same, resuming from and checkpointing to {@code checkpointDir} every {@code checkpointEvery} steps
+     * ({@link BlockwiseTrainer}; null: none), each checkpoint handed to {@code saved}.
+     */
+    public static BlockwiseTrainer.Result trainBlock(LlamaCheckpoint source, QuantizationRecipe recipe,
+            CherrySet cherries, int layer, BlockwiseTrainer.Pairs train, BlockwiseTrainer.Pairs validation,
+            Path checkpointDir, int checkpointEvery, java.util.function.Consumer<Path> saved, Progress progress) {
         int length = recipe.sequenceLength(source.config());
         return BlockwiseTrainer.train(source, layer, train, validation, recipe.quantSpec(), cherries,
-                recipe.qatSettings(length, 0), validationEvery(recipe, 0), progress);
+                recipe.qatSettings(length, checkpointEvery), validationEvery(recipe, 0), checkpointDir, saved,
+                progress);
     }
 
     /**

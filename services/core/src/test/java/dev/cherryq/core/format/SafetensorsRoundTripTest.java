@@ -54,6 +54,13 @@ class SafetensorsRoundTripTest {
             assertArrayEquals(new long[] {5, 3}, read.info("c.bf16").shape());
             float[] f16 = read.readFloats("b.f16");
             float[] bf16 = read.readFloats("c.bf16");
+            // a range of elements, each type: the same values as the whole tensor's at those places
+            for (String name : List.of("a.f32", "b.f16", "c.bf16")) {
+                assertArrayEquals(java.util.Arrays.copyOfRange(read.readFloats(name), 4, 11),
+                        read.readFloats(name, 4, 7), name);
+            }
+            org.junit.jupiter.api.Assertions.assertThrows(dev.cherryq.core.InvalidInputException.class,
+                    () -> read.readFloats("b.f16", 10, 6), "past the end of the tensor");
             for (int i = 0; i < values.length; i++) {
                 assertEquals(HalfPrecision.roundToF16(values[i]), f16[i], 0f);
                 assertEquals(HalfPrecision.roundToBf16(values[i]), bf16[i], 0f);

@@ -2,9 +2,12 @@ package dev.cherryq.core.qat;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaConfig;
@@ -71,6 +74,10 @@ class BlockwiseTrainerTest {
         for (int depth = 0; depth <= config.numberOfLayers(); depth++) {
             BlockActivations.Depth captured = BlockActivations.read(List.of(work), depth);
             assertEquals(starts.length, captured.windows());
+            // streamed, a window range at a time, the same values as held
+            BlockActivations.Depth streamed = BlockActivations.open(List.of(BlockActivations.file(work, depth)));
+            assertArrayEquals(captured.windows(1, 3), streamed.windows(1, 3));
+            float[] values = captured.windows(0, starts.length);
             for (int w = 0; w < starts.length; w++) {
                 double[][] x = reference.embed(java.util.Arrays.copyOfRange(tokens, starts[w], starts[w] + length));
                 for (int layer = 0; layer < depth; layer++) {
@@ -79,7 +86,7 @@ class BlockwiseTrainerTest {
                 for (int t = 0; t < length; t++) {
                     for (int i = 0; i < config.hiddenSize(); i++) {
                         double expected = x[t][i];
-                        float stored = captured.values()[(w * length + t) * config.hiddenSize() + i];
+                        float stored = values[(w * length + t) * config.hiddenSize() + i];
                         // f16 keeps 11 significant bits; f32 against double adds far less
                         assertEquals(expected, stored, Math.abs(expected) * 1.5e-3 + 1e-5,
                                 "depth " + depth + " window " + w + " position " + t + " element " + i);
@@ -121,17 +128,19 @@ class BlockwiseTrainerTest {
         double sum = 0;
         long count = 0;
         int hidden = config.hiddenSize();
+        float[] inputs = pairs.inputs().windows(0, pairs.inputs().windows());
+        float[] targets = pairs.targets().windows(0, pairs.targets().windows());
         for (int w = 0; w < pairs.inputs().windows(); w++) {
             double[][] x = new double[12][hidden];
             for (int t = 0; t < 12; t++) {
                 for (int i = 0; i < hidden; i++) {
-                    x[t][i] = pairs.inputs().values()[(w * 12 + t) * hidden + i];
+                    x[t][i] = inputs[(w * 12 + t) * hidden + i];
                 }
             }
             double[][] y = quantized.block(x, layer);
             for (int t = 0; t < 12; t++) {
                 for (int i = 0; i < hidden; i++) {
-                    double difference = y[t][i] - pairs.targets().values()[(w * 12 + t) * hidden + i];
+                    double difference = y[t][i] - targets[(w * 12 + t) * hidden + i];
                     sum += difference * difference;
                     count++;
                 }
@@ -205,6 +214,15 @@ class BlockwiseTrainerTest {
                 cherries, settings);
         whole.weights().forEach((name, values) -> assertArrayEquals(values, sharded.weights().get(name), name));
         assertEquals(whole.losses(), sharded.losses());
+        // streamed from the shards' files, a micro-batch at a time: the same again
+        List<Path> shards = List.of(work.resolve("shard-0"), work.resolve("shard-1"));
+        BlockwiseTrainer.Pairs streamed = BlockwiseTrainer.Pairs.open(
+                shards.stream().map(folder -> BlockActivations.file(folder, 0)).toList(),
+                shards.stream().map(folder -> BlockActivations.file(folder, 1)).toList());
+        assertFalse(streamed.inputs().isHeld());
+        BlockwiseTrainer.Result fromFiles = BlockwiseTrainer.train(checkpoint, 0, streamed, null, SPEC, cherries,
+                settings, 1, Progress.NONE);
+        whole.weights().forEach((name, values) -> assertArrayEquals(values, fromFiles.weights().get(name), name));
     }
 
     @Test
@@ -236,6 +254,54 @@ class BlockwiseTrainerTest {
         }
         assertNotEquals(0, movedCherries, "cherries train with their exact gradient");
         assertNotEquals(0, movedNormal, "normal weights train through the straight-through estimator");
+    }
+
+    @Test
+    void shouldResumeABlockFromItsLastCheckpointToTheSameWeightsAsAnUnbrokenRun() {
+        LlamaConfig config = RandomLlama.tinyConfig(false);
+        Map<String, float[]> weights = weights(config);
+        LlamaCheckpoint checkpoint = checkpoint(config, weights);
+        int[] tokens = new Random(6).ints(600, 0, config.vocabSize()).toArray();
+        // 6 steps, a checkpoint every 2 (the 11th setting)
+        QatSettings settings = new QatSettings(6, 2, 12, 1, 2e-3f, 0.05, 0.1, 0f, 1f, 5, 2, 1f,
+                TrainableParameters.ALL);
+        BlockActivations.capture(checkpoint, tokens, BlockwiseTrainer.trainingWindowStarts(500, settings), 12,
+                work.resolve("train"), Progress.NONE);
+        BlockActivations.capture(checkpoint, tokens, new int[] {520, 540, 560}, 12, work.resolve("validation"),
+                Progress.NONE);
+        BlockwiseTrainer.Pairs train = new BlockwiseTrainer.Pairs(
+                BlockActivations.read(List.of(work.resolve("train")), 1),
+                BlockActivations.read(List.of(work.resolve("train")), 2));
+        BlockwiseTrainer.Pairs validation = new BlockwiseTrainer.Pairs(
+                BlockActivations.read(List.of(work.resolve("validation")), 1),
+                BlockActivations.read(List.of(work.resolve("validation")), 2));
+        CherrySet cherries = magnitudeCherries(config, weights);
+        BlockwiseTrainer.Result unbroken = BlockwiseTrainer.train(checkpoint, 1, train, validation, SPEC, cherries,
+                settings, 1, Progress.NONE);
+
+        Path checkpoints = work.resolve("checkpoints");
+        int[] saves = {0};
+        // the worker dies right after storing its second checkpoint (step 4)
+        assertThrows(IllegalStateException.class, () -> BlockwiseTrainer.train(checkpoint, 1, train, validation, SPEC,
+                cherries, settings, 1, checkpoints, folder -> {
+                    if (++saves[0] == 2) {
+                        throw new IllegalStateException("killed");
+                    }
+                }, Progress.NONE));
+        int[] resumedSaves = {0};
+        BlockwiseTrainer.Result resumed = BlockwiseTrainer.train(checkpoint, 1, train, validation, SPEC, cherries,
+                settings, 1, checkpoints, folder -> resumedSaves[0]++, Progress.NONE);
+        assertEquals(0, resumedSaves[0], "resumed at step 4: no checkpoint before the last step remains to be saved");
+        unbroken.weights().forEach((name, values) -> assertArrayEquals(values, resumed.weights().get(name), name));
+        assertEquals(unbroken.losses(), resumed.losses());
+        assertEquals(unbroken.validation(), resumed.validation());
+        assertEquals(unbroken.bestStep(), resumed.bestStep());
+
+        // another run's checkpoint (other cherries) is refused, naming what differs
+        InvalidInputException refused = assertThrows(InvalidInputException.class, () -> BlockwiseTrainer.train(
+                checkpoint, 1, train, validation, SPEC, CherrySet.empty(), settings, 1, checkpoints, folder -> { },
+                Progress.NONE));
+        assertTrue(refused.getMessage().contains("cherries"), refused.getMessage());
     }
 
     private static BlockwiseTrainer.Result train(LlamaCheckpoint checkpoint, List<Path> shards, CherrySet cherries,
