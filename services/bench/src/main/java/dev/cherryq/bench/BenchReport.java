@@ -254,7 +254,8 @@ final class BenchReport {
                 config.vocabSize(), result.parameters(), dev.cherryq.core.qat.MemoryEstimate.blockParameters(config),
                 result.job().steps(), result.job().batchSize(), result.job().seqLen(), result.segments(), result.budgetMib(),
                 result.blockNeedMib(), result.endToEndNeedMib(), result.loadBefore(), result.loadAfter()));
-        md.append("| trainer worker | tasks (captures, blocks) | s in its tasks | peak RSS at a task's end MiB "
+        md.append("| trainer worker | tasks (captures, blocks) | s in its tasks (end-to-end: the TRAINING state) "
+                + "| peak RSS at a task's end MiB "
                 + "(`trainer_workers`) | process peak RSS MiB (VmHWM at the job's end) | `MemoryEstimate` MiB |\n"
                 + "| --- | --- | --- | --- | --- | --- |\n");
         md.append(String.format(Locale.ROOT, "| end-to-end, trainer-1 (1 worker, no budget) | %d segments | %s | - | "

@@ -149,7 +149,8 @@ final class BlockwiseBench {
     }
 
     /** One invocation's measurements; the load averages are /proc/loadavg's first three, before and after. */
-    record Result(String loadBefore, String loadAfter, FleetBench.Job job, LlamaConfig config, long parameters, double endToEndNeedMib, double blockNeedMib, int budgetMib,
+    record Result(String loadBefore, String loadAfter, FleetBench.Job job, LlamaConfig config, long parameters,
+            double endToEndNeedMib, double blockNeedMib, int budgetMib,
             double endToEndPeakMib, double endToEndNll, double endToEndSeconds, List<TrainerWorker> twoWorkers,
             double blockwiseNll, double oneWorkerNll, double blockwiseSeconds, BlockPhase oneWorker,
             BlockPhase twoWorkerPhase) {
@@ -220,7 +221,8 @@ final class BlockwiseBench {
             }
             twoWorkers = FleetBench.measure(fleet, blockwise);
         }
-        return new Result(loadBefore, loadAverage(), endToEnd, config, config.parameterCount(), endToEndNeed, blockNeed, budget,
+        return new Result(loadBefore, loadAverage(), endToEnd, config, config.parameterCount(), endToEndNeed,
+                blockNeed, budget,
                 endToEndRun.peakRssMibByWorker().getOrDefault("trainer-1", Double.NaN), endToEndRun.meanNll(),
                 endToEndRun.secondsByState().getOrDefault("training", Double.NaN),
                 trainerWorkers(twoWorkers, namesByPid), twoWorkers.meanNll(), oneWorker.meanNll(),
