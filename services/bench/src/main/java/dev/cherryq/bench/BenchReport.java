@@ -191,6 +191,7 @@ final class BenchReport {
             md.append("Not measured in this invocation (`--soak-minutes 30` measures it; Findings, if present, "
                     + "quote the latest soak).\n\n");
         }
+        md.append(blockwise(stats, latest));
         Path findings = Path.of(System.getProperty("cherryq.home", ".")).resolve("docs/benchmarks/findings.md");
         if (!tiny && Files.exists(findings)) {
             md.append(Files.readString(findings));
@@ -225,6 +226,72 @@ final class BenchReport {
         double ratio = stats.median("ratio main");
         md.append("**Target: the fleet takes at most 1.0x the in-process time on this job.** ")
                 .append(ratio <= 1.0 ? fmt("Met: %.2fx.", ratio) : fmt("**Missed: %.2fx.**", ratio)).append("\n\n");
+        return md.toString();
+    }
+
+    /**
+     * Block-wise training on the random model (BlockwiseBench): the end-to-end trainer's peak and need, each
+     * block-wise worker's peak, tasks and the job's result under the budget, and block throughput with 1 and 2
+     * trainer workers, each against its target.
+     */
+    static String blockwise(BenchStats stats, LatestRuns latest) {
+        StringBuilder md = new StringBuilder("## 6. Block-wise training\n\n");
+        BlockwiseBench.Result result = latest.blockwise();
+        if (result == null) {
+            return md.append("Not measured in this invocation (section `blockwise`).\n\n").toString();
+        }
+        LlamaConfig config = result.config();
+        md.append(String.format(Locale.ROOT, "A random-initialized LLaMA (`LlamaInitializer`, seed 14, written in bf16 "
+                + "by `HfModelWriter`): %d blocks, hidden %d, intermediate %d, %d heads of %d, vocabulary %,d (the small "
+                + "model's tokenizer), **%,d parameters** (%,d per block). The job: CherryQ at 3 bits as in section 3, "
+                + "%d QAT steps of batch %d x seq %d (block-wise: every block trains those steps; captures in %d "
+                + "shards), no baseline rows. Every worker is a process with 1 PyTorch thread. First the job "
+                + "end-to-end, then block-wise, on a fleet with one trainer worker and no budget; then block-wise on a "
+                + "fresh fleet with two trainer workers and `CHERRYQ_MEMORY_BUDGET` = **%,d MiB**, midway between "
+                + "`MemoryEstimate`'s need of a block task (%,.0f MiB) and of the end-to-end task (%,.0f MiB). Load "
+                + "average (1, 5, 15 min) before the section: %s; after: %s.\n\n", config.numberOfLayers(),
+                config.hiddenSize(), config.intermediateSize(), config.numberOfHeads(), config.headDim(),
+                config.vocabSize(), result.parameters(), dev.cherryq.core.qat.MemoryEstimate.blockParameters(config),
+                result.job().steps(), result.job().batchSize(), result.job().seqLen(), result.segments(), result.budgetMib(),
+                result.blockNeedMib(), result.endToEndNeedMib(), result.loadBefore(), result.loadAfter()));
+        md.append("| trainer worker | tasks (captures, blocks) | s in its tasks (end-to-end: the TRAINING state) "
+                + "| peak RSS at a task's end MiB "
+                + "(`trainer_workers`) | process peak RSS MiB (VmHWM at the job's end) | `MemoryEstimate` MiB |\n"
+                + "| --- | --- | --- | --- | --- | --- |\n");
+        md.append(String.format(Locale.ROOT, "| end-to-end, trainer-1 (1 worker, no budget) | %d segments | %s | - | "
+                + "%s | %,.0f (the whole model) |%n", result.segments(), fmt("%.1f", result.endToEndSeconds()),
+                stats.cell("blockwise e2e peak", "%.0f"), result.endToEndNeedMib()));
+        for (BlockwiseBench.TrainerWorker worker : result.twoWorkers()) {
+            md.append(String.format(Locale.ROOT, "| block-wise, %s (2 workers, budget %,d) | %d, %d | %.1f | %.0f | "
+                    + "%.0f | %,.0f (a block task) |%n", worker.name(), result.budgetMib(), worker.captures(),
+                    worker.blocks(), worker.taskSeconds(), worker.taskPeakMib(), worker.processPeakMib(),
+                    result.blockNeedMib()));
+        }
+        double workerPeak = result.twoWorkers().stream().mapToDouble(BlockwiseBench.TrainerWorker::processPeakMib)
+                .max().orElse(Double.NaN);
+        boolean bothTook = result.twoWorkers().size() == 2 && result.twoWorkers().stream()
+                .allMatch(worker -> worker.captures() + worker.blocks() > 0);
+        md.append("\n**Every block-wise worker stayed under the end-to-end trainer's peak:** ")
+                .append(result.underEndToEndPeak() ? "yes" : "**no**")
+                .append(fmt(" (the highest %.0f MiB", workerPeak)).append(fmt(" against %.0f MiB", result.endToEndPeakMib()))
+                .append(bothTook ? "; both workers took tasks)" : "; **not both workers took tasks**)")
+                .append(". Mean NLL of the job (cherryq row, nats; a random model's is near ln(vocabulary) = ")
+                .append(fmt("%.3f", Math.log(config.vocabSize()))).append("): block-wise on 2 workers ")
+                .append(fmt("%.5f", result.blockwiseNll())).append(", on 1 worker ").append(fmt("%.5f", result.oneWorkerNll()))
+                .append(", end-to-end ").append(fmt("%.5f", result.endToEndNll())).append(".\n\n");
+        md.append("Block throughput: blocks trained per second of the block phase, from the trainer's progress events "
+                + "(the last capture shard's event, which sends the block tasks, to the last block's event).\n\n"
+                + "| trainer workers | blocks | block phase s (last run) | blocks/s |\n| --- | --- | --- | --- |\n");
+        md.append(String.format(Locale.ROOT, "| 1 | %d | %.1f | %s |%n", result.oneWorker().blocks(),
+                result.oneWorker().seconds(), stats.cell("blockwise blocks/s 1", "%.3f")));
+        md.append(String.format(Locale.ROOT, "| 2 | %d | %.1f | %s |%n", result.twoWorkerPhase().blocks(),
+                result.twoWorkerPhase().seconds(), stats.cell("blockwise blocks/s 2", "%.3f")));
+        double speedup = stats.median("blockwise speedup");
+        md.append("\n**Target: two trainer workers give >= 1.6x the block throughput of one.** ")
+                .append(Double.isNaN(speedup) ? "Not measured." : speedup >= 1.6 ? fmt("Met: %.2fx", speedup)
+                        : fmt("**Missed: %.2fx**", speedup)).append(stats.runs("blockwise speedup") > 1
+                        ? " (" + stats.cell("blockwise speedup", "%.2fx") + ")" : "")
+                .append(". The same for two scorers against one on 8 shards: section 4 (`--sections scaling`).\n\n");
         return md.toString();
     }
 

@@ -13,13 +13,15 @@ import java.util.Set;
 /**
  * The benchmark ({@code cherryq bench} is its front end): measures, side by side in one invocation and over several
  * runs, the fp32 matmul ceiling of this machine, each stage's throughput as a fraction of it, the fleet's cost over
- * one process, horizontal scaling of scorers and evaluators, and per-stage memory; writes docs/BENCHMARKS.md with
- * min / median / max ({@link BenchReport}).
+ * one process, horizontal scaling of scorers and evaluators, per-stage memory, and block-wise training on a model of
+ * 12 blocks and 60M parameters ({@link BlockwiseBench}); writes docs/BENCHMARKS.md with min / median / max
+ * ({@link BenchReport}).
  */
 public final class Benchmark {
 
     /** What can be measured, by section name. */
-    public static final Set<String> SECTIONS = Set.of("ceiling", "stages", "fleet", "main", "processes", "scaling");
+    public static final Set<String> SECTIONS = Set.of("ceiling", "stages", "fleet", "main", "processes", "scaling",
+            "blockwise");
 
     /**
      * One invocation's settings, checked by the caller.
@@ -83,6 +85,22 @@ public final class Benchmark {
         FleetBench.Job scalingJob = new FleetBench.Job(large, training, training, heldOut,
                 sizes.scalingSamples(), sizes.scalingShards(), 2, 2, sizes.seqLen(), 2, sizes.evalWindowsPerShard());
         List<Shape> shapes = shapes(small, large);
+        BlockwiseBench.Sizes blockwiseSizes = settings.tiny() ? BlockwiseBench.Sizes.TINY : BlockwiseBench.Sizes.FULL;
+        FleetBench.Job blockwiseJob = null;
+        LlamaConfig blockwiseConfig = null;
+        if (sections.contains("blockwise")) {
+            // a random model of the section's size, with the small model's tokenizer and vocabulary
+            int vocabulary;
+            try (LlamaCheckpoint checkpoint = LlamaCheckpoint.open(small)) {
+                vocabulary = checkpoint.config().vocabSize();
+            }
+            Path model = BlockwiseBench.randomModel(work.resolve("models/blockwise-random"), blockwiseSizes,
+                    Files.exists(small.resolve("tokenizer.json")) ? small.resolve("tokenizer.json")
+                            : small.resolve("tokenizer.bin"), vocabulary);
+            blockwiseConfig = blockwiseSizes.config(vocabulary);
+            blockwiseJob = blockwiseSizes.job(model, training, head(settings.heldOut(),
+                    work.resolve("texts/heldout-blockwise.txt"), blockwiseSizes.evalChars()));
+        }
         long started = System.nanoTime();
         for (int run = 1; run <= settings.runs(); run++) {
             console.printf("bench run %d/%d%n", run, settings.runs());
@@ -114,6 +132,9 @@ public final class Benchmark {
             }
             if (sections.contains("scaling")) {
                 scaling(scalingJob, work, console);
+            }
+            if (blockwiseJob != null) {
+                blockwise(blockwiseJob, blockwiseConfig, work, console);
             }
         }
         if (settings.soakMinutes() > 0) {
@@ -198,6 +219,19 @@ public final class Benchmark {
                 / two.secondsByState().get("evaluating"));
         one.peakRssMibByWorker().forEach((worker, mib) -> stats.add("rss large " + worker, mib));
         latest.scaling(one, two);
+    }
+
+    /** Block-wise training against end-to-end on the random model: memory, the job's result, 1 and 2 trainers. */
+    private void blockwise(FleetBench.Job job, LlamaConfig config, Path work, PrintWriter console) throws Exception {
+        BlockwiseBench.Result result = BlockwiseBench.measure(job, config, work, console);
+        stats.add("blockwise e2e peak", result.endToEndPeakMib());
+        stats.add("blockwise worker peak", result.twoWorkers().stream()
+                .mapToDouble(BlockwiseBench.TrainerWorker::processPeakMib).max().orElse(Double.NaN));
+        stats.add("blockwise nll", result.blockwiseNll());
+        stats.add("blockwise blocks/s 1", result.oneWorker().blocksPerSecond());
+        stats.add("blockwise blocks/s 2", result.twoWorkerPhase().blocksPerSecond());
+        stats.add("blockwise speedup", result.speedup());
+        latest.blockwise(result);
     }
 
     /** The first {@code chars} characters of a text, cut at a space, written to {@code target}. */

@@ -8,6 +8,7 @@ import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.recipe.QuantMethod;
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.job.Folders;
 import dev.cherryq.fleet.kafka.EmbeddedKafkaBroker;
@@ -56,14 +57,28 @@ final class FleetBench {
 
     /** One job's settings, shared by every mode so the three do the same work; the rest are the recipe's defaults. */
     record Job(Path model, Path calibration, Path training, Path heldOut, int calibSamples, int calibShards, int steps,
-            int segmentSteps, int seqLen, int batchSize, int evalWindowsPerShard) {
+            int segmentSteps, int seqLen, int batchSize, int evalWindowsPerShard, TrainingMode trainingMode) {
 
-        /** CherryQ at 3 bits in groups of 32, seed 0, with these samples, steps, batch and window. */
+        /** The job with end-to-end training. */
+        Job(Path model, Path calibration, Path training, Path heldOut, int calibSamples, int calibShards, int steps,
+                int segmentSteps, int seqLen, int batchSize, int evalWindowsPerShard) {
+            this(model, calibration, training, heldOut, calibSamples, calibShards, steps, segmentSteps, seqLen,
+                    batchSize, evalWindowsPerShard, TrainingMode.END_TO_END);
+        }
+
+        /** The same job, trained {@code mode}. */
+        Job withTrainingMode(TrainingMode mode) {
+            return new Job(model, calibration, training, heldOut, calibSamples, calibShards, steps, segmentSteps,
+                    seqLen, batchSize, evalWindowsPerShard, mode);
+        }
+
+        /** CherryQ at 3 bits in groups of 32, seed 0, with these samples, steps, batch, window and training mode. */
         QuantizationRecipe recipe() {
             QuantizationRecipe defaults = QuantizationRecipe.DEFAULTS;
             return defaults.withMethod(QuantMethod.CHERRYQ).withBits(3).withGroupSize(32)
                     .withCalibrationSamples(calibSamples)
-                    .withTraining(defaults.training().withSteps(steps).withBatchSize(batchSize))
+                    .withTraining(defaults.training().withSteps(steps).withBatchSize(batchSize)
+                            .withMode(trainingMode))
                     .withSequenceLength(seqLen).withSeed(0).validate();
         }
 
@@ -122,11 +137,22 @@ final class FleetBench {
         }
     }
 
-    /** A fleet of separate stage processes: what one job cost, where its time went, and what the workers held. */
+    /**
+     * A fleet of separate stage processes: what one job cost, where its time went, and what the workers held.
+     *
+     * @param report the gateway's report of the job ({@code results}, with {@code trainer_workers} for block-wise)
+     * @param events the job's events, in topic order
+     */
     record ProcessRun(double seconds, double meanNll, Map<String, Double> secondsByState,
             Map<String, Double> peakRssMibByWorker, Map<String, Integer> recordsByTopic, int objects, long objectBytes,
             Map<String, Double> tasksByWorker, Map<String, List<Double>> soakRssMib, double soakMinutes,
-            long fisherPartialBytes, TaskTimeline timeline) {}
+            long fisherPartialBytes, TaskTimeline timeline, JsonNode report, List<JobEvent> events) {
+
+        ProcessRun withSoak(Map<String, List<Double>> rssMib, double minutes) {
+            return new ProcessRun(seconds, meanNll, secondsByState, peakRssMibByWorker, recordsByTopic, objects,
+                    objectBytes, tasksByWorker, rssMib, minutes, fisherPartialBytes, timeline, report, events);
+        }
+    }
 
     /**
      * Runs the job once on a fresh process fleet and measures it; then, when {@code soakMinutes} is positive, keeps
@@ -135,66 +161,11 @@ final class FleetBench {
     static ProcessRun processes(Job job, Path scratch, int scorers, int evaluators, double soakMinutes,
             PrintWriter console) throws Exception {
         Path root = scratch.resolve("processes-" + scorers + "-" + evaluators);
-        Folders.deleteRecursively(root);
-        Map<String, Integer> counts = new LinkedHashMap<>();
-        counts.put("planner", 1);
-        counts.put("scorer", scorers);
-        counts.put("selector", 1);
-        counts.put("trainer", 1);
-        counts.put("evaluator", evaluators);
         FleetJob fleetJob = job.fleetJob();
-        try (EmbeddedFleet fleet = EmbeddedFleet.start("bench-gateway", "gateway", root, fleetJob.model(),
-                fleetJob.texts(), Map.of("CHERRYQ_THREADS", "1"))) {
-            for (Map.Entry<String, Integer> stage : counts.entrySet()) {
-                for (int i = 1; i <= stage.getValue(); i++) {
-                    fleet.startWorker(stage.getKey(), i);
-                }
-            }
-            fleet.awaitReady(Duration.ofSeconds(60));
-            List<WorkerProcess> workers = fleet.workers();
-            for (WorkerProcess worker : workers) {
-                worker.awaitReady(Duration.ofSeconds(180));
-            }
-            GatewayClient client = fleet.client();
-            long started = System.nanoTime();
-            String jobId = client.submit(fleetJob.requestJson(), null).path("job_id").asText();
-            Map<String, Long> firstSeen = new LinkedHashMap<>(); // state -> when its first event arrived
-            JsonNode status = client.watch(jobId, event -> firstSeen.putIfAbsent(event.path("state").asText(),
-                    System.nanoTime()));
-            double seconds = (System.nanoTime() - started) / 1e9;
-            if (status == null || !status.path("state").asText().equals("JOB_STATE_COMPLETED")) {
-                throw new IllegalStateException("job " + jobId + " did not complete: " + status);
-            }
-            Map<String, Double> byState = new LinkedHashMap<>();
-            List<Map.Entry<String, Long>> seen = new ArrayList<>(firstSeen.entrySet());
-            for (int i = 0; i + 1 < seen.size(); i++) {
-                byState.put(seen.get(i).getKey().replace("JOB_STATE_", "").toLowerCase(java.util.Locale.ROOT),
-                        (seen.get(i + 1).getValue() - seen.get(i).getValue()) / 1e9);
-            }
-            JsonNode report = client.report(jobId);
-            Map<String, Double> rss = new LinkedHashMap<>();
-            Map<String, Double> tasks = new LinkedHashMap<>();
-            for (WorkerProcess worker : workers) {
-                rss.put(worker.name(), peakRssMib(worker.pid()));
-                tasks.put(worker.name(), (double) Files.readString(worker.log()).lines()
-                        .filter(line -> line.contains("task done")).count());
-            }
-            List<JobEvent> events = new ArrayList<>();
-            Map<String, Integer> records = recordsOfJob(fleet.config(), jobId, events);
-            int objects = 0;
-            long bytes = 0;
-            long partialBytes = 0; // every shard's partial, all its layer groups
-            try (ObjectStore store = new FilesystemObjectStore(fleet.store())) {
-                for (String key : store.list("jobs/" + jobId + "/")) {
-                    objects++;
-                    long size = Files.size(fleet.store().resolve(key));
-                    bytes += size;
-                    if (key.contains("/scorer/fisher-") && key.endsWith(".safetensors")) {
-                        partialBytes += size;
-                    }
-                }
-            }
+        try (EmbeddedFleet fleet = processFleet(root, fleetJob, workerCounts(scorers, 1, evaluators), Map.of())) {
+            ProcessRun run = measure(fleet, job);
             Map<String, List<Double>> soak = new LinkedHashMap<>();
+            GatewayClient client = fleet.client();
             long soakStarted = System.nanoTime();
             int soakJobs = 0;
             while ((System.nanoTime() - soakStarted) / 60e9 < soakMinutes) {
@@ -204,17 +175,104 @@ final class FleetBench {
                     throw new IllegalStateException("soak job " + next + " failed: " + end);
                 }
                 soakJobs++;
-                for (WorkerProcess worker : workers) {
+                for (WorkerProcess worker : fleet.workers()) {
                     soak.computeIfAbsent(worker.name(), key -> new ArrayList<>())
                             .add(currentRssMib(worker.pid()));
                 }
                 console.printf("  soak: %d jobs, %.1f min%n", soakJobs, (System.nanoTime() - soakStarted) / 60e9);
                 console.flush();
             }
-            return new ProcessRun(seconds, report.path("results").get(0).path("mean_nll").asDouble(), byState, rss,
-                    records, objects, bytes, tasks, soak, (System.nanoTime() - soakStarted) / 60e9,
-                    partialBytes / Math.max(1, job.calibShards()), TaskTimeline.of(events, partialBytes));
+            return run.withSoak(soak, (System.nanoTime() - soakStarted) / 60e9);
         }
+    }
+
+    /** Worker processes per stage: one planner and one selector, and the given scorers, trainers and evaluators. */
+    static Map<String, Integer> workerCounts(int scorers, int trainers, int evaluators) {
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        counts.put("planner", 1);
+        counts.put("scorer", scorers);
+        counts.put("selector", 1);
+        counts.put("trainer", trainers);
+        counts.put("evaluator", evaluators);
+        return counts;
+    }
+
+    /**
+     * A fresh fleet under {@code root} (emptied first): broker and gateway in this JVM, {@code counts} worker
+     * processes per stage with 1 PyTorch thread each and {@code settings} beside the fleet's own, every one ready.
+     */
+    static EmbeddedFleet processFleet(Path root, FleetJob job, Map<String, Integer> counts,
+            Map<String, String> settings) throws Exception {
+        Folders.deleteRecursively(root);
+        Map<String, String> overrides = new LinkedHashMap<>(settings);
+        overrides.put("CHERRYQ_THREADS", "1");
+        EmbeddedFleet fleet = EmbeddedFleet.start("bench-gateway", "gateway", root, job.model(), job.texts(),
+                overrides);
+        try {
+            for (Map.Entry<String, Integer> stage : counts.entrySet()) {
+                for (int i = 1; i <= stage.getValue(); i++) {
+                    fleet.startWorker(stage.getKey(), i);
+                }
+            }
+            fleet.awaitReady(Duration.ofSeconds(60));
+            for (WorkerProcess worker : fleet.workers()) {
+                worker.awaitReady(Duration.ofSeconds(180));
+            }
+            return fleet;
+        } catch (Exception | Error e) {
+            fleet.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Submits the job to a ready fleet, follows it to COMPLETED, and measures it: time per state, every worker's peak
+     * RSS so far and tasks logged so far, the job's records and objects, its report and events.
+     */
+    static ProcessRun measure(EmbeddedFleet fleet, Job job) throws Exception {
+        FleetJob fleetJob = job.fleetJob();
+        GatewayClient client = fleet.client();
+        long started = System.nanoTime();
+        String jobId = client.submit(fleetJob.requestJson(), null).path("job_id").asText();
+        Map<String, Long> firstSeen = new LinkedHashMap<>(); // state -> when its first event arrived
+        JsonNode status = client.watch(jobId, event -> firstSeen.putIfAbsent(event.path("state").asText(),
+                System.nanoTime()));
+        double seconds = (System.nanoTime() - started) / 1e9;
+        if (status == null || !status.path("state").asText().equals("JOB_STATE_COMPLETED")) {
+            throw new IllegalStateException("job " + jobId + " did not complete: " + status);
+        }
+        Map<String, Double> byState = new LinkedHashMap<>();
+        List<Map.Entry<String, Long>> seen = new ArrayList<>(firstSeen.entrySet());
+        for (int i = 0; i + 1 < seen.size(); i++) {
+            byState.put(seen.get(i).getKey().replace("JOB_STATE_", "").toLowerCase(java.util.Locale.ROOT),
+                    (seen.get(i + 1).getValue() - seen.get(i).getValue()) / 1e9);
+        }
+        JsonNode report = client.report(jobId);
+        Map<String, Double> rss = new LinkedHashMap<>();
+        Map<String, Double> tasks = new LinkedHashMap<>();
+        for (WorkerProcess worker : fleet.workers()) {
+            rss.put(worker.name(), peakRssMib(worker.pid()));
+            tasks.put(worker.name(), (double) Files.readString(worker.log()).lines()
+                    .filter(line -> line.contains("task done")).count());
+        }
+        List<JobEvent> events = new ArrayList<>();
+        Map<String, Integer> records = recordsOfJob(fleet.config(), jobId, events);
+        int objects = 0;
+        long bytes = 0;
+        long partialBytes = 0; // every shard's partial, all its layer groups
+        try (ObjectStore store = new FilesystemObjectStore(fleet.store())) {
+            for (String key : store.list("jobs/" + jobId + "/")) {
+                objects++;
+                long size = Files.size(fleet.store().resolve(key));
+                bytes += size;
+                if (key.contains("/scorer/fisher-") && key.endsWith(".safetensors")) {
+                    partialBytes += size;
+                }
+            }
+        }
+        return new ProcessRun(seconds, report.path("results").get(0).path("mean_nll").asDouble(), byState, rss,
+                records, objects, bytes, tasks, Map.of(), 0, partialBytes / Math.max(1, job.calibShards()),
+                TaskTimeline.of(events, partialBytes), report, List.copyOf(events));
     }
 
     /** VmHWM (peak resident set) of a live process in MiB (Linux), NaN elsewhere. */

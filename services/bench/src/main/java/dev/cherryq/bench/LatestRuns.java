@@ -2,8 +2,8 @@ package dev.cherryq.bench;
 
 /**
  * The whole-job measurements of the last run of each kind, which the report quotes beside the statistics over runs:
- * the main command's job on both sides, the separate-process fleet, the scaling pair and the soak. Null: not measured
- * in this invocation.
+ * the main command's job on both sides, the separate-process fleet, the scaling pair, the soak and the block-wise
+ * section's runs. Null: not measured in this invocation.
  */
 final class LatestRuns {
 
@@ -13,6 +13,7 @@ final class LatestRuns {
     private FleetBench.ProcessRun scaleOne;
     private FleetBench.ProcessRun scaleTwo;
     private FleetBench.ProcessRun soak;
+    private BlockwiseBench.Result blockwise;
 
     MainJobBench.Side mainInProcess() {
         return mainInProcess;
@@ -60,5 +61,14 @@ final class LatestRuns {
 
     void soak(FleetBench.ProcessRun run) {
         soak = run;
+    }
+
+    /** Block-wise training on the random model: end-to-end, one trainer worker, two under a budget. */
+    BlockwiseBench.Result blockwise() {
+        return blockwise;
+    }
+
+    void blockwise(BlockwiseBench.Result result) {
+        blockwise = result;
     }
 }

@@ -34,7 +34,7 @@ class BenchReportTest {
         soak.put("selector-1", samples(40, 300, 316)); // +5.3%
         soak.put("evaluator-1", List.of(600.0, 610.0, 620.0));
         FleetBench.ProcessRun run = new FleetBench.ProcessRun(1, 3, Map.of(), Map.of(), Map.of(), 0, 0, Map.of(), soak,
-                30.2, 0, null);
+                30.2, 0, null, null, List.of());
         String table = BenchReport.soakTable(run);
         assertTrue(table.contains("| trainer-1 | 40 | 515 | 800 | 840 | 840 | +5.0% | met |"), table);
         assertTrue(table.contains("| selector-1 | 40 | 490 | 300 | 316 | 490 | +5.3% | MISSED |"), table);

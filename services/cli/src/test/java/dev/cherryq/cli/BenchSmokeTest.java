@@ -42,6 +42,39 @@ class BenchSmokeTest {
         assertTrue(Files.notExists(dir.resolve("scratch")), "the scratch folder is removed");
     }
 
+    /**
+     * The block-wise section on tiny sizes: two process fleets (one trainer, then two under a budget) whose report
+     * rows carry positive peaks and rates, and in which both trainer workers took tasks.
+     */
+    @Test
+    void shouldMeasureBlockwiseTrainingOnTwoTrainerProcesses() throws Exception {
+        Path train = Files.writeString(dir.resolve("train.txt"), FleetHarness.sampleText(60, 1));
+        Path heldOut = Files.writeString(dir.resolve("heldout.txt"), FleetHarness.sampleText(10, 2));
+        Path report = dir.resolve("BENCHMARKS.md");
+        CliTest.Run run = CliTest.cherryq("bench", "--tiny", "--runs", 1, "--sections", "blockwise",
+                "--small-model", FleetHarness.demoModel(), "--model", FleetHarness.demoModel(), "--train-text", train,
+                "--eval-text", heldOut, "--scratch", dir.resolve("scratch"), "--out", report);
+        assertEquals(0, run.exitCode(), run.err());
+        String markdown = Files.readString(report);
+        assertTrue(markdown.contains("## 6. Block-wise training"), markdown);
+        assertTrue(markdown.matches("(?s).*\\| end-to-end, trainer-1 \\(1 worker, no budget\\) \\| 2 segments \\| "
+                + "[0-9.]+ \\| - \\| [1-9][0-9]* \\(.*"), markdown);
+        for (String worker : new String[] {"trainer-1", "trainer-2"}) {
+            // tasks (captures, blocks) not both zero; seconds, task peak and process peak positive
+            assertTrue(markdown.matches("(?s).*\\| block-wise, " + worker + " \\(2 workers, budget [0-9,]+\\) \\| "
+                    + "(?!0, 0 )[0-9]+, [0-9]+ \\| [0-9.]+ \\| [1-9][0-9]* \\| [1-9][0-9]* \\|.*"), worker + " in\n"
+                    + markdown);
+        }
+        assertTrue(markdown.contains("; both workers took tasks)"), markdown);
+        assertTrue(markdown.matches("(?s).*\\| 1 \\| 3 \\| [0-9.]+ \\| 0?\\.?[0-9.]+ \\(.*"), markdown);
+        assertTrue(markdown.matches("(?s).*\\| 2 \\| 3 \\| [0-9.]+ \\| 0?\\.?[0-9.]+ \\(.*"), markdown);
+        assertTrue(markdown.matches("(?s).*two trainer workers give >= 1.6x the block throughput of one.\\*\\* "
+                + "(Met|\\*\\*Missed): [0-9.]+x.*"), markdown);
+        assertTrue(markdown.matches("(?s).*block-wise on 2 workers [0-9.]+, on 1 worker [0-9.]+, end-to-end [0-9.]+.*"),
+                markdown);
+        assertTrue(Files.notExists(dir.resolve("scratch")), "the scratch folder is removed");
+    }
+
     @Test
     void shouldRefuseAnUnknownSection() {
         CliTest.Run run = CliTest.cherryq("bench", "--tiny", "--sections", "ceiling,warp-drive", "--out",

@@ -28,6 +28,7 @@ import dev.cherryq.fleet.task.FatalTaskException;
 import dev.cherryq.fleet.task.JobEvents;
 import dev.cherryq.fleet.task.Outgoing;
 import dev.cherryq.fleet.task.TaskOutcome;
+import dev.cherryq.fleet.task.TaskTimings;
 import dev.cherryq.proto.v1.BlockResult;
 import dev.cherryq.proto.v1.BlockwiseStep;
 import dev.cherryq.proto.v1.CaptureShard;
@@ -130,7 +131,7 @@ final class BlockwiseSteps {
                         + ".safetensors", jobId));
             }
         }
-        stored.setSeconds((System.nanoTime() - started) / 1e9).setWorker(fleet.processName())
+        stored.setSeconds((System.nanoTime() - started) / 1e9).setWorker(worker())
                 .setPeakRssMib(ProcessMemory.peakMib());
         fleet.store().putBytes(captureKey(jobId, shard), stored.build().toByteArray(), ObjectStore.MEDIA_PROTOBUF);
         Folders.deleteRecursively(scratch);
@@ -214,7 +215,7 @@ final class BlockwiseSteps {
         Files.deleteIfExists(weightsFile);
         BlockResult.Builder stored = BlockResult.newBuilder().setBlock(block).setWeights(weights)
                 .addAllLosses(result.losses()).setBestStep(result.bestStep()).setSeconds(result.seconds())
-                .setWorker(fleet.processName()).setPeakRssMib(ProcessMemory.peakMib()).setStreamed(streamed)
+                .setWorker(worker()).setPeakRssMib(ProcessMemory.peakMib()).setStreamed(streamed)
                 .setResumedFromStep(result.resumedFrom());
         result.validation().forEach(point -> stored.addValidation(ValidationScore.newBuilder().setStep(point.step())
                 .setMeanNll(point.meanNll())));
@@ -353,6 +354,11 @@ final class BlockwiseSteps {
     private TensorRef upload(Path file, String name, String jobId) throws Exception {
         return fleet.store().put(ObjectKeys.of(jobId, Stage.STAGE_TRAINER, name), file, ObjectStore.MEDIA_SAFETENSORS,
                 "");
+    }
+
+    /** The process that ran a task: its name and pid/host, since every trainer process of a stage has one name. */
+    private String worker() {
+        return fleet.processName() + " " + TaskTimings.WORKER;
     }
 
     private Outgoing progress(TrainTask task, String detail) {

@@ -18,11 +18,13 @@ import picocli.CommandLine.Spec;
 /**
  * {@code cherryq bench}: options -> {@link Benchmark} (services/bench), which measures, side by side in one run and
  * over several runs, the fp32 matmul ceiling of this machine, each stage's throughput as a fraction of it, the
- * fleet's cost over one process, horizontal scaling of scorers and evaluators, and per-stage memory, and writes
- * docs/BENCHMARKS.md with min / median / max.
+ * fleet's cost over one process, horizontal scaling of scorers and evaluators, per-stage memory, and block-wise
+ * training's memory and throughput on a 12-block, 60M-parameter random model, and writes docs/BENCHMARKS.md with
+ * min / median / max.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks: matmul ceiling, stage throughput and MFU, fleet overhead, 1 vs 2 workers, memory.",
+        description = {"Benchmarks: matmul ceiling, stage throughput and MFU, fleet overhead, 1 vs 2 workers, memory,",
+                "block-wise training (memory under a budget, 1 vs 2 trainers).",
                 "Writes a markdown report (default docs/BENCHMARKS.md). Run it alone on the machine: it measures time."})
 public final class BenchCommand implements Callable<Integer> {
 
@@ -41,7 +43,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Mixin
     DemoTextOptions texts;
 
-    @Option(names = "--sections", split = ",", defaultValue = "ceiling,stages,fleet,main,processes,scaling",
+    @Option(names = "--sections", split = ",", defaultValue = "ceiling,stages,fleet,main,processes,scaling,blockwise",
             description = "what to measure (default: ${DEFAULT-VALUE})")
     List<String> sections;
 
