@@ -199,7 +199,7 @@ final class BlockwiseBench {
         double endToEndNeed = MemoryEstimate.endToEndTask(config, recipe.training().batchSize(), endToEnd.seqLen(),
                 endToEnd.recipe().training().loss() == TrainingLoss.DISTILLATION) / 1048576.0;
         double blockNeed = MemoryEstimate.blockTask(config, windows, recipe.training().validationWindows(),
-                endToEnd.seqLen(), recipe.training().batchSize()) / 1048576.0;
+                endToEnd.seqLen(), recipe.training().batchSize(), false) / 1048576.0;
         int budget = (int) Math.round((endToEndNeed + blockNeed) / 2); // midway: a block task fits, the whole model not
         FleetBench.ProcessRun endToEndRun;
         FleetBench.ProcessRun oneWorker;
