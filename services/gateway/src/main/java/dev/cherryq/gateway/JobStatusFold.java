@@ -66,7 +66,8 @@ public final class JobStatusFold {
         WorkerTasks.Builder worker = row >= 0 ? status.getWorkers(row).toBuilder()
                 : WorkerTasks.newBuilder().setStage(stage).setWorker(task.getWorker()).setPeakRssMib(Double.NaN);
         if (!task.getDeduplicated() && !worker.getTasksList().contains(task.getTask())) {
-            worker.addTasks(task.getTask()).setSeconds(worker.getSeconds() + task.getSeconds());
+            worker.addTasks(task.getTask()).setSeconds(worker.getSeconds() + task.getSeconds())
+                    .setCpuMs(worker.getCpuMs() + Math.max(0, task.getCpuMs()));
         }
         if (!Double.isNaN(task.getPeakRssMib())
                 && (Double.isNaN(worker.getPeakRssMib()) || task.getPeakRssMib() > worker.getPeakRssMib())) {

@@ -65,7 +65,8 @@ class JobStatusFoldTest {
             boolean deduplicated) {
         return JobEvent.newBuilder().setJobId("job-w").setStage(stage).setAtUnixMs(1000)
                 .setTask(dev.cherryq.proto.v1.TaskRecord.newBuilder().setWorker(worker).setTask(record)
-                        .setSeconds(seconds).setPeakRssMib(peakMib).setDeduplicated(deduplicated))
+                        .setSeconds(seconds).setCpuMs((long) (seconds * 500)).setPeakRssMib(peakMib)
+                        .setDeduplicated(deduplicated))
                 .build();
     }
 
@@ -88,6 +89,7 @@ class JobStatusFoldTest {
                 case "STAGE_SCORER 11/host" -> {
                     assertEquals(2, row.getTasksCount());
                     assertEquals(5.0, row.getSeconds(), 1e-9);
+                    assertEquals(2500, row.getCpuMs(), "half a core over 5 s");
                     assertEquals(350, row.getPeakRssMib(), 1e-9);
                 }
                 case "STAGE_SCORER 22/host" -> {

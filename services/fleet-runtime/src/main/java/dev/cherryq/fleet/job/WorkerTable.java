@@ -19,18 +19,22 @@ public final class WorkerTable {
 
     private WorkerTable() {}
 
-    /** {@code {stage: {worker: {tasks, seconds, peak_rss_mib}}}}, stages in the order the job's status met them. */
+    /**
+     * {@code {stage: {worker: {tasks, seconds, cpu_seconds, peak_rss_mib}}}}, stages in the order the job's status
+     * met them; CPU seconds over seconds is the share of a core the worker's tasks got.
+     */
     public static ObjectNode json(Iterable<WorkerTasks> workers) {
         ObjectNode stages = JSON.createObjectNode();
         for (WorkerTasks worker : workers) {
             String stage = ObjectKeys.stageName(worker.getStage());
             ObjectNode byWorker = stages.has(stage) ? (ObjectNode) stages.get(stage) : stages.putObject(stage);
-            add(byWorker, worker.getWorker(), worker.getTasksCount(), worker.getSeconds(), worker.getPeakRssMib());
+            add(byWorker, worker.getWorker(), worker.getTasksCount(), worker.getSeconds(), worker.getCpuMs() / 1000.0,
+                    worker.getPeakRssMib());
         }
         return stages;
     }
 
-    /** Several jobs' {@code workers} as one: tasks and seconds summed, the largest peak, per stage and worker. */
+    /** Several jobs' {@code workers} as one: tasks, seconds and CPU seconds summed, the largest peak. */
     public static ObjectNode combine(Iterable<JsonNode> jobsWorkers) {
         ObjectNode stages = JSON.createObjectNode();
         for (JsonNode job : jobsWorkers) {
@@ -39,7 +43,7 @@ public final class WorkerTable {
                         : stages.putObject(stage.getKey());
                 stage.getValue().fields().forEachRemaining(worker -> add(byWorker, worker.getKey(),
                         worker.getValue().path("tasks").asInt(), worker.getValue().path("seconds").asDouble(),
-                        peak(worker.getValue())));
+                        worker.getValue().path("cpu_seconds").asDouble(), peak(worker.getValue())));
             });
         }
         return stages;
@@ -50,12 +54,13 @@ public final class WorkerTable {
         if (workers == null || workers.size() == 0) {
             return "";
         }
-        StringBuilder table = new StringBuilder("| stage | worker | tasks | task seconds | peak RSS MiB |\n"
-                + "|---|---|---:|---:|---:|\n");
+        StringBuilder table = new StringBuilder("| stage | worker | tasks | task seconds | CPU seconds | peak RSS MiB |\n"
+                + "|---|---|---:|---:|---:|---:|\n");
         workers.fields().forEachRemaining(stage -> stage.getValue().fields().forEachRemaining(worker -> {
             double peak = peak(worker.getValue());
-            table.append(String.format(Locale.ROOT, "| %s | %s | %d | %.1f | %s |%n", stage.getKey(), worker.getKey(),
-                    worker.getValue().path("tasks").asInt(), worker.getValue().path("seconds").asDouble(),
+            table.append(String.format(Locale.ROOT, "| %s | %s | %d | %.1f | %.1f | %s |%n", stage.getKey(),
+                    worker.getKey(), worker.getValue().path("tasks").asInt(), worker.getValue().path("seconds").asDouble(),
+                    worker.getValue().path("cpu_seconds").asDouble(),
                     Double.isNaN(peak) ? "-" : String.format(Locale.ROOT, "%.0f", peak)));
         }));
         return table.toString();
@@ -67,10 +72,13 @@ public final class WorkerTable {
         return peak.isNumber() ? peak.asDouble() : Double.NaN;
     }
 
-    private static void add(ObjectNode byWorker, String name, int tasks, double seconds, double peakMib) {
+    private static void add(ObjectNode byWorker, String name, int tasks, double seconds, double cpuSeconds,
+            double peakMib) {
         ObjectNode row = byWorker.has(name) ? (ObjectNode) byWorker.get(name)
-                : byWorker.putObject(name).put("tasks", 0).put("seconds", 0.0).putNull("peak_rss_mib");
-        row.put("tasks", row.get("tasks").asInt() + tasks).put("seconds", row.get("seconds").asDouble() + seconds);
+                : byWorker.putObject(name).put("tasks", 0).put("seconds", 0.0).put("cpu_seconds", 0.0)
+                        .putNull("peak_rss_mib");
+        row.put("tasks", row.get("tasks").asInt() + tasks).put("seconds", row.get("seconds").asDouble() + seconds)
+                .put("cpu_seconds", row.get("cpu_seconds").asDouble() + cpuSeconds);
         double peak = Math.max(Double.isNaN(peak(row)) ? Double.NEGATIVE_INFINITY : peak(row),
                 Double.isNaN(peakMib) ? Double.NEGATIVE_INFINITY : peakMib);
         if (peak != Double.NEGATIVE_INFINITY) {

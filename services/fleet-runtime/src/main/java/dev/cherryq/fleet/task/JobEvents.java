@@ -35,12 +35,14 @@ public final class JobEvents {
     }
 
     /**
-     * A task of {@code stage} finished on this worker (any stage, every task): the record it handled, its seconds and
-     * this process's resident memory now and at its peak. It moves the job nowhere; the status counts it per worker.
+     * A task of {@code stage} finished on this worker (any stage, every task): the record it handled, its seconds, the
+     * CPU time of the thread that ran it (-1: unknown) and this process's resident memory now and at its peak. It moves the job nowhere; the status counts it per worker.
      */
-    public static Outgoing task(String jobId, Stage stage, String recordId, double seconds, boolean deduplicated) {
+    public static Outgoing task(String jobId, Stage stage, String recordId, double seconds, long cpuNanos,
+            boolean deduplicated) {
         return event(JobEvent.newBuilder().setJobId(jobId).setStage(stage).setTask(TaskRecord.newBuilder()
                 .setWorker(TaskTimings.WORKER).setTask(recordId).setSeconds(seconds)
+                .setCpuMs(cpuNanos < 0 ? -1 : cpuNanos / 1_000_000)
                 .setRssMib(ProcessMemory.residentMib()).setPeakRssMib(ProcessMemory.peakMib())
                 .setDeduplicated(deduplicated)));
     }

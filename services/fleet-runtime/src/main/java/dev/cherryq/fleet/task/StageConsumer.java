@@ -133,14 +133,23 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
             }
             String jobId = binding.jobId().apply(message);
             for (int attempt = 1; running; attempt++) {
-                CompletableFuture<TaskOutcome> future = compute.submit(() -> handler.handle(message));
+                java.util.concurrent.atomic.AtomicLong cpuNanos = new java.util.concurrent.atomic.AtomicLong(-1);
+                CompletableFuture<TaskOutcome> future = compute.submit(() -> {
+                    long cpuStarted = threadCpuNanos(); // on the thread that runs the handler
+                    try {
+                        return handler.handle(message);
+                    } finally {
+                        long cpuEnded = threadCpuNanos();
+                        cpuNanos.set(cpuStarted < 0 || cpuEnded < 0 ? -1 : cpuEnded - cpuStarted);
+                    }
+                });
                 TaskOutcome outcome;
                 try {
                     outcome = awaitWhilePolling(future);
                     if (outcome == null) {
                         return; // shutting down: not committed, so redelivered
                     }
-                    publisher.send(withTaskEvent(outcome, jobId, record, started));
+                    publisher.send(withTaskEvent(outcome, jobId, record, started, cpuNanos.get()));
                     afterPublish(outcome, jobId);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -187,15 +196,21 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
      * first: a job's COMPLETED event ends its status, and later events of the job are not folded.
      */
     private List<Outgoing> withTaskEvent(TaskOutcome outcome, String jobId, ConsumerRecord<String, byte[]> record,
-            long started) {
+            long started, long cpuNanos) {
         if (!handler.reportsTasks()) {
             return outcome.outgoing();
         }
         List<Outgoing> messages = new ArrayList<>(outcome.outgoing().size() + 1);
         messages.add(JobEvents.task(jobId, binding.stage(), record.topic() + "/" + record.partition() + "@"
-                + record.offset(), (System.nanoTime() - started) / 1e9, outcome.deduplicated()));
+                + record.offset(), (System.nanoTime() - started) / 1e9, cpuNanos, outcome.deduplicated()));
         messages.addAll(outcome.outgoing());
         return messages;
+    }
+
+    /** This thread's CPU time in nanoseconds, or -1 where the JVM cannot measure it. */
+    private static long threadCpuNanos() {
+        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        return threads.isCurrentThreadCpuTimeSupported() ? threads.getCurrentThreadCpuTime() : -1;
     }
 
     /**
