@@ -94,7 +94,7 @@ class BlockwiseBenchTest {
                 full.numberOfLayers() + " blocks, " + full.parameterCount() + " parameters");
         FleetBench.Job job = BlockwiseBench.Sizes.FULL.job(dir, dir, dir);
         long windows = (long) job.steps() * job.batchSize();
-        long block = MemoryEstimate.blockTask(full, windows, 16, job.seqLen(), job.batchSize());
+        long block = MemoryEstimate.blockTask(full, windows, 16, job.seqLen(), job.batchSize(), false);
         long endToEnd = MemoryEstimate.endToEndTask(full, job.batchSize(), job.seqLen(), true);
         assertTrue(2 * block < endToEnd, "a budget midway lies between: block " + block + ", end-to-end " + endToEnd);
         Path model = BlockwiseBench.randomModel(dir.resolve("random"), BlockwiseBench.Sizes.TINY, tokenizer, 1024);
