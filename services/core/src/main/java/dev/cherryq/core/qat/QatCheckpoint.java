@@ -76,13 +76,11 @@ public final class QatCheckpoint {
 
     static void save(Path dir, String fingerprint, int step, Map<String, NDArray> parameters, AdamW optimizer,
             List<Float> losses, BestWeights best) {
+        // each array is copied out of the engine when the writer reaches it: one tensor's copy in the heap at a time
         List<TensorData> tensors = new ArrayList<>();
-        parameters.forEach((name, value) -> tensors.add(TensorData.ofFloats("param." + name, DType.F32,
-                value.getShape().getShape(), value.toFloatArray())));
-        optimizer.firstMoments().forEach((name, value) -> tensors.add(TensorData.ofFloats("adam.m." + name, DType.F32,
-                value.getShape().getShape(), value.toFloatArray())));
-        optimizer.secondMoments().forEach((name, value) -> tensors.add(TensorData.ofFloats("adam.v." + name, DType.F32,
-                value.getShape().getShape(), value.toFloatArray())));
+        parameters.forEach((name, value) -> tensors.add(copiedWhenWritten("param." + name, value)));
+        optimizer.firstMoments().forEach((name, value) -> tensors.add(copiedWhenWritten("adam.m." + name, value)));
+        optimizer.secondMoments().forEach((name, value) -> tensors.add(copiedWhenWritten("adam.v." + name, value)));
         if (best.holdsOtherThan(step)) { // the best weights differ from the current ones: keep them too
             best.weights().forEach((name, values) -> tensors.add(TensorData.ofFloats("best." + name, DType.F32,
                     parameters.get(name).getShape().getShape(), values)));
@@ -104,6 +102,16 @@ public final class QatCheckpoint {
             throw new java.io.UncheckedIOException(e);
         }
         SafetensorsWriter.write(dir.resolve(FILE), metadata, tensors);
+    }
+
+    /**
+     * An f32 tensor whose values are read from the array only when the writer reaches it: a checkpoint of a whole
+     * model (parameters and two moments) used to hold 12 bytes per parameter in the heap while it was written.
+     */
+    static TensorData copiedWhenWritten(String name, NDArray value) {
+        long[] shape = value.getShape().getShape();
+        return new TensorData(name, DType.F32, shape,
+                () -> TensorData.ofFloats(name, DType.F32, shape, value.toFloatArray()).bytes().get());
     }
 
     /**
