@@ -11,6 +11,7 @@ import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.qat.QatCheckpoint;
 import dev.cherryq.core.qat.BlockwiseTrainer;
+import dev.cherryq.core.qat.EndToEndPhase;
 import dev.cherryq.core.qat.QatTrainer;
 import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.quant.PackedModel;
@@ -161,7 +162,7 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
                 int[] trainTokens = calibration != null && trainText.equals(calibText) ? calibration
                         : EvalCorpus.tokenizeText(trainText, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
                 if (recipe.training().mode() == TrainingMode.BLOCKWISE) {
-                    trainBlockwise(llama, checkpoint, recipe, cherries, trainTokens, record, console);
+                    trainBlockwise(llama, checkpoint, recipe, cherries, trainTokens, record, console, meter);
                 } else {
                     train(llama, checkpoint, start, recipe, cherries, trainTokens, record, console);
                 }
@@ -173,13 +174,25 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
         }
     }
 
-    /** Block-wise training: capture, then each block in turn; per-block losses and validation in the record. */
+    /**
+     * Block-wise training: capture, then each block in turn, then the end-to-end phase when the recipe asks for it
+     * (its own stage in the record); per-block losses and validation, and the phase's, in the record.
+     */
     private void trainBlockwise(LlamaModel llama, LlamaCheckpoint source, QuantizationRecipe recipe,
-            CherrySet cherries, int[] trainTokens, ObjectNode record, PrintWriter console) throws IOException {
+            CherrySet cherries, int[] trainTokens, ObjectNode record, PrintWriter console, StageMeter meter)
+            throws IOException {
         Path work = out.resolve("activations");
         List<BlockwiseTrainer.Result> results;
         try (ProgressBar bar = new ProgressBar("blockwise")) {
             results = CherryqPipeline.trainBlockwise(llama, source, recipe, cherries, trainTokens, work, bar);
+        }
+        EndToEndPhase.Result phase = null;
+        if (recipe.training().endToEndPhase()) {
+            meter.start("e2e-phase");
+            try (ProgressBar bar = new ProgressBar("e2e phase")) {
+                phase = CherryqPipeline.trainEndToEndPhase(llama, source, recipe, cherries, trainTokens,
+                        List.of(work.resolve("train")), bar);
+            }
         }
         long capturedBytes = Folders.sizeOf(work);
         Folders.deleteRecursively(work);
@@ -204,6 +217,22 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
         }
         console.printf("block-wise: %d of %d blocks beat their round-to-nearest start on held-out block outputs; "
                 + "%.1f MiB of activations captured%n", improved, results.size(), capturedBytes / 1048576.0);
+        if (phase != null) {
+            ObjectNode e2e = training.putObject("e2e_phase").put("steps", settings.endToEndSteps())
+                    .put("lr", settings.endToEndLearningRate()).put("loss", settings.loss().wireName())
+                    .put("trained_tokens", phase.trainedTokens()).put("seconds", phase.seconds())
+                    .put("best_step", phase.bestStep());
+            ArrayNode validation = e2e.putArray("validation");
+            phase.validation().forEach(point -> validation.addObject().put("step", point.step())
+                    .put("mean_nll", point.meanNll()));
+            ArrayNode losses = e2e.putArray("losses");
+            phase.losses().forEach(losses::add);
+            console.printf("end-to-end phase (cherries and norms): %d steps in %.1f s, held-out NLL %s%n",
+                    settings.endToEndSteps(), phase.seconds(), phase.validation().isEmpty() ? "not scored"
+                    : String.format("%.4f -> %.4f (step %d kept)", phase.validation().get(0).meanNll(),
+                            phase.validation().stream().mapToDouble(p -> p.meanNll()).min().orElseThrow(),
+                            phase.bestStep()));
+        }
     }
 
     private void train(LlamaModel llama, LlamaCheckpoint source, CherryqPipeline.Start start,
