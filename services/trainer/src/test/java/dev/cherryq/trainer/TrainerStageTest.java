@@ -209,13 +209,16 @@ class TrainerStageTest {
         }
     }
 
-    @Test
-    void shouldTrainBlockwiseOverCaptureAndBlockTasksToTheWeightsOfOneProcess() throws Exception {
+    /** Without and with the end-to-end phase after the blocks (3 steps), which the assembly task runs. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 3})
+    void shouldTrainBlockwiseOverCaptureAndBlockTasksToTheWeightsOfOneProcess(int endToEndSteps) throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
             ServiceHost host = harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)));
             QuantizationRequest request = StageFixtures.request("job-blocks").toBuilder()
                     .setQat(StageFixtures.request("job-blocks").getQat().toBuilder()
-                            .setMode(dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_BLOCKWISE))
+                            .setMode(dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_BLOCKWISE)
+                            .setE2ESteps(endToEndSteps))
                     .build();
             QuantizationRecipe recipe = RequestSettings.recipe(request);
             PreparedData data = StageFixtures.prepare(harness, "job-blocks");
@@ -230,6 +233,11 @@ class TrainerStageTest {
                         LlamaTensorNames.linearWeightShapes(checkpoint.config()), 1);
                 CherryqPipeline.trainBlockwise(model, checkpoint, recipe, cherries, tokens,
                         directory.resolve("activations"), Progress.NONE);
+                if (endToEndSteps > 0) { // distilled (the request leaves the loss unset): the capture's last depth
+                    CherryqPipeline.trainEndToEndPhase(model, checkpoint, recipe, cherries, tokens,
+                            List.of(dev.cherryq.core.qat.BlockActivations.file(directory.resolve("activations")
+                                    .resolve("train"), checkpoint.config().numberOfLayers())), Progress.NONE);
+                }
                 CherryqPipeline.export(model, checkpoint, recipe, cherries, reference, Progress.NONE);
             }
             Path cherryFile = directory.resolve("cherries.safetensors");
@@ -266,6 +274,9 @@ class TrainerStageTest {
                 float[] before = original.tensors().readFloats(norm);
                 float[] after = fleet.tensors().readFloats(norm);
                 assertTrue(!java.util.Arrays.equals(before, after), "block training moved the norms");
+                // only the end-to-end phase trains the final norm
+                assertEquals(endToEndSteps > 0, !java.util.Arrays.equals(original.tensors().readFloats(
+                        LlamaTensorNames.FINAL_NORM), fleet.tensors().readFloats(LlamaTensorNames.FINAL_NORM)));
             }
             // a block task redelivered after its output exists trains nothing; it re-emits the assembly, whose
             // summary exists too: two duplicates

@@ -375,15 +375,17 @@ public final class CherryqPipeline {
     /**
      * The end-to-end phase after block-wise training ({@link EndToEndPhase}), when the recipe asks for one: the
      * whole model's loss (the recipe's: cross-entropy on the text, or distillation from the full-precision model,
-     * whose last hidden states are read from the capture's last depth in {@code trainShards}, in shard order) trains
+     * whose last hidden states are read from the capture's last depth, {@code lastDepthFiles}) trains
      * only the cherries and the norms of {@code model}, which holds every trained block, on block-wise training's
      * windows; the held-out windows are scored at the start, every quarter of the phase and at its end, and the
      * model ends on the best weights.
      *
      * @param source the full-precision model: the teacher's final norm and head
+     * @param lastDepthFiles the capture's files of the last depth, one per shard in shard order; read only for
+     *     distillation
      */
     public static EndToEndPhase.Result trainEndToEndPhase(LlamaModel model, LlamaCheckpoint source,
-            QuantizationRecipe recipe, CherrySet cherries, int[] trainTokens, List<Path> trainShards,
+            QuantizationRecipe recipe, CherrySet cherries, int[] trainTokens, List<Path> lastDepthFiles,
             Progress progress) {
         int length = recipe.sequenceLength(source.config());
         Split split = split(recipe, trainTokens, length);
@@ -392,10 +394,9 @@ public final class CherryqPipeline {
         QatTrainer.Validation validation = split.validation() == null ? null : new QatTrainer.Validation(
                 split.validation(), Math.max(1, (settings.steps() + 3) / 4), VALIDATION_BATCH);
         boolean distill = recipe.training().loss() == TrainingLoss.DISTILLATION;
-        int last = source.config().numberOfLayers();
         try (LlamaModel head = distill ? LlamaModel.loadWithoutBlocks(source) : null) {
             EndToEndPhase.Teacher teacher = !distill ? null : new EndToEndPhase.Teacher(head, BlockActivations.read(
-                    trainShards, last));
+                    lastDepthFiles));
             return EndToEndPhase.train(model, recipe.quantSpec(), cherries, split.train(), starts, teacher,
                     validation, settings, progress);
         }

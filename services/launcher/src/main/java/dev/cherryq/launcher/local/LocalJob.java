@@ -10,6 +10,7 @@ import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.qat.QatCheckpoint;
+import dev.cherryq.core.qat.BlockActivations;
 import dev.cherryq.core.qat.BlockwiseTrainer;
 import dev.cherryq.core.qat.EndToEndPhase;
 import dev.cherryq.core.qat.QatTrainer;
@@ -191,7 +192,7 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
             meter.start("e2e-phase");
             try (ProgressBar bar = new ProgressBar("e2e phase")) {
                 phase = CherryqPipeline.trainEndToEndPhase(llama, source, recipe, cherries, trainTokens,
-                        List.of(work.resolve("train")), bar);
+                        List.of(BlockActivations.file(work.resolve("train"), source.config().numberOfLayers())), bar);
             }
         }
         long capturedBytes = Folders.sizeOf(work);
