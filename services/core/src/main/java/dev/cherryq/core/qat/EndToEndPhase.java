@@ -309,8 +309,9 @@ public final class EndToEndPhase {
             return trainables;
         }
 
+        /** The RMSNorm weights: each block's two (and Qwen3's q/k norms), and the final norm. */
         static boolean isNorm(String name) {
-            return name.endsWith("norm.weight") || name.endsWith("layernorm.weight");
+            return name.endsWith("norm.weight");
         }
 
         Map<String, NDArray> leaves() {
