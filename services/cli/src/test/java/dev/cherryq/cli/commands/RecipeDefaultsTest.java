@@ -67,7 +67,7 @@ class RecipeDefaultsTest {
         // a producer that leaves out the fields whose proto3 zero means "unset"
         QuantizationRequest sparse = full.toBuilder().clearInit().clearGptqDampening()
                 .setQat(full.getQat().toBuilder().clearLoss().clearValidationWindows()
-                .clearCherryLrScale().clearTrainable().clearMode().clearE2ELearningRate()).build();
+                .clearCherryLrScale().clearTrainable().clearMode().clearE2ELr()).build();
         assertEquals(QuantizationRecipe.DEFAULTS, RecipeProto.toRecipe(sparse));
     }
 

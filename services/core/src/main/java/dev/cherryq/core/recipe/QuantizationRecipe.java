@@ -60,7 +60,7 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
 
         /** The trajectory with every default as chosen (see the class comment). */
         public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f,
-                TrainingLoss.DISTILLATION, 16, 1f, TrainableParameters.ALL, TrainingMode.END_TO_END, 0, 1e-3f);
+                TrainingLoss.DISTILLATION, 16, 1f, TrainableParameters.ALL, TrainingMode.END_TO_END, 0, 5e-3f);
 
         /** The largest multiple of the rate a cherry may step at. */
         public static final float MAX_CHERRY_LEARNING_RATE_SCALE = 1000f;
