@@ -97,7 +97,7 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
         console.printf("wrote %s: %s, %.3f effective bits per linear weight%n", out, recipe.describe(),
                 summary.effectiveBits());
         for (var stage : record.get("stages")) {
-            console.printf("  %-8s %7.1f s   peak RSS %s%n", stage.get("stage").asText(), stage.get("seconds").asDouble(),
+            console.printf("  %-9s %7.1f s   peak RSS %s%n", stage.get("stage").asText(), stage.get("seconds").asDouble(),
                     stage.get("peak_rss_mib").isNull() ? "unknown" : String.format("%.0f MiB",
                             stage.get("peak_rss_mib").asDouble()));
         }
