@@ -106,7 +106,9 @@ public final class JobRequestJson {
                         (float) fields.number(QuantizationRecipe.CHERRY_LR_SCALE),
                         TrainableParameters.parse(QuantizationRecipe.TRAINABLE,
                                 fields.text(QuantizationRecipe.TRAINABLE)),
-                        TrainingMode.parse(QuantizationRecipe.TRAINING, fields.text(QuantizationRecipe.TRAINING))),
+                        TrainingMode.parse(QuantizationRecipe.TRAINING, fields.text(QuantizationRecipe.TRAINING)),
+                        fields.integer(QuantizationRecipe.E2E_STEPS),
+                        (float) fields.number(QuantizationRecipe.E2E_LR)),
                 fields.integer(QuantizationRecipe.SEQ_LEN), fields.integer64(QuantizationRecipe.SEED),
                 fields.number(QuantizationRecipe.GPTQ_DAMPENING), fields.bool(QuantizationRecipe.GPTQ_ACT_ORDER));
         EvalSpec eval = EvalSpec.newBuilder().setDataUri(fields.text("eval_data"))

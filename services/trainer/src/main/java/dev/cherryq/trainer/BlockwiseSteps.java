@@ -10,10 +10,12 @@ import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.qat.BlockActivations;
 import dev.cherryq.core.qat.BlockwiseTrainer;
+import dev.cherryq.core.qat.EndToEndPhase;
 import dev.cherryq.core.qat.MemoryEstimate;
 import dev.cherryq.core.qat.QatCheckpoint;
 import dev.cherryq.core.recipe.CherryqPipeline;
 import dev.cherryq.core.recipe.QuantizationRecipe;
+import dev.cherryq.core.recipe.TrainingLoss;
 import dev.cherryq.core.selection.CherrySet;
 import dev.cherryq.fleet.FleetContext;
 import dev.cherryq.fleet.job.Folders;
@@ -56,8 +58,9 @@ import java.util.Optional;
  *       listed in {@code capture/shard-<shard>.pb};</li>
  *   <li>block: one decoder block trained on every shard's inputs and targets for its depth, stored as
  *       {@code blocks/block-<block>.<attempt>.safetensors}, listed in {@code blocks/block-<block>.pb};</li>
- *   <li>assemble: every block written into the model, exported and evaluated as end-to-end training's last
- *       segment is.</li>
+ *   <li>assemble: every block written into the model, then the end-to-end phase when the recipe asks for one
+ *       (cherries and norms on the whole model's loss, core's {@link EndToEndPhase}; the teacher's last hidden
+ *       states from the capture), exported and evaluated as end-to-end training's last segment is.</li>
  * </ol>
  * Listings sit at keys fixed by (job, step, index), so a redelivered task whose listing exists computes nothing; the
  * files they list sit under a key of their attempt ({@link #attempt}). The
@@ -283,7 +286,8 @@ final class BlockwiseSteps {
         CherrySet cherries = task.hasCherries()
                 ? CherrySet.read(fleet.store().fetch(task.getCherries(), fleet.downloads())) : CherrySet.empty();
         List<TrainerTaskRecord> records = new ArrayList<>();
-        for (CaptureShard shard : captureShards(task)) {
+        List<CaptureShard> shards = captureShards(task);
+        for (CaptureShard shard : shards) {
             records.add(TrainerTaskRecord.newBuilder().setStep(BlockwiseStep.BLOCKWISE_STEP_CAPTURE)
                     .setIndex(shard.getShard()).setWorker(shard.getWorker()).setSeconds(shard.getSeconds())
                     .setPeakRssMib(shard.getPeakRssMib()).build());
@@ -316,6 +320,23 @@ final class BlockwiseSteps {
                         .setIndex(block).setWorker(result.getWorker()).setSeconds(result.getSeconds())
                         .setPeakRssMib(result.getPeakRssMib()).build());
             }
+            String phaseDetail = "";
+            long phaseTokens = 0;
+            if (recipe.training().endToEndPhase()) {
+                // the end-to-end phase: cherries and norms on the whole model's loss, here where the model is whole
+                int[] tokens = TokenTensors.get(fleet.store(), task.getData().getTrainTokens(), fleet.downloads());
+                List<Path> lastDepth = new ArrayList<>();
+                if (recipe.training().loss() == TrainingLoss.DISTILLATION) { // the teacher's last hidden states
+                    for (CaptureShard shard : shards) {
+                        lastDepth.add(fleet.store().fetch(shard.getTrain(layers), fleet.downloads()));
+                    }
+                }
+                EndToEndPhase.Result phase = CherryqPipeline.trainEndToEndPhase(model, checkpoint, recipe, cherries,
+                        tokens, lastDepth, Progress.NONE);
+                phaseTokens = phase.trainedTokens();
+                phaseDetail = String.format(Locale.ROOT, "; end-to-end phase %d steps in %.1f s, best step %d",
+                        recipe.training().endToEndSteps(), phase.seconds(), phase.bestStep());
+            }
             QuantizedModelSummary exported = handler.export(task, recipe, checkpoint, model, cherries, null, folder);
             QuantizedModelSummary.Builder summary = exported.toBuilder().addAllTrainerTasks(records)
                     .setBestStep(steps);
@@ -326,8 +347,8 @@ final class BlockwiseSteps {
             fleet.store().putBytes(summaryKey, built.toByteArray(), ObjectStore.MEDIA_PROTOBUF);
             Folders.deleteRecursively(work);
             return TaskOutcome.of(handler.finish(task, built, String.format(Locale.ROOT,
-                    "%d blocks assembled, %d beat their start", records.size() - task.getCaptureShards(), improved)),
-                    0);
+                    "%d blocks assembled, %d beat their start%s", records.size() - task.getCaptureShards(), improved,
+                    phaseDetail)), phaseTokens);
         }
     }
 

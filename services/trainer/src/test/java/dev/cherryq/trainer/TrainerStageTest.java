@@ -209,9 +209,11 @@ class TrainerStageTest {
         }
     }
 
-    @Test
-    void shouldTrainBlockwiseOverCaptureAndBlockTasksToTheWeightsOfOneProcess() throws Exception {
-        trainBlockwiseAgainstOneProcess(4, Map.of(), false);
+    /** Without and with the end-to-end phase after the blocks (3 steps), which the assembly task runs. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 3})
+    void shouldTrainBlockwiseOverCaptureAndBlockTasksToTheWeightsOfOneProcess(int endToEndSteps) throws Exception {
+        trainBlockwiseAgainstOneProcess(4, endToEndSteps, Map.of(), false);
     }
 
     @Test
@@ -220,7 +222,7 @@ class TrainerStageTest {
         long streamed;
         int steps = 32; // enough windows that holding them all needs a MiB more than one micro-batch's
         try (LlamaCheckpoint demo = LlamaCheckpoint.open(FleetHarness.demoModel())) {
-            QuantizationRequest request = blockwiseRequest(steps);
+            QuantizationRequest request = blockwiseRequest(steps, 0);
             QuantizationRecipe recipe = RequestSettings.recipe(request);
             long windows = (long) recipe.training().steps() * recipe.training().gradientAccumulation()
                     * recipe.training().batchSize();
@@ -232,25 +234,29 @@ class TrainerStageTest {
                     recipe.training().batchSize(), true));
         }
         assertTrue(streamed < held, "the budget must lie between the two needs: " + streamed + " and " + held);
-        trainBlockwiseAgainstOneProcess(steps, Map.of("CHERRYQ_MEMORY_BUDGET", Long.toString(streamed)), true);
+        trainBlockwiseAgainstOneProcess(steps, 0, Map.of("CHERRYQ_MEMORY_BUDGET", Long.toString(streamed)), true);
     }
 
-    /** The stage fixtures' request trained block-wise for {@code steps} steps in two segments (two capture shards). */
-    private static QuantizationRequest blockwiseRequest(int steps) {
+    /**
+     * The stage fixtures' request trained block-wise for {@code steps} steps in two segments (two capture shards),
+     * then {@code endToEndSteps} of the end-to-end phase.
+     */
+    private static QuantizationRequest blockwiseRequest(int steps, int endToEndSteps) {
         QuantizationRequest request = StageFixtures.request("job-blocks");
         return request.toBuilder().setQat(request.getQat().toBuilder().setSteps(steps).setSegmentSteps(steps / 2)
-                .setMode(dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_BLOCKWISE)).build();
+                .setMode(dev.cherryq.proto.v1.TrainingMode.TRAINING_MODE_BLOCKWISE).setE2ESteps(endToEndSteps))
+                .build();
     }
 
     /**
      * A block-wise job's capture, block and assembly tasks on a trainer with {@code environment}: the exported
      * weights equal one process's, bit for bit, and every block held or streamed its windows as {@code streamed}.
      */
-    private void trainBlockwiseAgainstOneProcess(int steps, Map<String, String> environment, boolean streamed)
-            throws Exception {
+    private void trainBlockwiseAgainstOneProcess(int steps, int endToEndSteps, Map<String, String> environment,
+            boolean streamed) throws Exception {
         try (FleetHarness harness = new FleetHarness(directory)) {
             ServiceHost host = harness.start("trainer", List.of(StageVerticle.of(TrainerHandler::new)), environment);
-            QuantizationRequest request = blockwiseRequest(steps);
+            QuantizationRequest request = blockwiseRequest(steps, endToEndSteps);
             QuantizationRecipe recipe = RequestSettings.recipe(request);
             PreparedData data = StageFixtures.prepare(harness, "job-blocks");
             FilesystemObjectStore store = new FilesystemObjectStore(harness.config().storeDirectory());
@@ -264,6 +270,11 @@ class TrainerStageTest {
                         LlamaTensorNames.linearWeightShapes(checkpoint.config()), 1);
                 CherryqPipeline.trainBlockwise(model, checkpoint, recipe, cherries, tokens,
                         directory.resolve("activations"), Progress.NONE);
+                if (endToEndSteps > 0) { // distilled (the request leaves the loss unset): the capture's last depth
+                    CherryqPipeline.trainEndToEndPhase(model, checkpoint, recipe, cherries, tokens,
+                            List.of(dev.cherryq.core.qat.BlockActivations.file(directory.resolve("activations")
+                                    .resolve("train"), checkpoint.config().numberOfLayers())), Progress.NONE);
+                }
                 CherryqPipeline.export(model, checkpoint, recipe, cherries, reference, Progress.NONE);
             }
             Path cherryFile = directory.resolve("cherries.safetensors");
@@ -300,6 +311,9 @@ class TrainerStageTest {
                 float[] before = original.tensors().readFloats(norm);
                 float[] after = fleet.tensors().readFloats(norm);
                 assertTrue(!java.util.Arrays.equals(before, after), "block training moved the norms");
+                // only the end-to-end phase trains the final norm
+                assertEquals(endToEndSteps > 0, !java.util.Arrays.equals(original.tensors().readFloats(
+                        LlamaTensorNames.FINAL_NORM), fleet.tensors().readFloats(LlamaTensorNames.FINAL_NORM)));
             }
             for (int block = 0; block < data.getLayers(); block++) {
                 dev.cherryq.proto.v1.BlockResult result = dev.cherryq.proto.v1.BlockResult.parseFrom(store.readIfExists(

@@ -54,6 +54,8 @@ final class RecipeOptions {
         FLAGS.put(QuantizationRecipe.CHERRY_LR_SCALE, "--cherry-lr-scale");
         FLAGS.put(QuantizationRecipe.TRAINABLE, "--trainable");
         FLAGS.put(QuantizationRecipe.TRAINING, "--training");
+        FLAGS.put(QuantizationRecipe.E2E_STEPS, "--e2e-steps");
+        FLAGS.put(QuantizationRecipe.E2E_LR, "--e2e-lr");
         FLAGS.put(QuantizationRecipe.SEQ_LEN, "--seq-len");
         FLAGS.put(QuantizationRecipe.SEED, "--seed");
         FLAGS.put(QuantizationRecipe.GPTQ_DAMPENING, "--gptq-dampening");
@@ -132,6 +134,14 @@ final class RecipeOptions {
             + "(default: ${DEFAULT-VALUE})")
     String training;
 
+    @Option(names = "--e2e-steps", description = "with --training blockwise: steps of an end-to-end phase after the "
+            + "blocks that trains only the cherries and the norms on the whole model's loss (--loss), everything else "
+            + "frozen; 0 = none (default: ${DEFAULT-VALUE})")
+    Integer endToEndSteps;
+
+    @Option(names = "--e2e-lr", description = "the end-to-end phase's peak rate (default: ${DEFAULT-VALUE})")
+    Float endToEndLearningRate;
+
     @Option(names = "--seq-len", description = "calibration, training and evaluation window; 0 = min(512, the "
             + "model's max positions) (default: ${DEFAULT-VALUE})")
     Integer sequenceLength;
@@ -157,7 +167,8 @@ final class RecipeOptions {
                         floorFraction, weightDecay, gradientClip, TrainingLoss.parse("--loss", loss),
                         validationWindows, cherryLearningRateScale,
                         TrainableParameters.parse("--trainable", trainable),
-                        TrainingMode.parse("--training", training)), sequenceLength, seed,
+                        TrainingMode.parse("--training", training), endToEndSteps, endToEndLearningRate),
+                sequenceLength, seed,
                 gptqDampening, gptqActOrder);
         List<RecipeProblem> problems = recipe.problems();
         if (!problems.isEmpty()) {

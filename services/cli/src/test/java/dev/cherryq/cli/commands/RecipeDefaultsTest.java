@@ -39,7 +39,7 @@ class RecipeDefaultsTest {
     private static final QuantizationRecipe CHANGED = new QuantizationRecipe(QuantMethod.QAT, InitMethod.GPTQ, 4, 64,
             QuantScheme.ASYM, SelectionCriterion.MAGNITUDE, 0.03, 17,
             new QuantizationRecipe.Training(123, 3, 2, 3.5e-5f, 0.1, 0.2, 0.01f, 0.5f, TrainingLoss.CROSS_ENTROPY, 5, 4f,
-                    TrainableParameters.LINEAR, TrainingMode.BLOCKWISE), 96, 7, 0.05, true);
+                    TrainableParameters.LINEAR, TrainingMode.BLOCKWISE, 37, 4.5e-3f), 96, 7, 0.05, true);
 
     @Test
     void shouldGiveTheCommandLineTheRecipeDefaults() {
@@ -67,7 +67,7 @@ class RecipeDefaultsTest {
         // a producer that leaves out the fields whose proto3 zero means "unset"
         QuantizationRequest sparse = full.toBuilder().clearInit().clearGptqDampening()
                 .setQat(full.getQat().toBuilder().clearLoss().clearValidationWindows()
-                .clearCherryLrScale().clearTrainable().clearMode()).build();
+                .clearCherryLrScale().clearTrainable().clearMode().clearE2ELr()).build();
         assertEquals(QuantizationRecipe.DEFAULTS, RecipeProto.toRecipe(sparse));
     }
 
@@ -85,7 +85,8 @@ class RecipeDefaultsTest {
                 "--cherry-fraction", "0.03", "--calib-samples", "17", "--steps", "123", "--batch-size", "3",
                 "--grad-accum", "2", "--lr", "3.5e-5", "--warmup-fraction", "0.1", "--floor-fraction", "0.2",
                 "--weight-decay", "0.01", "--gradient-clip", "0.5", "--loss", "ce", "--validation-windows", "5",
-                "--cherry-lr-scale", "4", "--trainable", "linear", "--training", "blockwise", "--seq-len", "96", "--seed", "7",
+                "--cherry-lr-scale", "4", "--trainable", "linear", "--training", "blockwise", "--e2e-steps", "37", "--e2e-lr", "4.5e-3",
+                "--seq-len", "96", "--seed", "7",
                 "--gptq-dampening", "0.05", "--gptq-act-order");
         assertEquals(CHANGED, quantize.recipe(), "command line");
     }

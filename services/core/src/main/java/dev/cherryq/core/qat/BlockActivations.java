@@ -53,6 +53,15 @@ public final class BlockActivations {
             this.held = held;
         }
 
+        /** Hidden states already in memory, row-major (windows, length, hidden). */
+        public static Depth held(float[] values, int windows, int length, int hidden) {
+            if ((long) windows * length * hidden != values.length) {
+                throw new IllegalArgumentException(values.length + " values are not " + windows + " x " + length
+                        + " x " + hidden);
+            }
+            return new Depth(List.of(), new int[] {0, windows}, length, hidden, values);
+        }
+
         public int windows() {
             return firstWindows[firstWindows.length - 1];
         }

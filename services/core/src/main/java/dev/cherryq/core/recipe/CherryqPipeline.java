@@ -19,6 +19,8 @@ import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.qat.BlockActivations;
 import dev.cherryq.core.qat.BlockwiseTrainer;
+import dev.cherryq.core.qat.EndToEndPhase;
+import dev.cherryq.core.qat.QatSettings;
 import dev.cherryq.core.qat.QatCheckpoint;
 import dev.cherryq.core.qat.QatTrainer;
 import dev.cherryq.core.quant.PackedModel;
@@ -379,6 +381,36 @@ public final class CherryqPipeline {
             results.add(result);
         }
         return results;
+    }
+
+    /**
+     * The end-to-end phase after block-wise training ({@link EndToEndPhase}), when the recipe asks for one: the
+     * whole model's loss (the recipe's: cross-entropy on the text, or distillation from the full-precision model,
+     * whose last hidden states are read from the capture's last depth, {@code lastDepthFiles}) trains
+     * only the cherries and the norms of {@code model}, which holds every trained block, on block-wise training's
+     * windows; the held-out windows are scored at the start, every quarter of the phase and at its end, and the
+     * model ends on the best weights.
+     *
+     * @param source the full-precision model: the teacher's final norm and head
+     * @param lastDepthFiles the capture's files of the last depth, one per shard in shard order; read only for
+     *     distillation
+     */
+    public static EndToEndPhase.Result trainEndToEndPhase(LlamaModel model, LlamaCheckpoint source,
+            QuantizationRecipe recipe, CherrySet cherries, int[] trainTokens, List<Path> lastDepthFiles,
+            Progress progress) {
+        int length = recipe.sequenceLength(source.config());
+        Split split = split(recipe, trainTokens, length);
+        int[] starts = BlockwiseTrainer.trainingWindowStarts(split.train().length, recipe.qatSettings(length, 0));
+        QatSettings settings = recipe.endToEndSettings(length);
+        QatTrainer.Validation validation = split.validation() == null ? null : new QatTrainer.Validation(
+                split.validation(), Math.max(1, (settings.steps() + 3) / 4), VALIDATION_BATCH);
+        boolean distill = recipe.training().loss() == TrainingLoss.DISTILLATION;
+        try (LlamaModel head = distill ? LlamaModel.loadWithoutBlocks(source) : null) {
+            EndToEndPhase.Teacher teacher = !distill ? null : new EndToEndPhase.Teacher(head, BlockActivations.read(
+                    lastDepthFiles));
+            return EndToEndPhase.train(model, recipe.quantSpec(), cherries, split.train(), starts, teacher,
+                    validation, settings, progress);
+        }
     }
 
     /** Writes a block's trained tensors into the model's parameters in place. */

@@ -47,15 +47,20 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
      * @param cherryLearningRateScale cherries' step size as a multiple of the rate (1 = the reference's)
      * @param trainable which tensors train (the reference: all; or only the linear weights)
      * @param mode the whole model at once (the paper's), or one decoder block at a time against the full-precision
-     *     block's outputs ({@link TrainingMode#BLOCKWISE}; {@code loss} then does not apply)
+     *     block's outputs ({@link TrainingMode#BLOCKWISE}; {@code loss} then applies only to the end-to-end phase)
+     * @param endToEndSteps block-wise training only: steps of the end-to-end phase after the blocks, which trains
+     *     only the cherries and the norms on the whole model's loss ({@link dev.cherryq.core.qat.EndToEndPhase}), with
+     *     the batches, schedule shape, clipping and validation above; 0 = no phase; end-to-end training ignores it
+     * @param endToEndLearningRate the phase's peak rate
      */
     public record Training(int steps, int batchSize, int gradientAccumulation, float learningRate,
             double warmupFraction, double floorFraction, float weightDecay, float gradientClip, TrainingLoss loss,
-            int validationWindows, float cherryLearningRateScale, TrainableParameters trainable, TrainingMode mode) {
+            int validationWindows, float cherryLearningRateScale, TrainableParameters trainable, TrainingMode mode,
+            int endToEndSteps, float endToEndLearningRate) {
 
         /** The trajectory with every default as chosen (see the class comment). */
         public static final Training DEFAULTS = new Training(200, 4, 1, 2e-4f, 0.05, 0, 0f, 1.0f,
-                TrainingLoss.DISTILLATION, 16, 1f, TrainableParameters.ALL, TrainingMode.END_TO_END);
+                TrainingLoss.DISTILLATION, 16, 1f, TrainableParameters.ALL, TrainingMode.END_TO_END, 0, 5e-3f);
 
         /** The largest multiple of the rate a cherry may step at. */
         public static final float MAX_CHERRY_LEARNING_RATE_SCALE = 1000f;
@@ -71,42 +76,61 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
 
         public Training withSteps(int value) {
             return new Training(value, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode,
+                    endToEndSteps, endToEndLearningRate);
         }
 
         public Training withBatchSize(int value) {
             return new Training(steps, value, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode,
+                    endToEndSteps, endToEndLearningRate);
         }
 
         public Training withLoss(TrainingLoss value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, value, validationWindows, cherryLearningRateScale, trainable, mode);
+                    weightDecay, gradientClip, value, validationWindows, cherryLearningRateScale, trainable, mode,
+                    endToEndSteps, endToEndLearningRate);
         }
 
         public Training withValidationWindows(int value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, value, cherryLearningRateScale, trainable, mode);
+                    weightDecay, gradientClip, loss, value, cherryLearningRateScale, trainable, mode,
+                    endToEndSteps, endToEndLearningRate);
         }
 
         public Training withCherryLearningRateScale(float value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, value, trainable, mode);
+                    weightDecay, gradientClip, loss, validationWindows, value, trainable, mode,
+                    endToEndSteps, endToEndLearningRate);
         }
 
         public Training withTrainable(TrainableParameters value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, value, mode);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, value, mode,
+                    endToEndSteps, endToEndLearningRate);
         }
 
         public Training withMode(TrainingMode value) {
             return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, value);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, value,
+                    endToEndSteps, endToEndLearningRate);
+        }
+
+        public Training withEndToEndPhase(int phaseSteps, float phaseLearningRate) {
+            return new Training(steps, batchSize, gradientAccumulation, learningRate, warmupFraction, floorFraction,
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode,
+                    phaseSteps, phaseLearningRate);
+        }
+
+        /** Block-wise training ends with an end-to-end phase. */
+        public boolean endToEndPhase() {
+            return mode == TrainingMode.BLOCKWISE && endToEndSteps > 0;
         }
 
         public Training withLearningRate(float value) {
             return new Training(steps, batchSize, gradientAccumulation, value, warmupFraction, floorFraction,
-                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode);
+                    weightDecay, gradientClip, loss, validationWindows, cherryLearningRateScale, trainable, mode,
+                    endToEndSteps, endToEndLearningRate);
         }
     }
 
@@ -145,6 +169,8 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
     public static final String CHERRY_LR_SCALE = "cherry_lr_scale";
     public static final String TRAINABLE = "trainable";
     public static final String TRAINING = "training";
+    public static final String E2E_STEPS = "e2e_steps";
+    public static final String E2E_LR = "e2e_lr";
     public static final String SEQ_LEN = "seq_len";
     public static final String SEED = "seed";
     public static final String GPTQ_DAMPENING = "gptq_dampening";
@@ -179,6 +205,8 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
         fields.put(CHERRY_LR_SCALE, training.cherryLearningRateScale());
         fields.put(TRAINABLE, training.trainable() == null ? null : training.trainable().wireName());
         fields.put(TRAINING, training.mode() == null ? null : training.mode().wireName());
+        fields.put(E2E_STEPS, training.endToEndSteps());
+        fields.put(E2E_LR, training.endToEndLearningRate());
         fields.put(SEQ_LEN, sequenceLength);
         fields.put(SEED, seed);
         fields.put(GPTQ_DAMPENING, gptqDampening);
@@ -234,6 +262,11 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
             require(problems, training.trainable() != null, TRAINABLE, "null",
                     "is required (" + TrainableParameters.names() + ")");
             require(problems, training.mode() != null, TRAINING, "null", "is required (end-to-end, blockwise)");
+            require(problems, training.endToEndSteps() >= 0 && training.endToEndSteps() <= Training.MAX_STEPS,
+                    E2E_STEPS, training.endToEndSteps(), "is out of range 0.." + Training.MAX_STEPS
+                    + " (0 = no end-to-end phase after block-wise training)");
+            require(problems, Float.isFinite(training.endToEndLearningRate()) && training.endToEndLearningRate() > 0,
+                    E2E_LR, training.endToEndLearningRate(), "must be positive and finite");
         }
         require(problems, sequenceLength == 0 || (sequenceLength >= 2 && sequenceLength <= MAX_LENGTH), SEQ_LEN,
                 sequenceLength, "is out of range 2.." + MAX_LENGTH + " (or 0 for min(512, the model's max positions))");
@@ -305,6 +338,17 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
                 training.gradientClip(), seed, checkpointEvery, training.cherryLearningRateScale(), training.trainable());
     }
 
+    /**
+     * The end-to-end phase's settings after block-wise training: the trainer's, with the phase's steps and peak rate
+     * ({@link Training#endToEndSteps} must be positive).
+     */
+    public QatSettings endToEndSettings(int length) {
+        return new QatSettings(training.endToEndSteps(), training.batchSize(), length,
+                training.gradientAccumulation(), training.endToEndLearningRate(), training.warmupFraction(),
+                floorFraction(), training.weightDecay(), training.gradientClip(), seed, 0,
+                training.cherryLearningRateScale(), training.trainable());
+    }
+
     /** "3-bit g32 sym-full", for result tables. */
     public String formatName() {
         return bits + "-bit g" + groupSize + " " + scheme.cliName();
@@ -324,6 +368,11 @@ public record QuantizationRecipe(QuantMethod method, InitMethod init, int bits, 
             text.append(String.format(Locale.ROOT, ", %d QAT steps at lr %.3g", training.steps(),
                     training.learningRate())).append(training.mode() == TrainingMode.BLOCKWISE ? ", block-wise"
                     : training.loss() == TrainingLoss.DISTILLATION ? ", distilled" : "");
+            if (training.endToEndPhase()) {
+                text.append(String.format(Locale.ROOT, ", then %d end-to-end steps of cherries and norms at lr %.3g%s",
+                        training.endToEndSteps(), training.endToEndLearningRate(),
+                        training.loss() == TrainingLoss.DISTILLATION ? ", distilled" : ""));
+            }
             if (selects() && training.cherryLearningRateScale() != 1f) {
                 text.append(String.format(Locale.ROOT, ", cherries at %.3gx the rate",
                         training.cherryLearningRateScale()));

@@ -2,10 +2,10 @@ package dev.cherryq.core.scoring;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
 import dev.cherryq.core.DjlRuntime;
 import dev.cherryq.core.Progress;
 import dev.cherryq.core.model.LlamaCheckpoint;
+import dev.cherryq.core.model.DepthStream;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.model.LlamaTensorNames;
 import dev.cherryq.core.train.Pretrainer;
@@ -44,68 +44,58 @@ public final class DepthStreamedScorer {
         int work = 2 * layers * count;
         int[] done = {0};
         try (LlamaModel resident = LlamaModel.loadWithoutBlocks(checkpoint); NDManager kept = DjlRuntime.newManager()) {
-            // inputs.get(layer).get(sample): the block's input, (1, seq, hidden)
-            List<List<NDArray>> inputs = new ArrayList<>();
+            DepthStream stream = new DepthStream(resident, kept, (layer, scope) -> {
+                Map<String, NDArray> weights = LlamaModel.loadBlock(checkpoint, layer, scope);
+                weights.values().forEach(weight -> weight.setRequiresGradient(true));
+                return weights;
+            }, () -> progress.update(++done[0], work, "block passes"));
             List<NDArray> ids = new ArrayList<>();
-            List<NDArray> hidden = new ArrayList<>();
+            List<NDArray> embedded = new ArrayList<>();
             for (int index = from; index < to; index++) {
                 NDArray sampleIds = resident.tokenArray(kept, samples.sample(index), 1, samples.length()); // (1, L)
                 ids.add(sampleIds);
                 try (NDManager step = resident.newStep()) {
-                    hidden.add(keep(resident.embed(step, sampleIds), kept));
+                    embedded.add(DepthStream.keep(resident.embed(step, sampleIds), kept)); // (1, L, hidden)
                 }
             }
             // forward, block by block: keep each block's input
-            for (int layer = 0; layer < layers; layer++) {
-                inputs.add(new ArrayList<>(hidden));
-                try (NDManager blockScope = kept.newSubManager()) {
-                    Map<String, NDArray> weights = LlamaModel.loadBlock(checkpoint, layer, blockScope);
-                    for (int sample = 0; sample < count; sample++) {
-                        try (NDManager step = resident.newStep()) {
-                            weights.values().forEach(weight -> weight.tempAttach(step));
-                            hidden.set(sample, keep(resident.block(step, hidden.get(sample), layer, weights), kept));
-                        }
-                        progress.update(++done[0], work, "block passes");
-                    }
-                }
-            }
+            List<NDArray> hidden = stream.forward(embedded);
             // the head: each sample's summed next-token loss, and its gradient at the last block's output
             List<NDArray> incoming = new ArrayList<>();
             for (int sample = 0; sample < count; sample++) {
                 NDArray sampleIds = ids.get(sample);
-                incoming.add(inputGradient(resident, kept, hidden.get(sample),
+                incoming.add(stream.inputGradient(hidden.get(sample),
                         (step, x) -> LlamaModel.nextTokenNll(resident.logits(step, x), sampleIds).sum()));
             }
             // backward, block by block from the last: weight gradients squared and summed, input gradients passed down
             Map<Integer, Map<String, float[]>> sumsByLayer = new LinkedHashMap<>();
-            for (int layer = layers - 1; layer >= 0; layer--) {
-                try (NDManager blockScope = kept.newSubManager();
-                        FisherAccumulator blockSums = new FisherAccumulator(blockScope)) {
-                    Map<String, NDArray> weights = LlamaModel.loadBlock(checkpoint, layer, blockScope);
-                    Map<String, NDArray> linear = new LinkedHashMap<>();
-                    for (String name : weights.keySet()) {
+            stream.backward(incoming, new DepthStream.BlockVisitor() {
+                private FisherAccumulator blockSums;
+                private final Map<String, NDArray> linear = new LinkedHashMap<>();
+
+                @Override
+                public void beforeBlock(int layer, Map<String, NDArray> weights, NDManager scope) {
+                    blockSums = new FisherAccumulator(scope);
+                    linear.clear();
+                    weights.forEach((name, weight) -> {
                         if (isLinear(name)) {
-                            linear.put(name, weights.get(name));
+                            linear.put(name, weight);
                         }
-                    }
-                    weights.values().forEach(weight -> weight.setRequiresGradient(true));
-                    for (int sample = 0; sample < count; sample++) {
-                        int current = layer;
-                        NDArray gradientOut = incoming.get(sample);
-                        NDArray gradientIn = inputGradient(resident, kept, inputs.get(layer).get(sample), (step, x) -> {
-                            weights.values().forEach(weight -> weight.tempAttach(step));
-                            return resident.block(step, x, current, weights).mul(gradientOut).sum();
-                        });
-                        blockSums.addSquaredGradients(linear);
-                        Pretrainer.zeroGradients(weights.values());
-                        gradientOut.close();
-                        inputs.get(layer).get(sample).close();
-                        incoming.set(sample, gradientIn);
-                        progress.update(++done[0], work, "block passes");
-                    }
-                    sumsByLayer.put(layer, blockSums.sums());
+                    });
                 }
-            }
+
+                @Override
+                public void afterItem(int layer, int item, Map<String, NDArray> weights) {
+                    blockSums.addSquaredGradients(linear);
+                    Pretrainer.zeroGradients(weights.values());
+                }
+
+                @Override
+                public void afterBlock(int layer, Map<String, NDArray> weights) {
+                    sumsByLayer.put(layer, blockSums.sums());
+                    blockSums.close();
+                }
+            });
             // in the order of the whole-model scorer: layer by layer, projection by projection
             Map<String, float[]> sums = new LinkedHashMap<>();
             Map<String, long[]> shapes = LlamaTensorNames.linearWeightShapes(checkpoint.config());
@@ -116,32 +106,6 @@ public final class DepthStreamedScorer {
             covered.set(from, to);
             return new FisherPartial(ImpactScorer.fingerprint(checkpoint.config(), samples), covered, sums, shapes);
         }
-    }
-
-    /** What one backward needs: a scalar computed from the leaf {@code x} in a step. */
-    @FunctionalInterface
-    private interface ScalarOfInput {
-        NDArray apply(NDManager step, NDArray x);
-    }
-
-    /** The gradient of {@code f(x)} with respect to {@code x}, kept in {@code kept}; weight gradients accumulate. */
-    private static NDArray inputGradient(LlamaModel resident, NDManager kept, NDArray x, ScalarOfInput f) {
-        try (NDManager step = resident.newStep()) {
-            NDArray leaf = x.duplicate(); // a fresh leaf in the step, so its gradient is its own
-            leaf.attach(step);
-            leaf.setRequiresGradient(true);
-            try (GradientCollector collector = DjlRuntime.engine().newGradientCollector()) {
-                collector.backward(f.apply(step, leaf));
-            }
-            return keep(leaf.getGradient(), kept);
-        }
-    }
-
-    /** A copy of {@code array} owned by {@code kept}, outliving the step it was computed in. */
-    private static NDArray keep(NDArray array, NDManager kept) {
-        NDArray copy = array.duplicate();
-        copy.attach(kept);
-        return copy;
     }
 
     private static boolean isLinear(String name) {

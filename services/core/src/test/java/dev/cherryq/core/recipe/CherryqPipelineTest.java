@@ -33,7 +33,7 @@ class CherryqPipelineTest {
     private static final QuantizationRecipe RECIPE = QuantizationRecipe.DEFAULTS.withMethod(QuantMethod.QAT)
             .withInit(InitMethod.GPTQ).withGroupSize(8).withCalibrationSamples(4).withSequenceLength(16)
             .withTraining(new QuantizationRecipe.Training(4, 2, 1, 1e-3f, 0.05, 0, 0f, 1f, TrainingLoss.CROSS_ENTROPY, 0,
-                    1f, TrainableParameters.ALL, TrainingMode.END_TO_END));
+                    1f, TrainableParameters.ALL, TrainingMode.END_TO_END, 0, 1e-3f));
 
     @TempDir
     Path directory;

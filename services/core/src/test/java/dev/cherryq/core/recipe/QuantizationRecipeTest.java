@@ -28,11 +28,11 @@ class QuantizationRecipeTest {
     void shouldNameEveryInvalidFieldAtOnce() {
         QuantizationRecipe bad = new QuantizationRecipe(QuantMethod.CHERRYQ, InitMethod.GPTQ, 9, 0, null, null, 0.75, 0,
                 new QuantizationRecipe.Training(0, 0, 0, Float.POSITIVE_INFINITY, 1.5, -0.1, Float.NaN, 0f, null, -1, 0f,
-                        null, null), 1, 0, 1.0, false);
+                        null, null, -1, Float.NaN), 1, 0, 1.0, false);
         List<String> fields = bad.problems().stream().map(RecipeProblem::field).toList();
         assertEquals(List.of("bits", "group_size", "scheme", "criterion", "cherry_fraction", "calibration_samples",
                 "steps", "batch_size", "grad_accum", "lr", "warmup_fraction", "floor_fraction", "weight_decay",
-                "gradient_clip", "loss", "validation_windows", "cherry_lr_scale", "trainable", "training", "seq_len",
+                "gradient_clip", "loss", "validation_windows", "cherry_lr_scale", "trainable", "training", "e2e_steps", "e2e_lr", "seq_len",
                 "gptq_dampening"), fields);
         String message = assertThrows(InvalidInputException.class, bad::validate).getMessage();
         assertTrue(message.startsWith("invalid recipe: bits: 9 is out of range 2..8; "), message);
@@ -59,7 +59,7 @@ class QuantizationRecipeTest {
         assertEquals(0.25, DEFAULTS.withBits(3).floorFraction(), "the paper's floor at 3 bits");
         assertEquals(0.1, DEFAULTS.withBits(4).floorFraction(), "and above");
         assertEquals(0.5, DEFAULTS.withTraining(new QuantizationRecipe.Training(10, 1, 1, 1e-4f, 0, 0.5, 0f, 1f,
-                TrainingLoss.CROSS_ENTROPY, 0, 1f, TrainableParameters.ALL, TrainingMode.END_TO_END))
+                TrainingLoss.CROSS_ENTROPY, 0, 1f, TrainableParameters.ALL, TrainingMode.END_TO_END, 0, 1e-3f))
                 .floorFraction(), "an explicit floor wins");
         var settings = DEFAULTS.qatSettings(48, 7);
         assertEquals(48, settings.sequenceLength());

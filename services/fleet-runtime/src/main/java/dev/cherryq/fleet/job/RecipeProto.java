@@ -19,7 +19,7 @@ import dev.cherryq.proto.v1.TrainingLoss;
  * The pure translation between core's {@link QuantizationRecipe} and the recipe fields of a proto
  * {@link QuantizationRequest}, with no checks of its own. Where proto3's zero means "unset" and the field may be
  * left out, it becomes the recipe's default ({@code init}, {@code loss}, {@code trainable},
- * {@code gptq_dampening}); an unspecified
+ * {@code e2e_lr}, {@code gptq_dampening}); an unspecified
  * method, scheme or criterion becomes null, which the recipe's validation names.
  */
 public final class RecipeProto {
@@ -39,7 +39,9 @@ public final class RecipeProto {
                                 ? qat.getValidationWindows() : QuantizationRecipe.Training.DEFAULTS.validationWindows(),
                         qat.hasCherryLrScale() ? qat.getCherryLrScale()
                                 : QuantizationRecipe.Training.DEFAULTS.cherryLearningRateScale(),
-                        trainable(qat.getTrainable()), mode(qat.getMode())),
+                        trainable(qat.getTrainable()), mode(qat.getMode()), qat.getE2ESteps(),
+                        qat.hasE2ELr() ? qat.getE2ELr()
+                                : QuantizationRecipe.Training.DEFAULTS.endToEndLearningRate()),
                 request.getSeqLen(), request.getSeed(),
                 request.getGptqDampening() == 0 ? QuantizationRecipe.DEFAULTS.gptqDampening()
                         : request.getGptqDampening(), request.getGptqActOrder());
@@ -54,7 +56,8 @@ public final class RecipeProto {
                 .setFloorFraction(training.floorFraction()).setWeightDecay(training.weightDecay())
                 .setGradientClip(training.gradientClip()).setValidationWindows(training.validationWindows())
                 .setCherryLrScale(training.cherryLearningRateScale()).setTrainable(trainable(training.trainable()))
-                .setMode(mode(training.mode()))
+                .setMode(mode(training.mode())).setE2ESteps(training.endToEndSteps())
+                .setE2ELr(training.endToEndLearningRate())
                 .setLoss(training.loss() == dev.cherryq.core.recipe.TrainingLoss.DISTILLATION
                         ? TrainingLoss.TRAINING_LOSS_DISTILLATION : TrainingLoss.TRAINING_LOSS_CROSS_ENTROPY);
         return request.setMethod(method(recipe.method()))

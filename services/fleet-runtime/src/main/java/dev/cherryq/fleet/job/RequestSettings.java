@@ -111,10 +111,13 @@ public final class RequestSettings {
         if (trains && recipeProblems.isEmpty()) {
             QuantizationRecipe.Training training = recipe.training();
             long window = request.getSeqLen() > 0 ? request.getSeqLen() : QuantizationRecipe.DEFAULT_MAX_SEQUENCE_LENGTH;
-            long tokens = (long) training.steps() * training.batchSize() * training.gradientAccumulation() * window;
+            // block-wise training's end-to-end phase reads the windows again, e2e_steps times a step's
+            long steps = (long) training.steps() + (training.endToEndPhase() ? training.endToEndSteps() : 0);
+            long tokens = steps * training.batchSize() * training.gradientAccumulation() * window;
             if (tokens > limits.maxTrainingTokens()) {
-                problems.add(String.format(Locale.ROOT, "steps x batch_size x grad_accum x seq_len: %,d training "
-                        + "tokens exceed the fleet's limit of %,d per job", tokens, limits.maxTrainingTokens()));
+                problems.add(String.format(Locale.ROOT, "(steps + e2e_steps) x batch_size x grad_accum x seq_len: %,d "
+                        + "training tokens exceed the fleet's limit of %,d per job", tokens,
+                        limits.maxTrainingTokens()));
             }
         }
         if (tasks > limits.maxTasks()) {

@@ -326,4 +326,19 @@ class JobPlanTest {
         assertEquals(plan.trainerTasks() - 1, assemble.getSegment());
         assertTrue(JobPlan.lastSegment(assemble));
     }
+
+    @Test
+    void shouldCountTheEndToEndPhaseAgainstTheTrainingTokenLimit() {
+        QuantizationRecipe.Training blockwise = QuantizationRecipe.DEFAULTS.training()
+                .withMode(dev.cherryq.core.recipe.TrainingMode.BLOCKWISE); // 200 steps x 4 windows of 32
+        dev.cherryq.fleet.config.JobLimits limits = new dev.cherryq.fleet.config.JobLimits(1000, 200 * 4 * SEQ_LEN,
+                Long.MAX_VALUE);
+        RequestSettings.validate(request(recipe(QuantMethod.QAT).withTraining(blockwise), 4, 50, List.of()), limits);
+        QuantizationRequest withPhase = request(recipe(QuantMethod.QAT).withTraining(blockwise.withEndToEndPhase(1,
+                5e-3f)), 4, 50, List.of());
+        String message = org.junit.jupiter.api.Assertions.assertThrows(dev.cherryq.core.InvalidInputException.class,
+                () -> RequestSettings.validate(withPhase, limits)).getMessage();
+        assertTrue(message.contains("(steps + e2e_steps) x batch_size x grad_accum x seq_len: 25,728 training tokens "
+                + "exceed the fleet's limit of 25,600"), message);
+    }
 }

@@ -10,7 +10,9 @@ import dev.cherryq.core.model.HfModelWriter;
 import dev.cherryq.core.model.LlamaCheckpoint;
 import dev.cherryq.core.model.LlamaModel;
 import dev.cherryq.core.qat.QatCheckpoint;
+import dev.cherryq.core.qat.BlockActivations;
 import dev.cherryq.core.qat.BlockwiseTrainer;
+import dev.cherryq.core.qat.EndToEndPhase;
 import dev.cherryq.core.qat.QatTrainer;
 import dev.cherryq.core.recipe.TrainingMode;
 import dev.cherryq.core.quant.PackedModel;
@@ -95,7 +97,7 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
         console.printf("wrote %s: %s, %.3f effective bits per linear weight%n", out, recipe.describe(),
                 summary.effectiveBits());
         for (var stage : record.get("stages")) {
-            console.printf("  %-8s %7.1f s   peak RSS %s%n", stage.get("stage").asText(), stage.get("seconds").asDouble(),
+            console.printf("  %-9s %7.1f s   peak RSS %s%n", stage.get("stage").asText(), stage.get("seconds").asDouble(),
                     stage.get("peak_rss_mib").isNull() ? "unknown" : String.format("%.0f MiB",
                             stage.get("peak_rss_mib").asDouble()));
         }
@@ -161,7 +163,7 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
                 int[] trainTokens = calibration != null && trainText.equals(calibText) ? calibration
                         : EvalCorpus.tokenizeText(trainText, tokenizer, EvalCorpus.DocumentJoin.GPTQ);
                 if (recipe.training().mode() == TrainingMode.BLOCKWISE) {
-                    trainBlockwise(llama, checkpoint, recipe, cherries, trainTokens, record, console);
+                    trainBlockwise(llama, checkpoint, recipe, cherries, trainTokens, record, console, meter);
                 } else {
                     train(llama, checkpoint, start, recipe, cherries, trainTokens, record, console);
                 }
@@ -173,13 +175,25 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
         }
     }
 
-    /** Block-wise training: capture, then each block in turn; per-block losses and validation in the record. */
+    /**
+     * Block-wise training: capture, then each block in turn, then the end-to-end phase when the recipe asks for it
+     * (its own stage in the record); per-block losses and validation, and the phase's, in the record.
+     */
     private void trainBlockwise(LlamaModel llama, LlamaCheckpoint source, QuantizationRecipe recipe,
-            CherrySet cherries, int[] trainTokens, ObjectNode record, PrintWriter console) throws IOException {
+            CherrySet cherries, int[] trainTokens, ObjectNode record, PrintWriter console, StageMeter meter)
+            throws IOException {
         Path work = out.resolve("activations");
         List<BlockwiseTrainer.Result> results;
         try (ProgressBar bar = new ProgressBar("blockwise")) {
             results = CherryqPipeline.trainBlockwise(llama, source, recipe, cherries, trainTokens, work, bar);
+        }
+        EndToEndPhase.Result phase = null;
+        if (recipe.training().endToEndPhase()) {
+            meter.start("e2e-phase");
+            try (ProgressBar bar = new ProgressBar("e2e phase")) {
+                phase = CherryqPipeline.trainEndToEndPhase(llama, source, recipe, cherries, trainTokens,
+                        List.of(BlockActivations.file(work.resolve("train"), source.config().numberOfLayers())), bar);
+            }
         }
         long capturedBytes = Folders.sizeOf(work);
         Folders.deleteRecursively(work);
@@ -204,6 +218,22 @@ public record LocalJob(QuantizationRecipe recipe, Path model, Path tokenizerPath
         }
         console.printf("block-wise: %d of %d blocks beat their round-to-nearest start on held-out block outputs; "
                 + "%.1f MiB of activations captured%n", improved, results.size(), capturedBytes / 1048576.0);
+        if (phase != null) {
+            ObjectNode e2e = training.putObject("e2e_phase").put("steps", settings.endToEndSteps())
+                    .put("lr", settings.endToEndLearningRate()).put("loss", settings.loss().wireName())
+                    .put("trained_tokens", phase.trainedTokens()).put("seconds", phase.seconds())
+                    .put("best_step", phase.bestStep());
+            ArrayNode validation = e2e.putArray("validation");
+            phase.validation().forEach(point -> validation.addObject().put("step", point.step())
+                    .put("mean_nll", point.meanNll()));
+            ArrayNode losses = e2e.putArray("losses");
+            phase.losses().forEach(losses::add);
+            console.printf("end-to-end phase (cherries and norms): %d steps in %.1f s, held-out NLL %s%n",
+                    settings.endToEndSteps(), phase.seconds(), phase.validation().isEmpty() ? "not scored"
+                    : String.format("%.4f -> %.4f (step %d kept)", phase.validation().get(0).meanNll(),
+                            phase.validation().stream().mapToDouble(p -> p.meanNll()).min().orElseThrow(),
+                            phase.bestStep()));
+        }
     }
 
     private void train(LlamaModel llama, LlamaCheckpoint source, CherryqPipeline.Start start,
