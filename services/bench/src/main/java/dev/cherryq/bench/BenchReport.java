@@ -280,12 +280,17 @@ final class BenchReport {
                 .append(fmt("%.5f", result.blockwiseNll())).append(", on 1 worker ").append(fmt("%.5f", result.oneWorkerNll()))
                 .append(", end-to-end ").append(fmt("%.5f", result.endToEndNll())).append(".\n\n");
         md.append("Block throughput: blocks trained per second of the block phase, from the trainer's progress events "
-                + "(the last capture shard's event, which sends the block tasks, to the last block's event).\n\n"
-                + "| trainer workers | blocks | block phase s (last run) | blocks/s |\n| --- | --- | --- | --- |\n");
-        md.append(String.format(Locale.ROOT, "| 1 | %d | %.1f | %s |%n", result.oneWorker().blocks(),
-                result.oneWorker().seconds(), stats.cell("blockwise blocks/s 1", "%.3f")));
-        md.append(String.format(Locale.ROOT, "| 2 | %d | %.1f | %s |%n", result.twoWorkerPhase().blocks(),
-                result.twoWorkerPhase().seconds(), stats.cell("blockwise blocks/s 2", "%.3f")));
+                + "(the last capture shard's event, which sends the block tasks, to the last block's event); cores: "
+                + "the block tasks' CPU time (their task events) over the phase's wall time, so a shortfall in "
+                + "throughput can be told from a shortfall in CPU the machine gave.\n\n"
+                + "| trainer workers | blocks | block phase s (last run) | blocks/s | cores the tasks got (last run) "
+                + "| blocks per CPU second (last run) |\n| --- | --- | --- | --- | --- | --- |\n");
+        md.append(String.format(Locale.ROOT, "| 1 | %d | %.1f | %s | %.2f | %.3f |%n", result.oneWorker().blocks(),
+                result.oneWorker().seconds(), stats.cell("blockwise blocks/s 1", "%.3f"), result.oneWorker().cores(),
+                result.oneWorker().blocksPerCpuSecond()));
+        md.append(String.format(Locale.ROOT, "| 2 | %d | %.1f | %s | %.2f | %.3f |%n", result.twoWorkerPhase().blocks(),
+                result.twoWorkerPhase().seconds(), stats.cell("blockwise blocks/s 2", "%.3f"),
+                result.twoWorkerPhase().cores(), result.twoWorkerPhase().blocksPerCpuSecond()));
         double speedup = stats.median("blockwise speedup");
         md.append("\n**Target: two trainer workers give >= 1.6x the block throughput of one.** ")
                 .append(Double.isNaN(speedup) ? "Not measured." : speedup >= 1.6 ? fmt("Met: %.2fx", speedup)

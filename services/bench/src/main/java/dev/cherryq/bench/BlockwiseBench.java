@@ -69,13 +69,23 @@ final class BlockwiseBench {
      * The block phase of one block-wise job, from its trainer progress events: the blocks trained, the event that
      * sent their tasks (the last capture shard's: it emits them with its progress) and the last block's event.
      */
-    record BlockPhase(int blocks, long sentAtMs, long lastBlockAtMs) {
+    record BlockPhase(int blocks, long sentAtMs, long lastBlockAtMs, double cpuSeconds) {
         double seconds() {
             return (lastBlockAtMs - sentAtMs) / 1e3;
         }
 
         double blocksPerSecond() {
             return blocks / seconds();
+        }
+
+        /** Cores the block tasks got on average over the phase: their CPU time over its wall time. */
+        double cores() {
+            return cpuSeconds / seconds();
+        }
+
+        /** Blocks per second of CPU the block tasks got: what a worker does with a core, whatever it was given. */
+        double blocksPerCpuSecond() {
+            return blocks / cpuSeconds;
         }
     }
 
@@ -107,7 +117,24 @@ final class BlockwiseBench {
         for (int block = 0; block < layers; block++) {
             last = Math.max(last, require(firstEvent, captures + block, "block"));
         }
-        return new BlockPhase(layers, sent, last);
+        // the block tasks' CPU time: a task's task event comes just before its progress event (one batch from its
+        // worker), so each trainer task event belongs to the next trainer progress event; a block counts once
+        double cpuSeconds = 0;
+        JobEvent pending = null;
+        java.util.Set<Integer> counted = new java.util.HashSet<>();
+        for (JobEvent event : events) {
+            if (event.getStage() == Stage.STAGE_TRAINER && event.hasTask()) {
+                pending = event;
+            } else if (pending != null && event.getStage() == Stage.STAGE_TRAINER
+                    && event.getState() == JobState.JOB_STATE_TRAINING && event.getProgress().getCompletedCount() == 1) {
+                int index = event.getProgress().getCompleted(0);
+                if (index >= captures && index < captures + layers && counted.add(index)) {
+                    cpuSeconds += Math.max(0, pending.getTask().getCpuMs()) / 1e3;
+                }
+                pending = null;
+            }
+        }
+        return new BlockPhase(layers, sent, last, cpuSeconds);
     }
 
     private static long require(Map<Integer, Long> firstEvent, int index, String what) {

@@ -33,20 +33,32 @@ class BlockwiseBenchTest {
                         .setTotal(total).addCompleted(index)).build();
     }
 
+    private static JobEvent task(long at, long cpuMs) {
+        return JobEvent.newBuilder().setStage(Stage.STAGE_TRAINER).setAtUnixMs(at)
+                .setTask(dev.cherryq.proto.v1.TaskRecord.newBuilder().setCpuMs(cpuMs)).build();
+    }
+
     @Test
     void shouldTimeTheBlocksFromTheLastCaptureToTheLastBlock() {
         // 2 capture shards, 3 blocks, the assembly: total 6; block 1 redelivered late, counted at its first event
+        // a task event (CPU time, stamped just after its task's events) before each progress event: the captures',
+        // the repeat's and the assembly's do not count
         List<JobEvent> events = List.of(
                 JobEvent.newBuilder().setStage(Stage.STAGE_PLANNER).setState(JobState.JOB_STATE_TRAINING)
                         .setAtUnixMs(500).setProgress(StageProgress.newBuilder().setTotal(6)).build(),
-                trainer(1, 6, 1000), trainer(0, 6, 1200), trainer(2, 6, 3200), trainer(4, 6, 4700),
-                trainer(3, 6, 5200), trainer(3, 6, 9000), trainer(5, 6, 6000));
+                task(1001, 800), trainer(1, 6, 1000), task(1201, 900), trainer(0, 6, 1200),
+                task(3201, 1500), trainer(2, 6, 3200), task(4701, 1400), trainer(4, 6, 4700),
+                task(5201, 2100), trainer(3, 6, 5200), task(9001, 100), trainer(3, 6, 9000), task(6001, 700),
+                trainer(5, 6, 6000));
         BlockwiseBench.BlockPhase phase = BlockwiseBench.blockPhase(events, 3);
         assertEquals(3, phase.blocks());
         assertEquals(1200, phase.sentAtMs(), "the later capture's event sent the block tasks");
         assertEquals(5200, phase.lastBlockAtMs(), "block 1 (index 3) ended last; its repeat and the assembly do not count");
         assertEquals(4.0, phase.seconds(), 1e-12);
         assertEquals(0.75, phase.blocksPerSecond(), 1e-12);
+        assertEquals(5.0, phase.cpuSeconds(), 1e-12, "the three block tasks' CPU: 1.5 + 1.4 + 2.1 s");
+        assertEquals(1.25, phase.cores(), 1e-12);
+        assertEquals(0.6, phase.blocksPerCpuSecond(), 1e-12);
         assertThrows(IllegalStateException.class, () -> BlockwiseBench.blockPhase(events.subList(0, 4), 3),
                 "a block without its event is not timed");
     }
@@ -61,8 +73,8 @@ class BlockwiseBenchTest {
     void shouldJudgeThePeaksAndTheSpeedUp() throws IOException {
         LlamaConfig config = BlockwiseBench.Sizes.TINY.config(1024);
         FleetBench.Job job = BlockwiseBench.Sizes.TINY.job(dir, dir, dir);
-        BlockwiseBench.BlockPhase one = new BlockwiseBench.BlockPhase(3, 0, 6000);
-        BlockwiseBench.BlockPhase two = new BlockwiseBench.BlockPhase(3, 0, 4000);
+        BlockwiseBench.BlockPhase one = new BlockwiseBench.BlockPhase(3, 0, 6000, 6.0);
+        BlockwiseBench.BlockPhase two = new BlockwiseBench.BlockPhase(3, 0, 4000, 6.0);
         BlockwiseBench.Result result = new BlockwiseBench.Result("1.00 0.50 0.20", "2.00 1.00 0.40", job, config,
                 config.parameterCount(), 900, 600, 750, 1000, 6.9, 12, List.of(
                         new BlockwiseBench.TrainerWorker("trainer-1", 1, 2, 5, 700, 800),
