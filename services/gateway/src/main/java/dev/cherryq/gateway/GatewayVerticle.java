@@ -250,11 +250,13 @@ public final class GatewayVerticle extends VerticleBase implements Readiness {
      * write them: its own fan-in is the job's last task.
      */
     static String withWorkers(byte[] report, JobStatus status) throws java.io.IOException {
-        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
-        var json = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(report);
+        var json = (com.fasterxml.jackson.databind.node.ObjectNode) REPORT_JSON.readTree(report);
         json.set("workers", WorkerTable.json(status.getWorkersList()));
-        return mapper.writeValueAsString(json);
+        return REPORT_JSON.writeValueAsString(json);
     }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper REPORT_JSON =
+            new com.fasterxml.jackson.databind.ObjectMapper();
 
     /** Server-sent events: the current status, then every change, until the job is final. */
     private void watch(RoutingContext context) {

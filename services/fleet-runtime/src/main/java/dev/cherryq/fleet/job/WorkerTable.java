@@ -79,10 +79,8 @@ public final class WorkerTable {
                         .putNull("peak_rss_mib");
         row.put("tasks", row.get("tasks").asInt() + tasks).put("seconds", row.get("seconds").asDouble() + seconds)
                 .put("cpu_seconds", row.get("cpu_seconds").asDouble() + cpuSeconds);
-        double peak = Math.max(Double.isNaN(peak(row)) ? Double.NEGATIVE_INFINITY : peak(row),
-                Double.isNaN(peakMib) ? Double.NEGATIVE_INFINITY : peakMib);
-        if (peak != Double.NEGATIVE_INFINITY) {
-            row.put("peak_rss_mib", peak);
+        if (!Double.isNaN(peakMib) && (Double.isNaN(peak(row)) || peakMib > peak(row))) { // the largest known
+            row.put("peak_rss_mib", peakMib);
         }
     }
 }

@@ -135,11 +135,11 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
             for (int attempt = 1; running; attempt++) {
                 java.util.concurrent.atomic.AtomicLong cpuNanos = new java.util.concurrent.atomic.AtomicLong(-1);
                 CompletableFuture<TaskOutcome> future = compute.submit(() -> {
-                    long cpuStarted = threadCpuNanos(); // on the thread that runs the handler
+                    long cpuStarted = TaskTimings.threadCpuNanos(); // on the thread that runs the handler
                     try {
                         return handler.handle(message);
                     } finally {
-                        long cpuEnded = threadCpuNanos();
+                        long cpuEnded = TaskTimings.threadCpuNanos();
                         cpuNanos.set(cpuStarted < 0 || cpuEnded < 0 ? -1 : cpuEnded - cpuStarted);
                     }
                 });
@@ -205,12 +205,6 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
                 + record.offset(), (System.nanoTime() - started) / 1e9, cpuNanos, outcome.deduplicated()));
         messages.addAll(outcome.outgoing());
         return messages;
-    }
-
-    /** This thread's CPU time in nanoseconds, or -1 where the JVM cannot measure it. */
-    private static long threadCpuNanos() {
-        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
-        return threads.isCurrentThreadCpuTimeSupported() ? threads.getCurrentThreadCpuTime() : -1;
     }
 
     /**

@@ -24,7 +24,7 @@ public final class TaskTimings {
     }
 
     /** This thread's CPU time, or -1 where the JVM cannot measure it. */
-    private static long threadCpuNanos() {
+    static long threadCpuNanos() {
         return THREADS.isCurrentThreadCpuTimeSupported() ? THREADS.getCurrentThreadCpuTime() : -1;
     }
 
