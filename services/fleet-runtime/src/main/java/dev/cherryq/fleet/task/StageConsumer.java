@@ -103,6 +103,9 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
             while (running) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(POLL);
                 updateLag();
+                if (records.isEmpty()) {
+                    NativeHeap.trimIfIdle(); // nothing to do: hand the finished tasks' C heap back to the OS
+                }
                 for (ConsumerRecord<String, byte[]> record : records) {
                     if (!running) {
                         break;
@@ -136,9 +139,11 @@ public final class StageConsumer<T extends Message> implements Runnable, AutoClo
                 java.util.concurrent.atomic.AtomicLong cpuNanos = new java.util.concurrent.atomic.AtomicLong(-1);
                 CompletableFuture<TaskOutcome> future = compute.submit(() -> {
                     long cpuStarted = TaskTimings.threadCpuNanos(); // on the thread that runs the handler
+                    NativeHeap.taskStarted();
                     try {
                         return handler.handle(message);
                     } finally {
+                        NativeHeap.taskEnded();
                         long cpuEnded = TaskTimings.threadCpuNanos();
                         cpuNanos.set(cpuStarted < 0 || cpuEnded < 0 ? -1 : cpuEnded - cpuStarted);
                     }
