@@ -11,6 +11,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /** docs/BENCHMARKS.md from one {@code cherryq bench} run: tables, targets met or missed, and the projection. */
 final class BenchReport {
@@ -185,8 +186,8 @@ final class BenchReport {
         }
         md.append("\n**Target: at most 5% RSS growth in every stage from job " + SOAK_WARM_UP_JOBS
                 + " to the end of a 30-minute run.** ");
-        if (latest.soak() != null && !latest.soak().soakRssMib().isEmpty()) {
-            md.append(soakTable(latest.soak()));
+        if (latest.soak() != null && latest.soak().soak().measured()) {
+            md.append(soakTable(latest.soak().soak()));
         } else {
             md.append("Not measured in this invocation (`--soak-minutes 30` measures it; Findings, if present, "
                     + "quote the latest soak).\n\n");
@@ -303,20 +304,31 @@ final class BenchReport {
     /** Jobs after which a soaking worker counts as warm: caches filled, the JIT done, the heap at its size. */
     static final int SOAK_WARM_UP_JOBS = 20;
 
-    /** Name of the soak figure, written beside the report by {@link #drawSoak}. */
+    /** Names of the soak figures (right after each job, and idle), written beside the report by {@link #drawSoak}. */
     static final String SOAK_FIGURE = "bench-soak-rss.png";
+    static final String SOAK_IDLE_FIGURE = "bench-soak-rss-idle.png";
 
     /**
-     * Every worker's RSS after job 1, after job {@value #SOAK_WARM_UP_JOBS} and after the last, the growth between
-     * the last two against the 5% target, and the figure of RSS per job.
+     * Two tables, RSS right after each job and again with the fleet idle: every worker's RSS after job 1, after job
+     * {@value #SOAK_WARM_UP_JOBS} and after the last, the growth between the last two against the 5% target; and the
+     * figures of RSS per job.
      */
-    static String soakTable(FleetBench.ProcessRun soak) {
-        StringBuilder md = new StringBuilder(fmt("Soak: %.1f minutes of back-to-back jobs on one process fleet; "
-                + "RSS (MiB) after each job:%n%n", soak.soakMinutes()));
-        md.append("| worker | jobs | after job 1 | after job ").append(SOAK_WARM_UP_JOBS)
+    static String soakTable(FleetBench.Soak soak) {
+        StringBuilder md = new StringBuilder(fmt("Soak: %.1f minutes of back-to-back jobs on one process fleet. "
+                + "RSS (MiB) right after each job:%n%n", soak.minutes()));
+        md.append(growthTable(soak.afterJobMib()));
+        md.append("\n![RSS per job](").append(SOAK_FIGURE).append(")\n\n");
+        md.append(String.format(Locale.ROOT, "RSS (MiB) %d s after each job, the fleet idle (the workers' periodic collection and C-heap trim "
+                + "done), before the next job:%n%n", FleetBench.SOAK_IDLE_SECONDS));
+        md.append(growthTable(soak.idleMib()));
+        return md.append("\n![RSS per job, idle](").append(SOAK_IDLE_FIGURE).append(")\n\n").toString();
+    }
+
+    private static String growthTable(Map<String, List<Double>> rssMib) {
+        StringBuilder md = new StringBuilder("| worker | jobs | after job 1 | after job ").append(SOAK_WARM_UP_JOBS)
                 .append(" | after the last | max | growth from job ").append(SOAK_WARM_UP_JOBS).append(" | target |\n")
                 .append("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-        soak.soakRssMib().forEach((worker, samples) -> {
+        rssMib.forEach((worker, samples) -> {
             double lastRss = samples.get(samples.size() - 1);
             double max = samples.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
             md.append("| ").append(worker).append(" | ").append(samples.size()).append(" | ")
@@ -324,20 +336,25 @@ final class BenchReport {
             if (samples.size() > SOAK_WARM_UP_JOBS) {
                 double warm = samples.get(SOAK_WARM_UP_JOBS - 1);
                 double growth = (lastRss - warm) / warm;
-                md.append(String.format(Locale.ROOT, "%.0f | %.0f | %.0f | %+.1f%% | %s |%n", warm, lastRss, max, 100 * growth,
-                        growth <= 0.05 ? "met" : "MISSED"));
+                md.append(String.format(Locale.ROOT, "%.0f | %.0f | %.0f | %+.1f%% | %s |%n", warm, lastRss, max,
+                        100 * growth, growth <= 0.05 ? "met" : "MISSED"));
             } else {
-                md.append(String.format(Locale.ROOT, "- | %.0f | %.0f | - | fewer than %d jobs: not judged |%n", lastRss, max,
-                        SOAK_WARM_UP_JOBS + 1));
+                md.append(String.format(Locale.ROOT, "- | %.0f | %.0f | - | fewer than %d jobs: not judged |%n",
+                        lastRss, max, SOAK_WARM_UP_JOBS + 1));
             }
         });
-        return md.append("\n![RSS per job](").append(SOAK_FIGURE).append(")\n\n").toString();
+        return md.toString();
     }
 
-    /** RSS after each soak job, one line per worker. */
-    static void drawSoak(FleetBench.ProcessRun soak, Path png) throws IOException {
-        LinePlot plot = new LinePlot("Resident memory of each worker over the soak", "job", "RSS (MiB)");
-        soak.soakRssMib().forEach((worker, samples) -> {
+    /** RSS per soak job, one line per worker: right after each job ({@code png}) and idle ({@code idlePng}). */
+    static void drawSoak(FleetBench.Soak soak, Path png, Path idlePng) throws IOException {
+        drawRss("Resident memory of each worker over the soak, right after each job", soak.afterJobMib(), png);
+        drawRss("Resident memory of each worker over the soak, idle after each job", soak.idleMib(), idlePng);
+    }
+
+    private static void drawRss(String title, Map<String, List<Double>> rssMib, Path png) throws IOException {
+        LinePlot plot = new LinePlot(title, "job", "RSS (MiB)");
+        rssMib.forEach((worker, samples) -> {
             double[] x = new double[samples.size()];
             double[] y = new double[samples.size()];
             for (int i = 0; i < x.length; i++) {

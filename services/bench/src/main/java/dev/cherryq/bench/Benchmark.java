@@ -147,8 +147,9 @@ public final class Benchmark {
         Path target = settings.out().toAbsolutePath().normalize();
         Files.createDirectories(target.getParent());
         Files.writeString(target, report);
-        if (latest.soak() != null && !latest.soak().soakRssMib().isEmpty()) {
-            BenchReport.drawSoak(latest.soak(), target.resolveSibling(BenchReport.SOAK_FIGURE));
+        if (latest.soak() != null && latest.soak().soak().measured()) {
+            BenchReport.drawSoak(latest.soak().soak(), target.resolveSibling(BenchReport.SOAK_FIGURE),
+                    target.resolveSibling(BenchReport.SOAK_IDLE_FIGURE));
         }
         console.printf("wrote %s (%d runs, %.1f min)%n", target, settings.runs(), minutes);
         Folders.deleteRecursively(work);

@@ -145,18 +145,38 @@ final class FleetBench {
      */
     record ProcessRun(double seconds, double meanNll, Map<String, Double> secondsByState,
             Map<String, Double> peakRssMibByWorker, Map<String, Integer> recordsByTopic, int objects, long objectBytes,
-            Map<String, Double> tasksByWorker, Map<String, List<Double>> soakRssMib, double soakMinutes,
+            Map<String, Double> tasksByWorker, Soak soak,
             long fisherPartialBytes, TaskTimeline timeline, JsonNode report, List<JobEvent> events) {
 
-        ProcessRun withSoak(Map<String, List<Double>> rssMib, double minutes) {
+        ProcessRun withSoak(Soak measured) {
             return new ProcessRun(seconds, meanNll, secondsByState, peakRssMibByWorker, recordsByTopic, objects,
-                    objectBytes, tasksByWorker, rssMib, minutes, fisherPartialBytes, timeline, report, events);
+                    objectBytes, tasksByWorker, measured, fisherPartialBytes, timeline, report, events);
         }
     }
 
     /**
+     * Every worker's RSS over a soak, in MiB, one sample per job by worker name: right after the job, and again
+     * {@link #SOAK_IDLE_SECONDS} later with the fleet idle (the workers' idle collection and C-heap trim done).
+     */
+    record Soak(Map<String, List<Double>> afterJobMib, Map<String, List<Double>> idleMib, double minutes) {
+
+        static final Soak NONE = new Soak(Map.of(), Map.of(), 0);
+
+        boolean measured() {
+            return !afterJobMib.isEmpty();
+        }
+    }
+
+    /**
+     * Seconds a soak waits after each job before its idle sample: past the workers' G1 periodic collection (3 idle
+     * seconds, checked every 3) and their C-heap trim (1 idle second).
+     */
+    static final int SOAK_IDLE_SECONDS = 7;
+
+    /**
      * Runs the job once on a fresh process fleet and measures it; then, when {@code soakMinutes} is positive, keeps
-     * submitting the same job to the same workers for that long and samples every worker's RSS after each job.
+     * submitting the same job to the same workers for that long and samples every worker's RSS after each job, and
+     * again {@link #SOAK_IDLE_SECONDS} later, before the next job.
      */
     static ProcessRun processes(Job job, Path scratch, int scorers, int evaluators, double soakMinutes,
             PrintWriter console) throws Exception {
@@ -164,7 +184,8 @@ final class FleetBench {
         FleetJob fleetJob = job.fleetJob();
         try (EmbeddedFleet fleet = processFleet(root, fleetJob, workerCounts(scorers, 1, evaluators), Map.of())) {
             ProcessRun run = measure(fleet, job);
-            Map<String, List<Double>> soak = new LinkedHashMap<>();
+            Map<String, List<Double>> afterJob = new LinkedHashMap<>();
+            Map<String, List<Double>> idle = new LinkedHashMap<>();
             GatewayClient client = fleet.client();
             long soakStarted = System.nanoTime();
             int soakJobs = 0;
@@ -176,13 +197,17 @@ final class FleetBench {
                 }
                 soakJobs++;
                 for (WorkerProcess worker : fleet.workers()) {
-                    soak.computeIfAbsent(worker.name(), key -> new ArrayList<>())
+                    afterJob.computeIfAbsent(worker.name(), key -> new ArrayList<>())
                             .add(currentRssMib(worker.pid()));
+                }
+                Thread.sleep(SOAK_IDLE_SECONDS * 1000L);
+                for (WorkerProcess worker : fleet.workers()) {
+                    idle.computeIfAbsent(worker.name(), key -> new ArrayList<>()).add(currentRssMib(worker.pid()));
                 }
                 console.printf("  soak: %d jobs, %.1f min%n", soakJobs, (System.nanoTime() - soakStarted) / 60e9);
                 console.flush();
             }
-            return run.withSoak(soak, (System.nanoTime() - soakStarted) / 60e9);
+            return run.withSoak(new Soak(afterJob, idle, (System.nanoTime() - soakStarted) / 60e9));
         }
     }
 
@@ -271,7 +296,7 @@ final class FleetBench {
             }
         }
         return new ProcessRun(seconds, report.path("results").get(0).path("mean_nll").asDouble(), byState, rss,
-                records, objects, bytes, tasks, Map.of(), 0, partialBytes / Math.max(1, job.calibShards()),
+                records, objects, bytes, tasks, Soak.NONE, partialBytes / Math.max(1, job.calibShards()),
                 TaskTimeline.of(events, partialBytes), report, List.copyOf(events));
     }
 

@@ -33,16 +33,23 @@ class BenchReportTest {
         soak.put("trainer-1", samples(40, 800, 840)); // +5.0%: met, though it grew 340 MiB from job 1
         soak.put("selector-1", samples(40, 300, 316)); // +5.3%
         soak.put("evaluator-1", List.of(600.0, 610.0, 620.0));
-        FleetBench.ProcessRun run = new FleetBench.ProcessRun(1, 3, Map.of(), Map.of(), Map.of(), 0, 0, Map.of(), soak,
-                30.2, 0, null, null, List.of());
+        Map<String, List<Double>> idle = new LinkedHashMap<>();
+        idle.put("trainer-1", samples(40, 700, 770)); // +10.0%
+        idle.put("selector-1", samples(40, 300, 303)); // +1.0%
+        idle.put("evaluator-1", List.of(500.0, 505.0, 510.0));
+        FleetBench.Soak run = new FleetBench.Soak(soak, idle, 30.2);
         String table = BenchReport.soakTable(run);
         assertTrue(table.contains("| trainer-1 | 40 | 515 | 800 | 840 | 840 | +5.0% | met |"), table);
         assertTrue(table.contains("| selector-1 | 40 | 490 | 300 | 316 | 490 | +5.3% | MISSED |"), table);
         assertTrue(table.contains("| evaluator-1 | 3 | 600 | - | 620 | 620 | - | fewer than 21 jobs: not judged |"),
                 table);
+        String idleTable = table.substring(table.indexOf("the fleet idle"));
+        assertTrue(idleTable.contains("| trainer-1 | 40 | 510 | 700 | 770 | 770 | +10.0% | MISSED |"), idleTable);
+        assertTrue(idleTable.contains("| selector-1 | 40 | 490 | 300 | 303 | 490 | +1.0% | met |"), idleTable);
         Path png = dir.resolve(BenchReport.SOAK_FIGURE);
-        BenchReport.drawSoak(run, png);
-        assertTrue(Files.size(png) > 1000);
+        Path idlePng = dir.resolve(BenchReport.SOAK_IDLE_FIGURE);
+        BenchReport.drawSoak(run, png, idlePng);
+        assertTrue(Files.size(png) > 1000 && Files.size(idlePng) > 1000);
     }
 
     @Test
