@@ -21,9 +21,10 @@ import org.slf4j.LoggerFactory;
  * <p>How: stage consumers mark each task's start and end; when a consumer's poll comes back empty, no task of this
  * process has run for {@link #IDLE_NANOS}, and a task has ended since the last trim, it runs that diagnostic command
  * in-process through its platform MBean (no native code of ours), at most once a {@link #MIN_INTERVAL_NANOS}. Never
- * between the back-to-back tasks of a busy worker: measured on the same soak, trimming at every empty poll (between
- * a job's training segments, between evaluation shards) made trainer tasks 15% and evaluator tasks 23% slower, each
- * task faulting the trimmed pages back in. Where the JVM or the C library has no such command (not glibc, not
+ * between the back-to-back tasks of a busy worker: a soak that trimmed at every empty poll (between a job's training
+ * segments, between evaluation shards) ran its trainer tasks 15% and its evaluator tasks 23% longer than the soak
+ * before it without trimming (one comparison on a shared machine), each task faulting the trimmed pages back in.
+ * Where the JVM or the C library has no such command (not glibc, not
  * HotSpot) the first attempt logs it once and trimming stops.
  */
 public final class NativeHeap {
