@@ -150,6 +150,8 @@ public final class Benchmark {
         if (latest.soak() != null && latest.soak().soak().measured()) {
             BenchReport.drawSoak(latest.soak().soak(), target.resolveSibling(BenchReport.SOAK_FIGURE),
                     target.resolveSibling(BenchReport.SOAK_IDLE_FIGURE));
+            Files.writeString(target.resolveSibling(BenchReport.SOAK_SAMPLES),
+                    BenchReport.soakSamples(latest.soak().soak()));
         }
         console.printf("wrote %s (%d runs, %.1f min)%n", target, settings.runs(), minutes);
         Folders.deleteRecursively(work);

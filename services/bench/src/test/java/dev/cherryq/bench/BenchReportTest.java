@@ -1,5 +1,6 @@
 package dev.cherryq.bench;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -39,17 +40,31 @@ class BenchReportTest {
         idle.put("evaluator-1", List.of(500.0, 505.0, 510.0));
         FleetBench.Soak run = new FleetBench.Soak(soak, idle, 30.2);
         String table = BenchReport.soakTable(run);
-        assertTrue(table.contains("| trainer-1 | 40 | 515 | 800 | 840 | 840 | +5.0% | met |"), table);
-        assertTrue(table.contains("| selector-1 | 40 | 490 | 300 | 316 | 490 | +5.3% | MISSED |"), table);
-        assertTrue(table.contains("| evaluator-1 | 3 | 600 | - | 620 | 620 | - | fewer than 21 jobs: not judged |"),
+        assertTrue(table.contains("| trainer-1 | 40 | 515 | 800 | 840 | 840 | +5.0% | met | +5.0% |"), table);
+        assertTrue(table.contains("| selector-1 | 40 | 490 | 300 | 316 | 490 | +5.3% | MISSED | +5.3% |"), table);
+        assertTrue(table.contains("| evaluator-1 | 3 | 600 | - | 620 | 620 | - | fewer than 21 jobs: not judged | - |"),
                 table);
         String idleTable = table.substring(table.indexOf("the fleet idle"));
-        assertTrue(idleTable.contains("| trainer-1 | 40 | 510 | 700 | 770 | 770 | +10.0% | MISSED |"), idleTable);
-        assertTrue(idleTable.contains("| selector-1 | 40 | 490 | 300 | 303 | 490 | +1.0% | met |"), idleTable);
+        assertTrue(idleTable.contains("| trainer-1 | 40 | 510 | 700 | 770 | 770 | +10.0% | MISSED | +10.0% |"), idleTable);
+        assertTrue(idleTable.contains("| selector-1 | 40 | 490 | 300 | 303 | 490 | +1.0% | met | +1.0% |"), idleTable);
         Path png = dir.resolve(BenchReport.SOAK_FIGURE);
         Path idlePng = dir.resolve(BenchReport.SOAK_IDLE_FIGURE);
         BenchReport.drawSoak(run, png, idlePng);
         assertTrue(Files.size(png) > 1000 && Files.size(idlePng) > 1000);
+        String tsv = BenchReport.soakSamples(run);
+        assertTrue(tsv.startsWith("job\tworker\tafter_job_mib\tidle_mib\n1\ttrainer-1\t515.0\t510.0\n"), tsv);
+        assertEquals(1 + 40 + 40 + 3, tsv.lines().count());
+    }
+
+    @Test
+    void shouldReadTheFittedGrowthFromEverySampleNotTwo() {
+        List<Double> flat = new ArrayList<>(samples(60, 300, 300)); // flat from job 20 on
+        flat.set(19, 285.0); // job 20 caught low
+        flat.set(59, 320.0); // the last job caught high
+        double endpoints = (320.0 - 285.0) / 285.0;
+        double fitted = BenchReport.fittedGrowth(flat);
+        assertTrue(endpoints > 0.12 && Math.abs(fitted) < 0.03, "endpoints " + endpoints + ", fitted " + fitted);
+        assertEquals(0.10, BenchReport.fittedGrowth(samples(60, 300, 330)), 1e-9, "a straight line: the endpoints'");
     }
 
     @Test
