@@ -26,9 +26,10 @@ public final class WorkerProcess {
 
     /**
      * JVM options of a stage worker of {@code cherryq run} and the benchmarks. The G1 settings (the images set the
-     * same) run a collection after 3 idle seconds and give the freed heap back to the OS, so a worker's resident
-     * memory returns to its floor between jobs: over 30-minute soaks the worst stage's growth fell from 9.2% (the
-     * scorer's heap, default G1) to 6.1% (docs/BENCHMARKS.md, Findings 5).
+     * same) run a collection after 3 idle seconds and give the freed heap back to the OS, so a worker's Java heap
+     * returns to its floor between jobs: over 30-minute soaks the worst stage's growth fell from 9.2% (the scorer's
+     * heap, default G1) to 6.1% (docs/BENCHMARKS.md, Findings 5). The C heap, where PyTorch's tensors live, is
+     * trimmed by the worker itself when idle ({@code fleet.task.NativeHeap}).
      */
     public static final List<String> STAGE_JVM_OPTIONS = List.of("-Xmx2g", "-XX:G1PeriodicGCInterval=3000",
             "-XX:MaxHeapFreeRatio=30", "-XX:MinHeapFreeRatio=10", "-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true",
