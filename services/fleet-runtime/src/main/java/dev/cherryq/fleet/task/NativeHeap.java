@@ -21,11 +21,11 @@ import org.slf4j.LoggerFactory;
  * <p>How: stage consumers mark each task's start and end; when a consumer's poll comes back empty, no task of this
  * process has run for {@link #IDLE_NANOS}, and a task has ended since the last trim, it runs that diagnostic command
  * in-process through its platform MBean (no native code of ours), at most once a {@link #MIN_INTERVAL_NANOS}. Never
- * between the back-to-back tasks of a busy worker: a soak that trimmed at every empty poll (between a job's training
- * segments, between evaluation shards) ran its trainer tasks 15% and its evaluator tasks 23% longer than the soak
- * before it without trimming (one comparison on a shared machine), each task faulting the trimmed pages back in.
- * Where the JVM or the C library has no such command (not glibc, not
- * HotSpot) the first attempt logs it once and trimming stops.
+ * between the back-to-back tasks of a busy worker: whatever a trim returns, the next task faults back in, about
+ * 0.7 ms per MiB ({@code scripts/TrimRefaultCost.java}), and a soak that trimmed at every empty poll (between a job's
+ * training segments, between evaluation shards) ran its trainer tasks 15% and its evaluator tasks 23% longer than
+ * the soak before it without trimming (one comparison between two soaks, a loose bound). Where the JVM or the C
+ * library has no such command (not glibc, not HotSpot) the first attempt logs it once and trimming stops.
  */
 public final class NativeHeap {
 
