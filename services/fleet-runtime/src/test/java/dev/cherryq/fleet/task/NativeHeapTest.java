@@ -5,10 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
+import dev.cherryq.fleet.metrics.ProcessMemory;
 import java.lang.reflect.Field;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,15 +18,6 @@ class NativeHeapTest {
 
     private static final long MIB = 1L << 20;
 
-    private static double residentMib() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
-            }
-        }
-        throw new IllegalStateException("no VmRSS in /proc/self/status");
-    }
-
     private static sun.misc.Unsafe unsafe() throws ReflectiveOperationException {
         Field field = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
         field.setAccessible(true);
@@ -37,7 +26,7 @@ class NativeHeapTest {
 
     @Test
     void shouldHandFreedHolesOfTheCHeapBackToTheSystem() throws Exception {
-        assumeTrue(Files.exists(Path.of("/proc/self/status")), "needs Linux's /proc to read the resident set");
+        assumeTrue(!Double.isNaN(ProcessMemory.residentMib()), "needs Linux's /proc to read the resident set");
         assumeTrue(NativeHeap.trim() != null, "this JVM or C library cannot trim its heap (not glibc)");
         sun.misc.Unsafe unsafe = unsafe();
         // freeing one 8 MiB block raises glibc's mmap threshold, so the 1 MiB blocks below come from its heap
@@ -52,9 +41,9 @@ class NativeHeapTest {
                 unsafe.freeMemory(blocks[i]);
                 blocks[i] = 0;
             }
-            double beforeTrim = residentMib();
+            double beforeTrim = ProcessMemory.residentMib();
             String report = NativeHeap.trim();
-            double afterTrim = residentMib();
+            double afterTrim = ProcessMemory.residentMib();
             assertTrue(beforeTrim - afterTrim >= 40, "the trim returned " + (beforeTrim - afterTrim)
                     + " MiB of 80 MiB of freed holes (" + report + ")");
         } finally {
