@@ -35,6 +35,26 @@ public final class WorkerProcess {
             "-XX:MaxHeapFreeRatio=30", "-XX:MinHeapFreeRatio=10", "-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true",
             "-Dorg.slf4j.simpleLogger.log.org.apache.kafka=warn");
 
+    /**
+     * The option the stages that run no PyTorch (planner, selector, gateway) add: compile with C1 only. Their work is
+     * I/O and bookkeeping, and under C2 their compiled code kept growing for the whole of a 30-minute soak, past the
+     * 5% memory target (docs/BENCHMARKS.md, Findings 5); C1 reaches its steady state within the first jobs. The
+     * deploy manifests give the same stages the same option ({@code JDK_JAVA_OPTIONS}).
+     */
+    public static final String LIGHT_STAGE_JVM_OPTION = "-XX:TieredStopAtLevel=1";
+
+    /** The stages that add {@link #LIGHT_STAGE_JVM_OPTION}. */
+    public static final List<String> LIGHT_STAGES = List.of("planner", "selector", "gateway");
+
+    /** The JVM options of one stage's worker process: {@link #STAGE_JVM_OPTIONS}, and C1 only for light stages. */
+    public static List<String> stageJvmOptions(String stage) {
+        List<String> options = new ArrayList<>(STAGE_JVM_OPTIONS);
+        if (LIGHT_STAGES.contains(stage)) {
+            options.add(LIGHT_STAGE_JVM_OPTION);
+        }
+        return List.copyOf(options);
+    }
+
     /** The line {@code ServiceHost} logs once it serves HTTP: its port is the process's. */
     private static final Pattern READY_LINE = Pattern.compile("ready; .* http://[^/:\\s]+:(\\d+)/metrics");
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -91,7 +111,7 @@ public final class WorkerProcess {
     public static WorkerProcess startStage(String stage, int index, Map<String, String> settings, Path root)
             throws IOException {
         String name = stage + "-" + index;
-        return start(new Launch(name, FleetStages.mainClass(stage), List.of(), STAGE_JVM_OPTIONS, settings,
+        return start(new Launch(name, FleetStages.mainClass(stage), List.of(), stageJvmOptions(stage), settings,
                 root.resolve("work-" + name), root.resolve("logs")));
     }
 
