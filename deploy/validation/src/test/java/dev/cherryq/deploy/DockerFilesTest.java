@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cherryq.fleet.ServiceHost;
 import dev.cherryq.fleet.config.ConfigException;
 import dev.cherryq.fleet.config.FleetConfig;
+import dev.cherryq.launcher.WorkerProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -127,6 +128,8 @@ class DockerFilesTest {
             } catch (ConfigException e) {
                 fail(service + " would exit at start-up: " + e.getMessage());
             }
+            assertEquals(WorkerProcess.LIGHT_STAGES.contains(service) ? WorkerProcess.LIGHT_STAGE_JVM_OPTION : null,
+                    environment.get("JDK_JAVA_OPTIONS"), service + ": the JVM options its local worker gets");
             assertEquals("service_healthy", definition.at("/depends_on/kafka/condition").asText(), service);
             assertEquals("service_completed_successfully", definition.at("/depends_on/minio-bucket/condition").asText());
         }

@@ -12,6 +12,7 @@ import dev.cherryq.fleet.config.ConfigException;
 import dev.cherryq.fleet.config.FleetConfig;
 import dev.cherryq.fleet.kafka.TopicSpec;
 import dev.cherryq.fleet.kafka.Topics;
+import dev.cherryq.launcher.WorkerProcess;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvFromSource;
@@ -183,6 +184,8 @@ class KubernetesManifestsTest {
             } catch (ConfigException e) {
                 fail(service + " would exit at start-up: " + e.getMessage());
             }
+            assertEquals(WorkerProcess.LIGHT_STAGES.contains(service) ? WorkerProcess.LIGHT_STAGE_JVM_OPTION : null,
+                    environment.get("JDK_JAVA_OPTIONS"), service + ": the JVM options its local worker gets");
             assertEquals("http", container.getPorts().get(0).getName());
             assertEquals(ServiceHost.HEALTH_PATH, container.getLivenessProbe().getHttpGet().getPath(), service);
             assertEquals(ServiceHost.HEALTH_PATH, container.getStartupProbe().getHttpGet().getPath(), service);
