@@ -311,27 +311,41 @@ final class BenchReport {
     static final String SOAK_SAMPLES = "bench-soak-rss.tsv";
 
     /**
-     * Two tables, RSS right after each job and again with the fleet idle: every worker's RSS after job 1, after job
-     * {@value #SOAK_WARM_UP_JOBS} and after the last, the growth between the last two against the 5% target; and the
-     * figures of RSS per job.
+     * Two tables, RSS with the fleet idle and right after each job: every worker's RSS after job 1, after job
+     * {@value #SOAK_WARM_UP_JOBS}, after the last and at most, its growth from job {@value #SOAK_WARM_UP_JOBS} to the
+     * last by those two samples and along the least-squares line through every sample from job
+     * {@value #SOAK_WARM_UP_JOBS} on; and the figures of RSS per job.
+     *
+     * <p>The 5% target is judged on the idle samples' fitted growth. Idle, every worker is in the same state (its
+     * periodic collection and C-heap trim done), so what grows there is memory a worker keeps. Right after a job, a
+     * worker's RSS depends on whether its idle trim has run yet: in soak F (docs/BENCHMARKS.md, Findings 5) the
+     * trainer's samples fell at 295-340 MiB (trimmed) or 360-434 MiB (not yet), their highs flat from job 5 on, and
+     * two of them read +21% between jobs 20 and 83. And two samples of a flat band meet or miss by chance where the
+     * band is as wide as the target (soak C's idle evaluator); the fitted line reads the same quantity from every
+     * sample. Both are printed.
      */
     static String soakTable(FleetBench.Soak soak) {
-        StringBuilder md = new StringBuilder(fmt("Soak: %.1f minutes of back-to-back jobs on one process fleet. "
-                + "RSS (MiB) right after each job:%n%n", soak.minutes()));
-        md.append(growthTable(soak.afterJobMib()));
-        md.append("\n![RSS per job](").append(SOAK_FIGURE).append(")\n\n");
-        md.append(String.format(Locale.ROOT, "RSS (MiB) %d s after each job, the fleet idle (the workers' periodic collection and C-heap trim "
-                + "done), before the next job:%n%n", FleetBench.SOAK_IDLE_SECONDS));
-        md.append(growthTable(soak.idleMib()));
-        return md.append("\n![RSS per job, idle](").append(SOAK_IDLE_FIGURE).append(")\n\nEvery sample: `")
+        StringBuilder md = new StringBuilder(String.format(Locale.ROOT, "Soak: %.1f minutes of back-to-back jobs on "
+                + "one process fleet. RSS (MiB) %d s after each job, the fleet idle (the workers' periodic collection "
+                + "and C-heap trim done), before the next job; **the target is judged on this table's fitted growth** "
+                + "(the least-squares line through every sample from job %d on):%n%n", soak.minutes(),
+                FleetBench.SOAK_IDLE_SECONDS, SOAK_WARM_UP_JOBS));
+        md.append(growthTable(soak.idleMib(), true));
+        md.append("\n![RSS per job, idle](").append(SOAK_IDLE_FIGURE).append(")\n\n");
+        md.append("RSS (MiB) right after each job, not judged: a worker's working set at the job's end, before or "
+                + "after its idle trim has run, which varies from job to job:\n\n");
+        md.append(growthTable(soak.afterJobMib(), false));
+        return md.append("\n![RSS per job](").append(SOAK_FIGURE).append(")\n\nEvery sample: `")
                 .append(SOAK_SAMPLES).append("`.\n\n").toString();
     }
 
-    private static String growthTable(Map<String, List<Double>> rssMib) {
+    private static String growthTable(Map<String, List<Double>> rssMib, boolean judged) {
         StringBuilder md = new StringBuilder("| worker | jobs | after job 1 | after job ").append(SOAK_WARM_UP_JOBS)
-                .append(" | after the last | max | growth from job ").append(SOAK_WARM_UP_JOBS).append(" | target | ")
-                .append("fitted growth from job ").append(SOAK_WARM_UP_JOBS).append(" |\n")
-                .append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+                .append(" | after the last | max | growth from job ").append(SOAK_WARM_UP_JOBS)
+                .append(" (two samples) | fitted growth from job ").append(SOAK_WARM_UP_JOBS).append(" |")
+                .append(judged ? " target |\n" : "\n")
+                .append(judged ? "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+                        : "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
         rssMib.forEach((worker, samples) -> {
             double lastRss = samples.get(samples.size() - 1);
             double max = samples.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
@@ -339,12 +353,13 @@ final class BenchReport {
                     .append(fmt("%.0f", samples.get(0))).append(" | ");
             if (samples.size() > SOAK_WARM_UP_JOBS) {
                 double warm = samples.get(SOAK_WARM_UP_JOBS - 1);
-                double growth = (lastRss - warm) / warm;
-                md.append(String.format(Locale.ROOT, "%.0f | %.0f | %.0f | %+.1f%% | %s | %+.1f%% |%n", warm, lastRss,
-                        max, 100 * growth, growth <= 0.05 ? "met" : "MISSED", 100 * fittedGrowth(samples)));
+                double fitted = fittedGrowth(samples);
+                md.append(String.format(Locale.ROOT, "%.0f | %.0f | %.0f | %+.1f%% | %+.1f%% |", warm, lastRss, max,
+                        100 * (lastRss - warm) / warm, 100 * fitted));
+                md.append(judged ? (fitted <= 0.05 ? " met |\n" : " MISSED |\n") : "\n");
             } else {
-                md.append(String.format(Locale.ROOT, "- | %.0f | %.0f | - | fewer than %d jobs: not judged | - |%n",
-                        lastRss, max, SOAK_WARM_UP_JOBS + 1));
+                md.append(String.format(Locale.ROOT, "- | %.0f | %.0f | - | - |%s%n", lastRss, max,
+                        judged ? " fewer than " + (SOAK_WARM_UP_JOBS + 1) + " jobs: not judged |" : ""));
             }
         });
         return md.toString();

@@ -9,11 +9,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The soak's verdict: growth from job 20 to the last, against 5%, per worker, and its figure. */
+/** The soak's verdict: idle workers' fitted growth from job 20 to the last, against 5%, per worker; its figures. */
 class BenchReportTest {
 
     @TempDir
@@ -29,31 +30,44 @@ class BenchReportTest {
     }
 
     @Test
-    void shouldJudgeGrowthFromTheTwentiethJobAndDrawIt() throws IOException {
-        Map<String, List<Double>> soak = new LinkedHashMap<>();
-        soak.put("trainer-1", samples(40, 800, 840)); // +5.0%: met, though it grew 340 MiB from job 1
-        soak.put("selector-1", samples(40, 300, 316)); // +5.3%
-        soak.put("evaluator-1", List.of(600.0, 610.0, 620.0));
+    void shouldJudgeTheIdleSamplesFittedGrowthFromTheTwentiethJobAndDrawIt() throws IOException {
+        Map<String, List<Double>> afterJob = new LinkedHashMap<>();
+        afterJob.put("trainer-1", samples(40, 800, 840)); // +5.0%, though it grew 340 MiB from job 1
+        afterJob.put("selector-1", samples(40, 300, 316)); // +5.3%: shown, not judged
+        afterJob.put("scorer-1", samples(40, 300, 300));
+        afterJob.put("evaluator-1", List.of(600.0, 610.0, 620.0));
         Map<String, List<Double>> idle = new LinkedHashMap<>();
         idle.put("trainer-1", samples(40, 700, 770)); // +10.0%
         idle.put("selector-1", samples(40, 300, 303)); // +1.0%
+        List<Double> flat = new ArrayList<>(samples(40, 300, 300));
+        flat.set(19, 285.0); // job 20 caught low
+        flat.set(39, 320.0); // the last job caught high: +12.3% by two samples
+        idle.put("scorer-1", flat);
         idle.put("evaluator-1", List.of(500.0, 505.0, 510.0));
-        FleetBench.Soak run = new FleetBench.Soak(soak, idle, 30.2);
+        FleetBench.Soak run = new FleetBench.Soak(afterJob, idle, 30.2);
         String table = BenchReport.soakTable(run);
-        assertTrue(table.contains("| trainer-1 | 40 | 515 | 800 | 840 | 840 | +5.0% | met | +5.0% |"), table);
-        assertTrue(table.contains("| selector-1 | 40 | 490 | 300 | 316 | 490 | +5.3% | MISSED | +5.3% |"), table);
-        assertTrue(table.contains("| evaluator-1 | 3 | 600 | - | 620 | 620 | - | fewer than 21 jobs: not judged | - |"),
-                table);
-        String idleTable = table.substring(table.indexOf("the fleet idle"));
-        assertTrue(idleTable.contains("| trainer-1 | 40 | 510 | 700 | 770 | 770 | +10.0% | MISSED | +10.0% |"), idleTable);
-        assertTrue(idleTable.contains("| selector-1 | 40 | 490 | 300 | 303 | 490 | +1.0% | met | +1.0% |"), idleTable);
+        int split = table.indexOf("right after each job");
+        String idleTable = table.substring(0, split);
+        String afterJobTable = table.substring(split);
+        assertTrue(idleTable.contains("the fleet idle"), table);
+        assertTrue(idleTable.contains("| trainer-1 | 40 | 510 | 700 | 770 | 770 | +10.0% | +10.0% | MISSED |"), idleTable);
+        assertTrue(idleTable.contains("| selector-1 | 40 | 490 | 300 | 303 | 490 | +1.0% | +1.0% | met |"), idleTable);
+        double fitted = 100 * BenchReport.fittedGrowth(flat);
+        assertTrue(fitted < 5, "fitted " + fitted);
+        assertTrue(idleTable.contains(String.format(Locale.ROOT,
+                "| scorer-1 | 40 | 490 | 285 | 320 | 490 | +12.3%% | %+.1f%% | met |", fitted)), idleTable);
+        assertTrue(idleTable.contains("| evaluator-1 | 3 | 500 | - | 510 | 510 | - | - | fewer than 21 jobs: not judged |"),
+                idleTable);
+        assertTrue(afterJobTable.contains("| trainer-1 | 40 | 515 | 800 | 840 | 840 | +5.0% | +5.0% |\n"), afterJobTable);
+        assertTrue(afterJobTable.contains("| selector-1 | 40 | 490 | 300 | 316 | 490 | +5.3% | +5.3% |\n"), afterJobTable);
+        assertTrue(!afterJobTable.contains("MISSED") && !afterJobTable.contains(" met |"), afterJobTable);
         Path png = dir.resolve(BenchReport.SOAK_FIGURE);
         Path idlePng = dir.resolve(BenchReport.SOAK_IDLE_FIGURE);
         BenchReport.drawSoak(run, png, idlePng);
         assertTrue(Files.size(png) > 1000 && Files.size(idlePng) > 1000);
         String tsv = BenchReport.soakSamples(run);
         assertTrue(tsv.startsWith("job\tworker\tafter_job_mib\tidle_mib\n1\ttrainer-1\t515.0\t510.0\n"), tsv);
-        assertEquals(1 + 40 + 40 + 3, tsv.lines().count());
+        assertEquals(1 + 40 + 40 + 40 + 3, tsv.lines().count());
     }
 
     @Test
