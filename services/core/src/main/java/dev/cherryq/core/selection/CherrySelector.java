@@ -60,23 +60,54 @@ public final class CherrySelector {
         return new CherrySet(criterion, fraction, layers);
     }
 
-    /** The k columns with the largest score in one row (ties: lower column first), by partial selection. */
+    /**
+     * The k columns with the largest score in one row (ties: lower column first), by partial selection: a heap of
+     * the best k so far, whose root is the worst of them, so a row costs columns * log k, not a sort of the row.
+     */
     private static int[] topColumns(float[] score, int offset, int columns, int k, boolean absolute) {
-        Integer[] order = new Integer[columns];
+        float[] heapScores = new float[k]; // [k] a min-heap by (score, then higher column first)
+        int[] heapColumns = new int[k];
+        int size = 0;
         for (int c = 0; c < columns; c++) {
-            order[c] = c;
+            float value = absolute ? Math.abs(score[offset + c]) : score[offset + c];
+            if (size < k) { // fill: sift the new column up
+                int i = size++;
+                while (i > 0 && worse(value, c, heapScores[(i - 1) / 2], heapColumns[(i - 1) / 2])) {
+                    heapScores[i] = heapScores[(i - 1) / 2];
+                    heapColumns[i] = heapColumns[(i - 1) / 2];
+                    i = (i - 1) / 2;
+                }
+                heapScores[i] = value;
+                heapColumns[i] = c;
+            } else if (k > 0 && Float.compare(value, heapScores[0]) > 0) { // beats the worst kept: sift it down
+                int i = 0;
+                while (true) {
+                    int child = 2 * i + 1;
+                    if (child >= k) {
+                        break;
+                    }
+                    if (child + 1 < k && worse(heapScores[child + 1], heapColumns[child + 1], heapScores[child],
+                            heapColumns[child])) {
+                        child++;
+                    }
+                    if (!worse(heapScores[child], heapColumns[child], value, c)) {
+                        break;
+                    }
+                    heapScores[i] = heapScores[child];
+                    heapColumns[i] = heapColumns[child];
+                    i = child;
+                }
+                heapScores[i] = value;
+                heapColumns[i] = c;
+            } // an equal score never displaces a kept one: columns come in ascending order, and lower ones win ties
         }
-        java.util.Arrays.sort(order, (a, b) -> {
-            float sa = absolute ? Math.abs(score[offset + a]) : score[offset + a];
-            float sb = absolute ? Math.abs(score[offset + b]) : score[offset + b];
-            int byScore = Float.compare(sb, sa);
-            return byScore != 0 ? byScore : Integer.compare(a, b);
-        });
-        int[] top = new int[k];
-        for (int i = 0; i < k; i++) {
-            top[i] = order[i];
-        }
-        return top;
+        return heapColumns;
+    }
+
+    /** Whether (score a, column a) ranks below (score b, column b): a lower score, or the same and a higher column. */
+    private static boolean worse(float scoreA, int columnA, float scoreB, int columnB) {
+        int byScore = Float.compare(scoreA, scoreB);
+        return byScore < 0 || byScore == 0 && columnA > columnB;
     }
 
     /** k distinct columns uniformly at random (partial Fisher-Yates). */

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.cherryq.core.InvalidInputException;
 import dev.cherryq.core.scoring.HeterogeneityScore;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Random;
@@ -100,5 +101,100 @@ class CherrySelectorTest {
         assertEquals(199.5 / 198, HeterogeneityScore.of(values, false), 1e-12);
         values[7] = -1000; // magnitude sees |-1000| at the top
         assertEquals((1000 + 200) / 2.0 / 199, HeterogeneityScore.of(values, true), 1e-12);
+    }
+
+    /** The selection as first written, a full sort of each row: the reference the heap selection must match. */
+    private static int[] sortedTopColumns(float[] score, int offset, int columns, int k, boolean absolute) {
+        Integer[] order = new Integer[columns];
+        for (int c = 0; c < columns; c++) {
+            order[c] = c;
+        }
+        Arrays.sort(order, (a, b) -> {
+            float sa = absolute ? Math.abs(score[offset + a]) : score[offset + a];
+            float sb = absolute ? Math.abs(score[offset + b]) : score[offset + b];
+            int byScore = Float.compare(sb, sa);
+            return byScore != 0 ? byScore : Integer.compare(a, b);
+        });
+        int[] top = new int[k];
+        for (int i = 0; i < k; i++) {
+            top[i] = order[i];
+        }
+        Arrays.sort(top);
+        return top;
+    }
+
+    @Test
+    void shouldPickTheSameColumnsAsAFullSortOfEachRowTiesIncluded() {
+        Random random = new Random(9);
+        int rows = 40;
+        for (int columns : new int[] {1, 7, 64, 300}) {
+            float[] scores = new float[rows * columns];
+            for (int i = 0; i < scores.length; i++) { // few distinct values: many ties, signed zeros, infinities
+                int draw = random.nextInt(9);
+                scores[i] = switch (draw) {
+                    case 0 -> 0f;
+                    case 1 -> -0f;
+                    case 2 -> Float.POSITIVE_INFINITY;
+                    case 3 -> Float.NEGATIVE_INFINITY;
+                    default -> (draw - 6) * 0.5f;
+                };
+                scores[i] = random.nextInt(3) == 0 ? (float) random.nextGaussian() : scores[i];
+            }
+            Map<String, long[]> shapes = Map.of("w", new long[] {rows, columns});
+            for (double fraction : new double[] {0, 1.0 / 256, 0.1, 0.5}) {
+                for (SelectionCriterion criterion : new SelectionCriterion[] {SelectionCriterion.IMPACT,
+                        SelectionCriterion.MAGNITUDE}) {
+                    CherrySet.Layer layer = CherrySelector.select(criterion, fraction, Map.of("w", scores), shapes, 0)
+                            .layers().get("w");
+                    int k = layer.perRow();
+                    for (int row = 0; row < rows; row++) {
+                        int[] expected = sortedTopColumns(scores, row * columns, columns, k,
+                                criterion == SelectionCriterion.MAGNITUDE);
+                        int[] actual = Arrays.copyOfRange(layer.columns(), row * k, row * k + k);
+                        assertArrayEquals(expected, actual, criterion + " " + columns + " columns, fraction "
+                                + fraction + ", row " + row);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The score as first written, over a sorted copy: the reference the radix selection must match bit for bit. */
+    private static double sortedHeterogeneity(float[] values, boolean absolute) {
+        float[] sorted = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            sorted[i] = absolute ? Math.abs(values[i]) : values[i];
+        }
+        Arrays.sort(sorted);
+        int top = Math.max(1, (int) Math.ceil(sorted.length * 0.01));
+        double topMean = 0;
+        for (int i = sorted.length - top; i < sorted.length; i++) {
+            topMean += sorted[i];
+        }
+        topMean /= top;
+        double bottomMax = sorted[sorted.length - top - 1];
+        return bottomMax > 0 ? topMean / bottomMax : Double.POSITIVE_INFINITY;
+    }
+
+    @Test
+    void shouldScoreHeterogeneityExactlyAsOverASortedCopy() {
+        Random random = new Random(21);
+        for (int n : new int[] {2, 3, 99, 100, 101, 1000, 65_537, 200_000}) {
+            float[] gaussian = new float[n];
+            float[] ties = new float[n];
+            float[] heavy = new float[n];
+            for (int i = 0; i < n; i++) {
+                gaussian[i] = (float) random.nextGaussian();
+                ties[i] = random.nextInt(5) == 0 ? -0f : (random.nextInt(7) - 3) * 0.25f; // few values, signed zeros
+                heavy[i] = (float) (Math.exp(8 * random.nextDouble()) * 1e-9); // positive, spanning 8 e-folds
+            }
+            for (float[] values : new float[][] {gaussian, ties, heavy}) {
+                for (boolean absolute : new boolean[] {false, true}) {
+                    assertEquals(sortedHeterogeneity(values, absolute), HeterogeneityScore.of(values, absolute), 0.0,
+                            n + " values, absolute " + absolute);
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> HeterogeneityScore.of(new float[1], false));
     }
 }
