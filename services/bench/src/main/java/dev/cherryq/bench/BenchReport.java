@@ -319,10 +319,10 @@ final class BenchReport {
      * <p>The 5% target is judged on the idle samples' fitted growth. Idle, every worker is in the same state (its
      * periodic collection and C-heap trim done), so what grows there is memory a worker keeps. Right after a job, a
      * worker's RSS depends on whether its idle trim has run yet: in soak F (docs/BENCHMARKS.md, Findings 5) the
-     * trainer's samples fell at 295-340 MiB (trimmed) or 360-434 MiB (not yet), their highs flat from job 5 on, and
-     * two of them read +21% between jobs 20 and 83. And two samples of a flat band meet or miss by chance where the
-     * band is as wide as the target (soak C's idle evaluator); the fitted line reads the same quantity from every
-     * sample. Both are printed.
+     * trainer's samples fell at 276-344 MiB (trimmed) or 359-434 MiB (not yet), the high ones 397 at job 5 and
+     * 426 at job 82, and two of them read +21% between jobs 20 and 83. And two samples of a flat band meet or miss
+     * by chance where the band is as wide as the target (soak C's idle evaluator); the fitted line reads the same
+     * quantity from every sample. Both are printed.
      */
     static String soakTable(FleetBench.Soak soak) {
         StringBuilder md = new StringBuilder(String.format(Locale.ROOT, "Soak: %.1f minutes of back-to-back jobs on "
