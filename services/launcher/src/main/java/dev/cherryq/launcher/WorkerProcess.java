@@ -38,8 +38,8 @@ public final class WorkerProcess {
     /**
      * The option the stages that run no PyTorch (planner, selector, gateway) add: compile with C1 only. Their work is
      * mostly I/O and bookkeeping, and under C2 their compiled code kept growing for the whole of a 30-minute soak,
-     * past the 5% memory target; under C1 it grows more slowly and levels off, and both soaks since met the target
-     * (docs/BENCHMARKS.md, Findings 5). It costs the selector's computation about 3.5x
+     * past the 5% memory target; under C1 it grows more slowly and levels off, and the three soaks since met the
+     * target (docs/BENCHMARKS.md, Findings 5). It costs the selector's computation about 3.5x
      * ({@code scripts/SelectorJitCost.java}). The deploy manifests give the same stages the same option
      * ({@code JDK_JAVA_OPTIONS}).
      */
