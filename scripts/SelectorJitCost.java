@@ -5,7 +5,6 @@ import dev.cherryq.core.selection.CherrySelector;
 import dev.cherryq.core.selection.GroupAwareScores;
 import dev.cherryq.core.selection.SelectionCriterion;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -37,8 +36,7 @@ public class SelectorJitCost {
         for (int round = -repeats; round < repeats; round++) { // the first `repeats` rounds warm up
             long start = System.nanoTime();
             float[] scores = GroupAwareScores.of(impacts, weights, rows, columns, spec);
-            Map<String, float[]> byName = new LinkedHashMap<>(Map.of("w", scores));
-            var cherries = CherrySelector.select(SelectionCriterion.GROUP_AWARE, 1.0 / 256, byName,
+            var cherries = CherrySelector.select(SelectionCriterion.GROUP_AWARE, 1.0 / 256, Map.of("w", scores),
                     Map.of("w", new long[] {rows, columns}), 0);
             double heterogeneity = HeterogeneityScore.of(scores, false);
             checksum += cherries.hashCode() + Double.hashCode(heterogeneity);

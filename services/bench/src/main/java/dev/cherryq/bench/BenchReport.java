@@ -344,8 +344,7 @@ final class BenchReport {
                 .append(" | after the last | max | growth from job ").append(SOAK_WARM_UP_JOBS)
                 .append(" (two samples) | fitted growth from job ").append(SOAK_WARM_UP_JOBS).append(" |")
                 .append(judged ? " target |\n" : "\n")
-                .append(judged ? "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
-                        : "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+                .append("|").append(" --- |".repeat(judged ? 9 : 8)).append("\n");
         rssMib.forEach((worker, samples) -> {
             double lastRss = samples.get(samples.size() - 1);
             double max = samples.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
